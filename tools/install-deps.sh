@@ -1,0 +1,45 @@
+#!/bin/sh
+# Install what kamailio-aor needs to build, run and test, from Debian's packages.
+# As root it runs apt-get itself; otherwise it prints the exact commands.
+# Usage: tools/install-deps.sh [build|test]
+set -eu
+
+level=${1:-build}
+build_pkgs="kamailio kamailio-extra-modules kamailio-utils-modules dpkg-dev build-essential bison flex libxml2-dev pkg-config"
+test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind"
+pkgs=$build_pkgs
+[ "$level" = test ] && pkgs="$build_pkgs $test_pkgs"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+		|| missing="$missing $p"
+done
+
+# deb-src is needed for `apt-get source kamailio` (Debian 12 uses deb822 sources).
+need_src=0
+if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+	need_src=1
+fi
+
+[ -z "$missing" ] && [ $need_src = 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "kamailio-aor: missing:$missing$( [ $need_src = 1 ] && echo ' deb-src entry')" >&2
+	[ $need_src = 1 ] && echo "  run as root: sed -i 's/^Types: deb\$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources" >&2
+	echo "  run as root: apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+
+if [ $need_src = 1 ]; then
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources
+	else
+		grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' \
+			> /etc/apt/sources.list.d/kamailio-aor-src.list
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+[ -n "$missing" ] && apt-get install -y -qq --no-install-recommends $missing
+exit 0
