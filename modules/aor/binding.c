@@ -1,0 +1,376 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * One binding in one block, expiry arithmetic and RFC 3261 19.1.4 URI
+ * equality. Pure: no SIP parser, no struct sip_msg.
+ */
+
+#include <string.h>
+#include <strings.h>
+#include <stdio.h>
+
+#include "sys.h"
+#include "binding.h"
+
+size_t aor_binding_size_in(const aor_binding_in_t *in)
+{
+	size_t n = 0;
+	int i;
+
+	for(i = 0; i < AOR_F_COUNT; i++) {
+		if(in->f[i].len < 0)
+			return 0;
+		n += (size_t)in->f[i].len;
+	}
+	if(n > AOR_BINDING_MAX_DATA)
+		return 0;
+	return sizeof(aor_binding_t) + n;
+}
+
+aor_binding_t *aor_binding_new(const aor_binding_in_t *in)
+{
+	aor_binding_t *b;
+	size_t size;
+	uint16_t off = 0;
+	int i;
+
+	size = aor_binding_size_in(in);
+	if(size == 0)
+		return NULL;
+	b = AOR_ALLOC(size);
+	if(b == NULL)
+		return NULL;
+	memset(b, 0, sizeof(*b));
+	for(i = 0; i < AOR_F_COUNT; i++) {
+		b->off[i] = off;
+		if(in->f[i].len > 0)
+			memcpy(b->data + off, in->f[i].s, in->f[i].len);
+		off += (uint16_t)in->f[i].len;
+	}
+	b->off[AOR_F_COUNT] = off;
+	b->id = in->id;
+	b->hash = in->hash;
+	aor_binding_refresh(b, in);
+	return b;
+}
+
+int aor_binding_same_strings(const aor_binding_t *b, const aor_binding_in_t *in)
+{
+	str s;
+	int i;
+
+	for(i = 0; i < AOR_F_COUNT; i++) {
+		s = aor_binding_get(b, i);
+		if(s.len != in->f[i].len)
+			return 0;
+		if(s.len > 0 && memcmp(s.s, in->f[i].s, s.len) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+void aor_binding_refresh(aor_binding_t *b, const aor_binding_in_t *in)
+{
+	b->expires = in->expires;
+	b->modified = in->modified;
+	b->sock = in->sock;
+	b->cseq = in->cseq;
+	b->cflags = in->cflags;
+	b->methods = in->methods;
+	b->reg_id = in->reg_id;
+	b->q = in->q;
+}
+
+/* a year short of the largest time_t: far enough to be "never", near enough
+ * that adding a few seconds cannot overflow */
+#define AOR_TIME_MAX ((time_t)(((unsigned long long)1 << 62) - 1))
+
+time_t aor_expires_abs(time_t now, long long rel)
+{
+	if(rel <= 0)
+		return now;
+	if(rel > (long long)(AOR_TIME_MAX - now))
+		return AOR_TIME_MAX;
+	return now + (time_t)rel;
+}
+
+int aor_ruid_fmt(uint64_t id, char *buf)
+{
+	return snprintf(buf, AOR_RUID_LEN + 1, "aor-%016llx", (unsigned long long)id);
+}
+
+int aor_ruid_parse(const str *s, uint64_t *id)
+{
+	uint64_t v = 0;
+	int i, c;
+
+	if(s->len != AOR_RUID_LEN || strncmp(s->s, "aor-", 4) != 0)
+		return -1;
+	for(i = 4; i < s->len; i++) {
+		c = s->s[i];
+		if(c >= '0' && c <= '9')
+			c -= '0';
+		else if(c >= 'a' && c <= 'f')
+			c -= 'a' - 10;
+		else if(c >= 'A' && c <= 'F')
+			c -= 'A' - 10;
+		else
+			return -1;
+		v = (v << 4) | (uint64_t)c;
+	}
+	*id = v;
+	return 0;
+}
+
+/* ---- RFC 3261 19.1.4 URI equality ---- */
+
+#define URI_MAX_PARAMS 32
+
+typedef struct kv
+{
+	str k, v; /* v.s NULL when the parameter has no value */
+} kv_t;
+
+typedef struct uri_parts
+{
+	int secure;	 /* sips */
+	str user;	 /* userinfo (user[:password]), s NULL when absent */
+	str host;	 /* host, with brackets for IPv6 */
+	str port;	 /* s NULL when absent */
+	int nparams; /* uri-parameters */
+	kv_t params[URI_MAX_PARAMS];
+	int nheaders;
+	kv_t headers[URI_MAX_PARAMS];
+} uri_parts_t;
+
+static int split_kv(const char *p, const char *end, char sep, kv_t *out,
+		int max)
+{
+	const char *q, *eq;
+	int n = 0;
+
+	while(p < end) {
+		q = memchr(p, sep, end - p);
+		if(q == NULL)
+			q = end;
+		if(q > p) {
+			if(n == max)
+				return -1;
+			eq = memchr(p, '=', q - p);
+			out[n].k.s = (char *)p;
+			out[n].k.len = (int)((eq ? eq : q) - p);
+			out[n].v.s = eq ? (char *)eq + 1 : NULL;
+			out[n].v.len = eq ? (int)(q - eq - 1) : 0;
+			n++;
+		}
+		p = q + 1;
+	}
+	return n;
+}
+
+static int uri_parse(const str *u, uri_parts_t *up)
+{
+	const char *p = u->s, *end = u->s + u->len, *at, *q, *hend, *pend;
+	int n;
+
+	memset(up, 0, sizeof(*up));
+	if(u->len >= 5 && strncasecmp(p, "sips:", 5) == 0) {
+		up->secure = 1;
+		p += 5;
+	} else if(u->len >= 4 && strncasecmp(p, "sip:", 4) == 0) {
+		p += 4;
+	} else {
+		return -1;
+	}
+	q = memchr(p, '?', end - p);
+	pend = q ? q : end;
+	at = memchr(p, '@', pend - p);
+	if(at) {
+		up->user.s = (char *)p;
+		up->user.len = (int)(at - p);
+		p = at + 1;
+	}
+	/* host[:port] up to ';' or the headers */
+	if(p < pend && *p == '[') {
+		hend = memchr(p, ']', pend - p);
+		if(hend == NULL)
+			return -1;
+		hend++;
+	} else {
+		hend = p;
+		while(hend < pend && *hend != ':' && *hend != ';')
+			hend++;
+	}
+	up->host.s = (char *)p;
+	up->host.len = (int)(hend - p);
+	if(up->host.len == 0)
+		return -1;
+	p = hend;
+	if(p < pend && *p == ':') {
+		p++;
+		up->port.s = (char *)p;
+		while(p < pend && *p != ';')
+			p++;
+		up->port.len = (int)(p - up->port.s);
+	}
+	if(p < pend && *p == ';') {
+		n = split_kv(p + 1, pend, ';', up->params, URI_MAX_PARAMS);
+		if(n < 0)
+			return -1;
+		up->nparams = n;
+	} else if(p != pend) {
+		return -1;
+	}
+	if(q) {
+		n = split_kv(q + 1, end, '&', up->headers, URI_MAX_PARAMS);
+		if(n < 0)
+			return -1;
+		up->nheaders = n;
+	}
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if(c >= '0' && c <= '9')
+		return c - '0';
+	if(c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if(c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* next character of s at *i, with %HEX of an unreserved character decoded
+ * (19.1.4: such an escape equals the character itself) */
+static int next_char(const str *s, int *i, int *escaped)
+{
+	int c = (unsigned char)s->s[*i], h, l;
+
+	*escaped = 0;
+	if(c == '%' && *i + 2 < s->len) {
+		h = hexval(s->s[*i + 1]);
+		l = hexval(s->s[*i + 2]);
+		if(h >= 0 && l >= 0) {
+			c = h * 16 + l;
+			*i += 3;
+			if(strchr(";/?:@&=+$,", c) != NULL || c == 0)
+				*escaped = 1;
+			return c;
+		}
+	}
+	(*i)++;
+	return c;
+}
+
+/* compares with escapes decoded; icase folds ASCII case */
+static int str_equiv(const str *a, const str *b, int icase)
+{
+	int i = 0, j = 0, ca, cb, ea, eb;
+
+	while(i < a->len && j < b->len) {
+		ca = next_char(a, &i, &ea);
+		cb = next_char(b, &j, &eb);
+		if(ea != eb)
+			return 0;
+		if(icase) {
+			if(ca >= 'A' && ca <= 'Z')
+				ca |= 0x20;
+			if(cb >= 'A' && cb <= 'Z')
+				cb |= 0x20;
+		}
+		if(ca != cb)
+			return 0;
+	}
+	return i == a->len && j == b->len;
+}
+
+static const kv_t *kv_find(const kv_t *v, int n, const str *k)
+{
+	int i;
+
+	for(i = 0; i < n; i++)
+		if(str_equiv(&v[i].k, k, 1))
+			return &v[i];
+	return NULL;
+}
+
+static int kv_value_equal(const kv_t *a, const kv_t *b, int icase)
+{
+	if((a->v.s == NULL) != (b->v.s == NULL))
+		return 0;
+	return a->v.s == NULL || str_equiv(&a->v, &b->v, icase);
+}
+
+/* parameters of a checked against b: those in both must match; user, ttl,
+ * method and maddr may not appear in only one; the rest are ignored */
+static int params_match(const uri_parts_t *a, const uri_parts_t *b)
+{
+	static const char *strict[] = {"user", "ttl", "method", "maddr"};
+	const kv_t *o;
+	str k;
+	int i, j;
+
+	for(i = 0; i < a->nparams; i++) {
+		o = kv_find(b->params, b->nparams, &a->params[i].k);
+		if(o != NULL) {
+			if(!kv_value_equal(&a->params[i], o, 1))
+				return 0;
+			continue;
+		}
+		for(j = 0; j < 4; j++) {
+			k.s = (char *)strict[j];
+			k.len = (int)strlen(strict[j]);
+			if(str_equiv(&a->params[i].k, &k, 1))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* 19.1.4: header components are never ignored; names compare without case,
+ * values as they are */
+static int headers_match(const uri_parts_t *a, const uri_parts_t *b)
+{
+	const kv_t *o;
+	int i;
+
+	for(i = 0; i < a->nheaders; i++) {
+		o = kv_find(b->headers, b->nheaders, &a->headers[i].k);
+		if(o == NULL || !kv_value_equal(&a->headers[i], o, 0))
+			return 0;
+	}
+	return 1;
+}
+
+int aor_uri_equal(const str *a, const str *b)
+{
+	uri_parts_t ua, ub;
+
+	if(uri_parse(a, &ua) < 0 || uri_parse(b, &ub) < 0)
+		return -1;
+	/* 19.1.4: a SIP and a SIPS URI are never equivalent */
+	if(ua.secure != ub.secure)
+		return 0;
+	/* userinfo is compared with case; a URI without one never matches one
+	 * with it */
+	if((ua.user.s == NULL) != (ub.user.s == NULL))
+		return 0;
+	if(ua.user.s && !str_equiv(&ua.user, &ub.user, 0))
+		return 0;
+	if(!str_equiv(&ua.host, &ub.host, 1))
+		return 0;
+	/* an omitted port never matches an explicit one, even 5060 */
+	if((ua.port.s == NULL) != (ub.port.s == NULL))
+		return 0;
+	if(ua.port.s && !str_equiv(&ua.port, &ub.port, 0))
+		return 0;
+	if(!params_match(&ua, &ub) || !params_match(&ub, &ua))
+		return 0;
+	return headers_match(&ua, &ub) && headers_match(&ub, &ua);
+}

@@ -1,0 +1,119 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * Applying one parsed REGISTER to one record: RFC 3261 10.3 steps 6 to 8
+ * (wildcard, Call-ID/CSeq ordering, add/update/remove), RFC 5626 instance
+ * and reg-id matching, the expires precedence and the max_contacts and
+ * max_bindings limits. Validate and allocate first, mutate last: a request
+ * is applied whole or not at all.
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ */
+
+#ifndef AOR_MERGE_H
+#define AOR_MERGE_H
+
+#include "store.h"
+
+enum aor_policy
+{
+	AOR_POLICY_REJECT = 0, /* 503, as the stock registrar */
+	AOR_POLICY_EVICT_OLDEST,
+	AOR_POLICY_EVICT_EXPIRING
+};
+
+enum aor_min_mode
+{
+	AOR_MIN_RAISE = 0, /* raise to min_expires (stock default) */
+	AOR_MIN_REJECT = 1 /* 423 Interval Too Brief */
+};
+
+typedef struct aor_limits
+{
+	unsigned int default_expires;
+	unsigned int min_expires;
+	unsigned int max_expires; /* 0: no maximum */
+	enum aor_min_mode min_mode;
+	unsigned int max_contacts; /* 0: no limit */
+	enum aor_policy policy;
+	unsigned long max_bindings; /* table-wide, 0: no limit */
+} aor_limits_t;
+
+enum aor_change
+{
+	AOR_CH_INSERTED,
+	AOR_CH_UPDATED,
+	AOR_CH_DELETED,
+	AOR_CH_EXPIRED,
+	AOR_CH_EVICTED
+};
+
+/* called under the slot lock for each change; b is valid only during the
+ * call (deleted ones are freed right after) */
+typedef void (*aor_change_cb)(enum aor_change ch, const aor_binding_t *b,
+		void *arg);
+
+/* one Contact of the request */
+typedef struct aor_contact
+{
+	str uri;
+	str instance;	 /* +sip.instance value, empty when absent */
+	int32_t reg_id;	 /* 0 when absent */
+	int16_t q;		 /* thousandths or AOR_Q_UNSPEC */
+	long long expires; /* resolved seconds; 0 removes; -1: not given */
+	uint32_t methods;
+} aor_contact_t;
+
+/* one REGISTER, parsed by the glue; strings point into the message */
+typedef struct aor_regreq
+{
+	str aor;
+	uint32_t hash;
+	str callid;
+	uint32_t cseq;
+	str received; /* empty when the source matches the Contact */
+	str path;
+	str user_agent;
+	str sock_str;
+	void *sock;
+	uint32_t cflags;
+	time_t now;
+	int star;		/* Contact: * */
+	int only_this;	/* save() flag 0x04: keep only this request's bindings */
+	int ncontacts;
+	aor_contact_t *contacts;
+	aor_change_cb on_change;
+	void *cb_arg;
+} aor_regreq_t;
+
+/* Scratch the merge needs: one plan entry per contact, kept by the caller
+ * (pkg memory in the glue) so that nothing is allocated for it under the
+ * lock. */
+typedef struct aor_plan
+{
+	aor_binding_t *match; /* existing binding this contact refers to */
+	aor_binding_t *nb;	  /* new block, when one is needed */
+	int action;
+} aor_plan_t;
+
+/* at most this many bindings evicted by one request */
+#define AOR_EVICT_MAX 32
+
+/* RFC 3261 10.2.1/10.3 step 8: the expiry of one contact from its expires
+ * parameter (param, -1 when absent), the Expires header (hdr, -1 when
+ * absent) and default_expires, clamped to max_expires. Sets *out (0 means
+ * remove). Returns 0, or AOR_E_TOO_BRIEF when below min_expires in reject
+ * mode (then *out is min_expires, for the Min-Expires header). */
+int aor_expires_resolve(const aor_limits_t *lim, long long param,
+		long long hdr, long long *out);
+
+/* Applies req to rec (the record of req->aor, lock held) with plan as
+ * scratch (req->ncontacts entries). Returns 0 when applied, or a negative
+ * AOR_E_* with the record unchanged. */
+int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
+		const aor_limits_t *lim, aor_plan_t *plan);
+
+#endif /* AOR_MERGE_H */

@@ -1,0 +1,378 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * The location store (see store.h for the locking rules): slot arrays,
+ * records as runs of adjacent bindings, incremental resize, the expiry
+ * step. Pure: no SIP parser, no struct sip_msg.
+ */
+
+#include <string.h>
+
+#include "sys.h"
+#include "errors.h"
+#include "store.h"
+
+#define AOR_LOCKS_LOG2_MAX 10 /* at most 1,024 locks per table */
+#define AOR_SIZE_LOG2_MAX 30
+
+uint32_t aor_hash(const str *aor)
+{
+	uint32_t h = 2166136261u;
+	int i;
+
+	/* FNV-1a, then a murmur3 finalizer so the low bits (the slot index)
+	 * depend on every byte */
+	for(i = 0; i < aor->len; i++) {
+		h ^= (unsigned char)aor->s[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+static aor_gen_t *gen_new(uint32_t size, aor_gen_t *old)
+{
+	aor_gen_t *g;
+
+	g = AOR_ALLOC(sizeof(*g));
+	if(g == NULL)
+		return NULL;
+	g->slots = AOR_ALLOC(size * sizeof(aor_binding_t *));
+	if(g->slots == NULL) {
+		AOR_FREE(g);
+		return NULL;
+	}
+	memset(g->slots, 0, size * sizeof(aor_binding_t *));
+	g->mask = size - 1;
+	g->old_slots = old ? old->slots : NULL;
+	g->old_mask = old ? old->mask : 0;
+	return g;
+}
+
+aor_table_t *aor_table_new(const str *name, unsigned int size_log2)
+{
+	aor_table_t *t;
+	unsigned int lock_log2;
+
+	if(size_log2 > AOR_SIZE_LOG2_MAX)
+		size_log2 = AOR_SIZE_LOG2_MAX;
+	lock_log2 = size_log2 < AOR_LOCKS_LOG2_MAX ? size_log2 : AOR_LOCKS_LOG2_MAX;
+	t = AOR_ALLOC(sizeof(*t) + name->len + 1);
+	if(t == NULL)
+		goto error;
+	memset(t, 0, sizeof(*t));
+	t->name.s = (char *)(t + 1);
+	memcpy(t->name.s, name->s, name->len);
+	t->name.s[name->len] = '\0';
+	t->name.len = name->len;
+	t->lock_mask = (1u << lock_log2) - 1;
+	t->locks = aor_lockset_new(1u << lock_log2);
+	if(t->locks == NULL)
+		goto error;
+	t->gen = gen_new(1u << size_log2, NULL);
+	if(t->gen == NULL)
+		goto error;
+	t->mem = (long)((t->gen->mask + 1) * sizeof(aor_binding_t *));
+	/* ids stay unique across restarts: start time in the high bits */
+	t->next_id = (uint64_t)aor_now() << 24;
+	return t;
+
+error:
+	AOR_LOG_ERR("table %.*s: no memory for 2^%u slots\n", name->len, name->s,
+			size_log2);
+	if(t && t->locks)
+		aor_lockset_free(t->locks);
+	if(t)
+		AOR_FREE(t);
+	return NULL;
+}
+
+static void chain_free(aor_binding_t *b)
+{
+	aor_binding_t *next;
+
+	for(; b; b = next) {
+		next = b->next;
+		AOR_FREE(b);
+	}
+}
+
+void aor_table_free(aor_table_t *t)
+{
+	aor_gen_t *g = t->gen;
+	uint32_t i;
+
+	for(i = 0; i <= g->mask; i++)
+		chain_free(g->slots[i]);
+	if(g->old_slots) {
+		for(i = 0; i <= g->old_mask; i++)
+			chain_free(g->old_slots[i]);
+		AOR_FREE(g->old_slots);
+	}
+	AOR_FREE(g->slots);
+	AOR_FREE(g);
+	aor_lockset_free(t->locks);
+	AOR_FREE(t);
+}
+
+static inline aor_gen_t *gen_get(aor_table_t *t)
+{
+	return aor_atomic_load_acq(&t->gen);
+}
+
+/* Moves old slot oi of g into g's current array. Lock of oi held: every
+ * binding there maps to a new slot under the same lock. An AoR's bindings
+ * stay adjacent: they arrive together and go to the same new slot. */
+static void drain_old(aor_gen_t *g, uint32_t oi)
+{
+	aor_binding_t *b, *next;
+	uint32_t ni;
+
+	b = g->old_slots[oi];
+	g->old_slots[oi] = NULL;
+	for(; b; b = next) {
+		next = b->next;
+		ni = b->hash & g->mask;
+		b->next = g->slots[ni];
+		g->slots[ni] = b;
+	}
+}
+
+/* bindings in the run starting at *link that belong to the AoR of *link */
+static int run_len(aor_binding_t *const *link)
+{
+	const aor_binding_t *first = *link, *b;
+	str a, o;
+	int n = 1;
+
+	a = aor_binding_get(first, AOR_F_AOR);
+	for(b = first->next; b; b = b->next, n++) {
+		if(b->hash != first->hash)
+			break;
+		o = aor_binding_get(b, AOR_F_AOR);
+		if(o.len != a.len || memcmp(o.s, a.s, a.len) != 0)
+			break;
+	}
+	return n;
+}
+
+int aor_table_find(aor_table_t *t, uint32_t hash, const str *aor,
+		aor_rec_t *rec)
+{
+	aor_gen_t *g = gen_get(t);
+	aor_binding_t **link;
+	str k;
+
+	if(g->old_slots && g->old_slots[hash & g->old_mask])
+		drain_old(g, hash & g->old_mask);
+	rec->t = t;
+	rec->n = 0;
+	rec->link = &g->slots[hash & g->mask];
+	for(link = rec->link; *link; link = &(*link)->next) {
+		if((*link)->hash != hash)
+			continue;
+		k = aor_binding_get(*link, AOR_F_AOR);
+		if(k.len == aor->len && memcmp(k.s, aor->s, k.len) == 0) {
+			rec->link = link;
+			rec->n = run_len(link);
+			break;
+		}
+	}
+	return rec->n;
+}
+
+void aor_rec_add(aor_rec_t *rec, aor_binding_t *b)
+{
+	aor_table_t *t = rec->t;
+
+	b->id = aor_atomic_add(&t->next_id, 1);
+	b->next = *rec->link;
+	*rec->link = b;
+	if(rec->n++ == 0)
+		aor_atomic_add(&t->aors, 1);
+	aor_atomic_add(&t->bindings, 1);
+	aor_atomic_add(&t->mem, (long)aor_binding_size(b));
+}
+
+void aor_rec_del(aor_rec_t *rec, aor_binding_t **link)
+{
+	aor_table_t *t = rec->t;
+	aor_binding_t *b = *link;
+
+	*link = b->next;
+	if(--rec->n == 0)
+		aor_atomic_add(&t->aors, -1);
+	aor_atomic_add(&t->bindings, -1);
+	aor_atomic_add(&t->mem, -(long)aor_binding_size(b));
+	AOR_FREE(b);
+}
+
+void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
+{
+	aor_binding_t *b = *link;
+
+	nb->next = b->next;
+	nb->id = b->id;
+	*link = nb;
+	aor_atomic_add(&rec->t->mem,
+			(long)aor_binding_size(nb) - (long)aor_binding_size(b));
+	AOR_FREE(b);
+}
+
+/* Walks the runs of one slot chain; deletes the bindings for which del()
+ * says so, calling cb first. Lock held. */
+static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now,
+		int all, aor_expire_cb cb, void *arg)
+{
+	aor_rec_t rec;
+	aor_binding_t **link;
+	int removed = 0, i, n;
+
+	while(*head) {
+		rec.t = t;
+		rec.link = head;
+		rec.n = run_len(head);
+		link = head;
+		n = rec.n;
+		for(i = 0; i < n; i++) {
+			if(all || aor_binding_expired(*link, now)) {
+				if(cb)
+					cb(*link, arg);
+				aor_rec_del(&rec, link);
+				removed++;
+			} else {
+				link = &(*link)->next;
+			}
+		}
+		head = link;
+	}
+	return removed;
+}
+
+static int slot_clean(aor_table_t *t, uint32_t pos, time_t now, int all,
+		aor_expire_cb cb, void *arg)
+{
+	aor_gen_t *g;
+	int n = 0;
+
+	aor_lockset_get(t->locks, pos & t->lock_mask);
+	g = gen_get(t);
+	if(pos <= g->mask) {
+		if(g->old_slots && g->old_slots[pos & g->old_mask])
+			drain_old(g, pos & g->old_mask);
+		n = slot_sweep(t, &g->slots[pos], now, all, cb, arg);
+	}
+	aor_lockset_release(t->locks, pos & t->lock_mask);
+	return n;
+}
+
+int aor_table_expire_slot(aor_table_t *t, uint32_t pos, time_t now,
+		aor_expire_cb on_expire, void *arg)
+{
+	return slot_clean(t, pos, now, 0, on_expire, arg);
+}
+
+long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg)
+{
+	long n = 0;
+	uint32_t pos;
+
+	/* bounded per lock hold: one slot; the array may grow meanwhile and
+	 * the loop then covers the larger one */
+	for(pos = 0; pos <= gen_get(t)->mask; pos++)
+		n += slot_clean(t, pos, 0, 1, on_del, arg);
+	return n;
+}
+
+uint32_t aor_table_size(aor_table_t *t)
+{
+	return gen_get(t)->mask + 1;
+}
+
+/* Waits until no process still uses a generation replaced before the call:
+ * readers load the generation under a slot lock, so once each lock has
+ * been free once, none holds the old one. */
+static void lock_barrier(aor_table_t *t)
+{
+	uint32_t i;
+
+	for(i = 0; i <= t->lock_mask; i++) {
+		aor_lockset_get(t->locks, i);
+		aor_lockset_release(t->locks, i);
+	}
+}
+
+static int resize_start(aor_table_t *t, aor_gen_t *g)
+{
+	aor_gen_t *ng;
+	uint32_t size;
+
+	/* grow fourfold when there are more AoRs than slots */
+	if((unsigned long)aor_atomic_get(&t->aors) <= (unsigned long)g->mask + 1
+			|| g->mask >= (1u << AOR_SIZE_LOG2_MAX) - 1)
+		return 0;
+	size = (g->mask + 1) << 2;
+	ng = gen_new(size, g);
+	if(ng == NULL) {
+		AOR_LOG_ERR("table %.*s: no memory to grow to %u slots\n", t->name.len,
+				t->name.s, size);
+		return AOR_E_NOMEM;
+	}
+	aor_atomic_add(&t->mem, (long)(size * sizeof(aor_binding_t *)));
+	t->drain_pos = 0;
+	aor_atomic_set(&t->gen, ng);
+	lock_barrier(t);
+	AOR_FREE(g);
+	AOR_LOG_DBG("table %.*s: growing to %u slots\n", t->name.len, t->name.s,
+			size);
+	return 1;
+}
+
+static void resize_finish(aor_table_t *t, aor_gen_t *g)
+{
+	aor_gen_t *ng;
+
+	ng = AOR_ALLOC(sizeof(*ng));
+	if(ng == NULL)
+		return; /* all old slots are empty; try again next step */
+	ng->mask = g->mask;
+	ng->slots = g->slots;
+	ng->old_slots = NULL;
+	ng->old_mask = 0;
+	aor_atomic_set(&t->gen, ng);
+	lock_barrier(t);
+	aor_atomic_add(&t->mem, -(long)((g->old_mask + 1) * sizeof(void *)));
+	AOR_FREE(g->old_slots);
+	AOR_FREE(g);
+}
+
+int aor_table_maint(aor_table_t *t, unsigned int budget)
+{
+	aor_gen_t *g = gen_get(t);
+	uint32_t pos;
+
+	if(g->old_slots == NULL)
+		return resize_start(t, g);
+	/* bounded: at most budget old slots, one lock hold each */
+	while(budget-- > 0 && t->drain_pos <= g->old_mask) {
+		pos = t->drain_pos++;
+		aor_lockset_get(t->locks, pos & t->lock_mask);
+		if(g->old_slots[pos])
+			drain_old(g, pos);
+		aor_lockset_release(t->locks, pos & t->lock_mask);
+	}
+	if(t->drain_pos > g->old_mask) {
+		resize_finish(t, g);
+		return gen_get(t)->old_slots != NULL;
+	}
+	return 1;
+}

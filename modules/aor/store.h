@@ -1,0 +1,120 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * The location store: named tables, each a power-of-two array of slots
+ * whose chains hold bindings, the bindings of one AoR (a record) adjacent.
+ * A table grows by itself: a larger array is published beside the old one
+ * and the old slots are drained into it a few at a time (as Redis's dict
+ * rehashes), by whoever touches a slot and by the maintenance timer.
+ *
+ * Locking: lock i of the table's lock set covers every slot whose index is
+ * i modulo the number of locks, in the current array and the old one, so
+ * an AoR is always under the one lock of (hash & lock_mask), whatever the
+ * table's size. Nothing takes two slot locks at once.
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ */
+
+#ifndef AOR_STORE_H
+#define AOR_STORE_H
+
+#include <stdint.h>
+#include "sys.h"
+#include "binding.h"
+
+/* one generation of a table's slot arrays; immutable once published */
+typedef struct aor_gen
+{
+	uint32_t mask;				/* slots - 1 */
+	aor_binding_t **slots;
+	uint32_t old_mask;			/* of old_slots */
+	aor_binding_t **old_slots;	/* being drained into slots, or NULL */
+} aor_gen_t;
+
+typedef struct aor_table
+{
+	str name;
+	aor_lockset_t *locks;
+	uint32_t lock_mask;
+	aor_gen_t *gen;		   /* read under a slot lock, swapped by the timer */
+	uint32_t drain_pos;	   /* next old slot the timer drains */
+	uint32_t expire_pos;   /* next slot the expiry walk visits */
+	long aors;			   /* atomic: AoRs with at least one binding */
+	long bindings;		   /* atomic */
+	long mem;			   /* atomic: bytes held by bindings and arrays */
+	uint64_t next_id;	   /* atomic: ids of new bindings */
+	struct aor_table *next;
+} aor_table_t;
+
+/* the bindings of one AoR in a slot chain: *link is the first of n */
+typedef struct aor_rec
+{
+	aor_table_t *t;
+	aor_binding_t **link;
+	int n;
+} aor_rec_t;
+
+/* Hash of an AoR key; the store compares it before the bytes. */
+uint32_t aor_hash(const str *aor);
+
+/* Creates a table of 2^size_log2 slots (at least the lock count) in shared
+ * memory. Returns it or NULL (logged). Call before workers fork. */
+aor_table_t *aor_table_new(const str *name, unsigned int size_log2);
+
+/* Frees t and every binding in it. No other process may use t. */
+void aor_table_free(aor_table_t *t);
+
+/* The lock covering hash; hold it around find and the aor_rec_* calls. */
+static inline void aor_table_lock(aor_table_t *t, uint32_t hash)
+{
+	aor_lockset_get(t->locks, hash & t->lock_mask);
+}
+
+static inline void aor_table_unlock(aor_table_t *t, uint32_t hash)
+{
+	aor_lockset_release(t->locks, hash & t->lock_mask);
+}
+
+/* Finds the record of aor. Fills rec (rec->n is 0 when the AoR has no
+ * binding; rec->link is then where a first binding goes) and returns n.
+ * Lock of hash held. Drains the old slot of hash when the table resizes. */
+int aor_table_find(aor_table_t *t, uint32_t hash, const str *aor,
+		aor_rec_t *rec);
+
+/* Adds b as the first binding of rec; assigns b->id. Lock held. */
+void aor_rec_add(aor_rec_t *rec, aor_binding_t *b);
+
+/* Unlinks and frees the binding at *link (a link inside rec). Lock held.
+ * This is the one path by which a binding leaves the store. */
+void aor_rec_del(aor_rec_t *rec, aor_binding_t **link);
+
+/* Replaces the binding at *link with nb (same AoR) and frees the old one;
+ * nb keeps the old id. Lock held. */
+void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb);
+
+/* Removes the bindings of slot pos (of the current array, and of the old
+ * array slot it maps to) that expired at now; calls on_expire(b, arg) for
+ * each before it is freed. Takes and releases the slot's lock. Returns the
+ * number removed. */
+typedef void (*aor_expire_cb)(const aor_binding_t *b, void *arg);
+int aor_table_expire_slot(aor_table_t *t, uint32_t pos, time_t now,
+		aor_expire_cb on_expire, void *arg);
+
+/* One bounded step of housekeeping (the timer calls it): starts a resize
+ * when the table holds more AoRs than slots, drains at most budget old
+ * slots, and finishes a resize when all are drained. Returns 1 while a
+ * resize is in progress, 0 otherwise, AOR_E_NOMEM when a larger array
+ * could not be had (the table keeps working at its size). Only one process
+ * may call it for a given table. */
+int aor_table_maint(aor_table_t *t, unsigned int budget);
+
+/* Number of slots of the current array (a snapshot; may change). */
+uint32_t aor_table_size(aor_table_t *t);
+
+/* Removes every binding of t, slot by slot; returns how many. */
+long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg);
+
+#endif /* AOR_STORE_H */

@@ -1,0 +1,126 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * The seam between the pure logic and its host. Inside Kamailio it maps
+ * allocation to shared memory, locks to a Kamailio lock set and logging to
+ * LM_*; built with -DAOR_UNIT_TEST it maps them to libc and pthreads so that
+ * the pure files (store, binding, merge, reginfo) link without Kamailio.
+ */
+
+#ifndef AOR_SYS_H
+#define AOR_SYS_H
+
+#include <stddef.h>
+#include <time.h>
+
+#ifdef AOR_UNIT_TEST
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define AOR_ALLOC(n) malloc(n)
+#define AOR_FREE(p) free(p)
+#define AOR_LOG_ERR(fmt, ...) fprintf(stderr, "ERR: " fmt, ##__VA_ARGS__)
+#define AOR_LOG_WARN(fmt, ...) fprintf(stderr, "WARN: " fmt, ##__VA_ARGS__)
+#define AOR_LOG_DBG(fmt, ...) \
+	do {                      \
+	} while(0)
+#define AOR_LOG_CRIT(fmt, ...) fprintf(stderr, "CRIT: " fmt, ##__VA_ARGS__)
+
+typedef struct aor_lockset
+{
+	unsigned int n;
+	pthread_mutex_t m[];
+} aor_lockset_t;
+
+static inline aor_lockset_t *aor_lockset_new(unsigned int n)
+{
+	aor_lockset_t *s;
+	unsigned int i;
+
+	s = malloc(sizeof(*s) + n * sizeof(pthread_mutex_t));
+	if(s == NULL)
+		return NULL;
+	s->n = n;
+	for(i = 0; i < n; i++)
+		pthread_mutex_init(&s->m[i], NULL);
+	return s;
+}
+
+static inline void aor_lockset_free(aor_lockset_t *s)
+{
+	unsigned int i;
+
+	for(i = 0; i < s->n; i++)
+		pthread_mutex_destroy(&s->m[i]);
+	free(s);
+}
+
+#define aor_lockset_get(s, i) pthread_mutex_lock(&(s)->m[(i)])
+#define aor_lockset_release(s, i) pthread_mutex_unlock(&(s)->m[(i)])
+
+/* unit tests move the clock themselves */
+extern time_t aor_test_now;
+static inline time_t aor_now(void)
+{
+	return aor_test_now;
+}
+
+#else /* inside Kamailio */
+
+#include "../../core/mem/shm_mem.h"
+#include "../../core/locking.h"
+#include "../../core/dprint.h"
+
+#define AOR_ALLOC(n) shm_malloc(n)
+#define AOR_FREE(p) shm_free(p)
+#define AOR_LOG_ERR(fmt, ...) LM_ERR(fmt, ##__VA_ARGS__)
+#define AOR_LOG_WARN(fmt, ...) LM_WARN(fmt, ##__VA_ARGS__)
+#define AOR_LOG_DBG(fmt, ...) LM_DBG(fmt, ##__VA_ARGS__)
+#define AOR_LOG_CRIT(fmt, ...) LM_CRIT(fmt, ##__VA_ARGS__)
+
+typedef gen_lock_set_t aor_lockset_t;
+
+static inline aor_lockset_t *aor_lockset_new(unsigned int n)
+{
+	gen_lock_set_t *s;
+
+	s = lock_set_alloc(n);
+	if(s == NULL)
+		return NULL;
+	if(lock_set_init(s) == NULL) {
+		lock_set_dealloc(s);
+		return NULL;
+	}
+	return s;
+}
+
+static inline void aor_lockset_free(aor_lockset_t *s)
+{
+	lock_set_destroy(s);
+	lock_set_dealloc(s);
+}
+
+#define aor_lockset_get(s, i) lock_set_get((s), (i))
+#define aor_lockset_release(s, i) lock_set_release((s), (i))
+
+static inline time_t aor_now(void)
+{
+	return time(NULL);
+}
+
+#endif /* AOR_UNIT_TEST */
+
+/* counters shared between processes: plain words updated atomically */
+#define aor_atomic_add(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define aor_atomic_get(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define aor_atomic_set(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define aor_atomic_load_acq(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+
+#endif /* AOR_SYS_H */
