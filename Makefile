@@ -1,0 +1,161 @@
+# kamailio-aor: build, run and test the aor module.
+#
+#   make                 build build/aor.so
+#   make run             build, check etc/kamailio.cfg, run Kamailio in the
+#                        foreground (LISTEN=addr:port, default 127.0.0.1:5060)
+#   make test            dependencies, build, unit tests, integration tests
+#   make deps            install the build dependencies (Debian packages)
+#   make clean           remove the module's build outputs, keep the Kamailio tree
+#   make distclean       remove build/
+#
+# The module is compiled inside a Kamailio source tree by Kamailio's own
+# Makefile.modules, so its flags match the core's. KAMAILIO_SRC=/path uses
+# that tree; otherwise Debian's source package of the installed kamailio
+# version is fetched into build/ and configured once with `make cfg`.
+
+BUILD := $(CURDIR)/build
+MODULE_SRC := modules/aor
+AOR_SO := $(BUILD)/aor.so
+
+LISTEN ?= 127.0.0.1:5060
+CTL_SOCK := unix:$(BUILD)/kamailio_ctl
+KAMAILIO ?= kamailio
+
+# "installed 5.6.3-2" -> 5.6.3-2; empty when the package is not installed.
+KAMAILIO_DEB := $(shell dpkg-query -W -f '$${db:Status-Status} $${Version}' \
+	kamailio 2>/dev/null | sed -n 's/^installed //p')
+# Upstream version: no epoch, no Debian revision (5.6.3-2 -> 5.6.3).
+KAMAILIO_UPSTREAM := $(shell echo '$(KAMAILIO_DEB)' | \
+	sed -e 's/^[0-9]*://' -e 's/-[^-]*$$//')
+
+ifneq ($(KAMAILIO_SRC),)
+KSRC := $(abspath $(KAMAILIO_SRC))
+else ifneq ($(KAMAILIO_DEB),)
+KSRC := $(BUILD)/kamailio-$(KAMAILIO_UPSTREAM)
+FETCH_STAMP := $(BUILD)/stamp-fetch-$(subst :,_,$(KAMAILIO_DEB))
+else
+KSRC :=
+endif
+
+# The flags Debian's kamailio binary was configured with (see DESIGN.md).
+KCFG_FLAGS = FLAVOUR=kamailio prefix=/usr \
+	LIBDIR=lib/$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null \
+		|| gcc -print-multiarch) \
+	CC_EXTRA_OPTS=-DVERSION_NODATE
+
+KCONFIG := $(KSRC)/src/config.mak
+KMODULE := $(KSRC)/src/modules/aor
+
+RUN_DEFINES := -A 'LISTEN=$(LISTEN)' -A 'AOR_SO="$(AOR_SO)"' \
+	-A 'DBURL="text://$(CURDIR)/etc/db"' -A 'CTL_SOCK="$(CTL_SOCK)"'
+
+# What the tests get: the module, the Kamailio tree, the sources.
+TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
+	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
+
+.DELETE_ON_ERROR:
+.PHONY: all deps run test unit integration tree clean distclean FORCE
+
+all: $(AOR_SO)
+
+deps:
+	sh tools/install-deps.sh build
+
+# Stages in order, stopping at the first that fails.
+test:
+	sh tools/install-deps.sh test
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+
+clean:
+	rm -f $(AOR_SO) $(AOR_SO).tmp $(BUILD)/cfgcheck.log
+	rm -rf $(BUILD)/run
+	$(if $(KSRC),rm -rf $(KMODULE))
+
+distclean:
+	rm -rf $(BUILD)
+
+ifeq ($(KSRC),)
+
+# Package kamailio not installed yet (fresh machine): install the
+# dependencies, then start over so that its version is known.
+all run unit integration tree:
+	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
+		echo "kamailio-aor: package kamailio is still not installed" >&2; \
+		exit 1; \
+	fi
+	sh tools/install-deps.sh build
+	$(MAKE) --no-print-directory AOR_DEPS_RETRY=1 $@
+
+else
+
+tree: $(KCONFIG)
+
+ifneq ($(FETCH_STAMP),)
+# Debian's source package of the installed version, with Debian's patches.
+$(FETCH_STAMP):
+	sh tools/install-deps.sh build
+	rm -rf $(KSRC) $(BUILD)/deb-src
+	mkdir -p $(BUILD)/deb-src
+	cd $(BUILD)/deb-src && apt-get source -q kamailio=$(KAMAILIO_DEB)
+	mv $(BUILD)/deb-src/kamailio-$(KAMAILIO_UPSTREAM) $(KSRC)
+	rm -rf $(BUILD)/deb-src
+	touch $@
+
+$(KCONFIG): $(FETCH_STAMP)
+endif
+
+# `make cfg` once per tree; a tree that is already configured is left alone.
+$(KCONFIG):
+	$(MAKE) -C $(KSRC) cfg $(KCFG_FLAGS)
+
+# Copy (a symlink breaks Makefile.modules' relative includes) only what
+# changed, so Kamailio's make rebuilds incrementally; a file removed here
+# is removed there, with the objects, which may depend on it.
+$(AOR_SO): $(KCONFIG) FORCE
+	@mkdir -p $(KMODULE) $(BUILD)
+	@for f in $(MODULE_SRC)/*.c $(MODULE_SRC)/*.h $(MODULE_SRC)/Makefile; do \
+		[ -f "$$f" ] || continue; \
+		cmp -s "$$f" "$(KMODULE)/$${f##*/}" || cp "$$f" "$(KMODULE)/"; \
+	done; \
+	for f in $(KMODULE)/*.c $(KMODULE)/*.h; do \
+		[ -f "$$f" ] || continue; \
+		[ -f "$(MODULE_SRC)/$${f##*/}" ] && continue; \
+		echo "removing stale $$f"; \
+		rm -f "$$f" $(KMODULE)/*.o $(KMODULE)/*.d; \
+	done
+	$(MAKE) -C $(KSRC) modules=src/modules/aor modules
+	@cmp -s $(KMODULE)/aor.so $@ || { \
+		cp $(KMODULE)/aor.so $@.tmp && mv -f $@.tmp $@ && echo "built $@"; }
+
+run: $(AOR_SO)
+	@mkdir -p $(BUILD)/run
+	@$(KAMAILIO) -c -f etc/kamailio.cfg $(RUN_DEFINES) \
+		>$(BUILD)/cfgcheck.log 2>&1 || { \
+		cat $(BUILD)/cfgcheck.log; \
+		echo "kamailio-aor: etc/kamailio.cfg does not check" >&2; exit 1; }
+	@echo
+	@echo "kamailio-aor: Kamailio with build/aor.so on $(LISTEN) (UDP and TCP)"
+	@echo "  softphone:  server/registrar/domain $(LISTEN)"
+	@echo "              user alice  password alice-secret"
+	@echo "              user bob    password bob-secret"
+	@echo "              (auth user = user; see etc/users.txt)"
+	@echo "  bindings:   kamcmd -s unix:build/kamailio_ctl aor.list"
+	@echo "              (or kamcmd -s $(CTL_SOCK) aor.list from anywhere)"
+	@echo "  stop:       Ctrl-C"
+	@echo
+	exec $(KAMAILIO) -DD -E -f etc/kamailio.cfg $(RUN_DEFINES) \
+		-Y $(BUILD)/run
+
+unit: tree
+	@if [ -f test/unit/run.sh ]; then \
+		$(TEST_ENV) bash test/unit/run.sh; \
+	else \
+		echo "kamailio-aor: no test/unit/run.sh, no unit tests"; \
+	fi
+
+integration: $(AOR_SO)
+	$(TEST_ENV) python3 -m pytest -q test/integration
+
+endif
