@@ -1,0 +1,116 @@
+"""pytest fixtures: Kamailio under test, SIP clients, UASes.
+
+Run:   python3 -m pytest test/integration            (AOR_IMPL=aor, build/aor.so)
+       AOR_IMPL=stock python3 -m pytest test/integration   (stock usrloc+registrar)
+Env:   AOR_SO=/path/to/aor.so, KAMAILIO, KAMCMD, KAMAILIO_MPATH.
+
+Fixtures
+  kamailio_factory  function scope: kamailio_factory(modparams=..., route=...)
+                    starts a Kamailio (see kam.Kamailio) stopped after the test.
+  kam               module scope: a Kamailio with default settings, or with
+                    those of the test module's KAM_OPTIONS dict.
+  client            a sip.Client bound to `kam`.
+  uas_factory       uas_factory(code=200) -> a running sip.Uas, closed after.
+On a failing test, the tail of each running Kamailio's log is attached to the
+report. Verdicts never come from the log.
+"""
+
+import itertools
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import kam as kammod  # noqa: E402
+import sip  # noqa: E402
+
+_running = []
+_seq = itertools.count()
+
+
+def _start(tmp_path_factory, **kw):
+    d = str(tmp_path_factory.mktemp("kam%d-" % next(_seq)))
+    k = kammod.Kamailio(d, **kw)
+    k.start()
+    _running.append(k)
+    return k
+
+
+def _stop(k):
+    k.stop()
+    if k in _running:
+        _running.remove(k)
+
+
+@pytest.fixture
+def kamailio_factory(tmp_path_factory):
+    started = []
+
+    def factory(**kw):
+        k = _start(tmp_path_factory, **kw)
+        started.append(k)
+        return k
+    yield factory
+    for k in started:
+        _stop(k)
+
+
+@pytest.fixture(scope="module")
+def kam(request, tmp_path_factory):
+    opts = getattr(request.module, "KAM_OPTIONS", {})
+    k = _start(tmp_path_factory, **opts)
+    yield k
+    _stop(k)
+
+
+@pytest.fixture(scope="module")
+def module_kamailio(tmp_path_factory):
+    """Factory for extra module-scoped instances (other settings)."""
+    started = []
+
+    def factory(**kw):
+        k = _start(tmp_path_factory, **kw)
+        started.append(k)
+        return k
+    yield factory
+    for k in started:
+        _stop(k)
+
+
+@pytest.fixture
+def client(kam):
+    c = kam.client()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def uas_factory():
+    made = []
+
+    def factory(**kw):
+        u = sip.Uas(**kw)
+        made.append(u)
+        return u
+    yield factory
+    for u in made:
+        u.close()
+
+
+@pytest.fixture
+def user(request):
+    """A user name unique to this test (AoR names never shared)."""
+    name = request.node.name.replace("test_", "", 1)
+    return "".join(ch for ch in name if ch.isalnum())[:40] + sip.token(4)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for k in list(_running):
+            rep.sections.append(("kamailio log tail (%s, port %d)"
+                                 % (k.log_path, k.port), k.log_tail(40)))
