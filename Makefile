@@ -18,8 +18,17 @@ MODULE_SRC := modules/aor
 AOR_SO := $(BUILD)/aor.so
 
 LISTEN ?= 127.0.0.1:5060
+LISTEN_HOST = $(patsubst %:$(LISTEN_PORT),%,$(LISTEN))
+LISTEN_PORT = $(lastword $(subst :, ,$(LISTEN)))
 CTL_SOCK := unix:$(BUILD)/kamailio_ctl
-KAMAILIO ?= kamailio
+# /usr/sbin is not on a Debian user's PATH.
+KAMAILIO ?= $(firstword $(shell command -v kamailio) /usr/sbin/kamailio)
+KAMCMD ?= $(firstword $(shell command -v kamcmd) /usr/sbin/kamcmd)
+# Debian's python3-pytest is only seen by Debian's python3, which may not be
+# the first python3 on PATH (pyenv, venv).
+PYTHON ?= $(shell for p in python3 /usr/bin/python3; do \
+	$$p -c 'import pytest' 2>/dev/null && { echo $$p; exit; }; done; \
+	echo python3)
 
 # "installed 5.6.3-2" -> 5.6.3-2; empty when the package is not installed.
 KAMAILIO_DEB := $(shell dpkg-query -W -f '$${db:Status-Status} $${Version}' \
@@ -37,11 +46,14 @@ else
 KSRC :=
 endif
 
-# The flags Debian's kamailio binary was configured with (see DESIGN.md).
-KCFG_FLAGS = FLAVOUR=kamailio prefix=/usr \
+# The flags Debian's kamailio binary was configured with (debian/rules):
+# without dpkg-buildflags' -O2, Kamailio's make compiles at -O0.
+BUILDFLAGS = $(shell dpkg-buildflags --get $(1) 2>/dev/null)
+KCFG_FLAGS = FLAVOUR=kamailio prefix=/usr cfg_target=/etc/kamailio/ \
 	LIBDIR=lib/$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null \
 		|| gcc -print-multiarch) \
-	CC_EXTRA_OPTS=-DVERSION_NODATE
+	CC_EXTRA_OPTS='$(or $(call BUILDFLAGS,CPPFLAGS) $(call BUILDFLAGS,CFLAGS),-O2) -DVERSION_NODATE' \
+	LD_EXTRA_OPTS='$(call BUILDFLAGS,LDFLAGS)'
 
 KCONFIG := $(KSRC)/src/config.mak
 KMODULE := $(KSRC)/src/modules/aor
@@ -51,6 +63,7 @@ RUN_DEFINES := -A 'LISTEN=$(LISTEN)' -A 'AOR_SO="$(AOR_SO)"' \
 
 # What the tests get: the module, the Kamailio tree, the sources.
 TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
+	KAMAILIO='$(KAMAILIO)' KAMCMD='$(KAMCMD)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
@@ -137,12 +150,14 @@ run: $(AOR_SO)
 		echo "kamailio-aor: etc/kamailio.cfg does not check" >&2; exit 1; }
 	@echo
 	@echo "kamailio-aor: Kamailio with build/aor.so on $(LISTEN) (UDP and TCP)"
-	@echo "  softphone:  server/registrar/domain $(LISTEN)"
+	@echo "  softphone:  SIP server, registrar and domain $(LISTEN_HOST),"
+	@echo "              port $(LISTEN_PORT), UDP or TCP, no outbound proxy"
 	@echo "              user alice  password alice-secret"
 	@echo "              user bob    password bob-secret"
-	@echo "              (auth user = user; see etc/users.txt)"
-	@echo "  bindings:   kamcmd -s unix:build/kamailio_ctl aor.list"
-	@echo "              (or kamcmd -s $(CTL_SOCK) aor.list from anywhere)"
+	@echo "              (auth user = user name; etc/users.txt)"
+	@echo "              then call bob from alice, or alice from bob"
+	@echo "  bindings:   $(or $(shell command -v kamcmd >/dev/null && echo kamcmd),$(KAMCMD)) -s unix:build/kamailio_ctl aor.list"
+	@echo "              (from anywhere: $(KAMCMD) -s $(CTL_SOCK) aor.list)"
 	@echo "  stop:       Ctrl-C"
 	@echo
 	exec $(KAMAILIO) -DD -E -f etc/kamailio.cfg $(RUN_DEFINES) \
@@ -156,6 +171,6 @@ unit: tree
 	fi
 
 integration: $(AOR_SO)
-	$(TEST_ENV) python3 -m pytest -q test/integration
+	$(TEST_ENV) $(PYTHON) -m pytest -q test/integration
 
 endif
