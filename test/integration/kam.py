@@ -407,8 +407,9 @@ request_route {
             else:
                 out = self.kamcmd("aor.show", key)
         except KamcmdError as e:
-            if e.code == 404 or "404" in (e.out + e.err) or \
-                    "not found" in (e.out + e.err).lower():
+            text = (e.out + e.err).lower()
+            if e.code == 404 or (self.impl == "stock" and (
+                    "not found" in text or "no contacts" in text)):
                 return None
             raise
         bindings = []

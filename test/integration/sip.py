@@ -426,12 +426,15 @@ class Uas:
     It answers every INVITE with 100 then `code` (200 by default, with a
     To tag), other requests (except ACK) with 200, and records every request
     it receives in `self.requests`. Use wait_for() to block (bounded) until
-    a request arrives.
+    a request arrives. sock: serve on an already bound UDP socket (e.g. the
+    one a REGISTER was sent from).
     """
 
-    def __init__(self, code=200, delay=0.0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((HOST, 0))
+    def __init__(self, code=200, delay=0.0, sock=None):
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((HOST, 0))
+        self.sock = sock
         self.port = self.sock.getsockname()[1]
         self.code = code
         self.delay = delay
