@@ -1,0 +1,512 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * Glue only: module exports, parameters and their checks, initialisation,
+ * fixups, the w_* script entry points and the KEMI table.
+ */
+
+#include <string.h>
+#include <ctype.h>
+
+#include "../../core/sr_module.h"
+#include "../../core/mod_fix.h"
+#include "../../core/kemi.h"
+#include "../../core/timer_proc.h"
+#include "../../core/ut.h"
+#include "../../core/pt.h"
+#include "../../core/globals.h"
+#include "../../core/rpc_lookup.h"
+#include "../../core/parser/parse_uri.h"
+
+#include "aor_mod.h"
+#include "rpc.h"
+
+MODULE_VERSION
+
+/* clang-format off */
+struct aor_params aor_params = {
+	.default_expires = 3600,
+	.min_expires = 60,
+	.min_expires_mode = AOR_MIN_REJECT,
+	.max_expires = 0,
+	.max_contacts = 0,
+	.max_contacts_policy = "reject",
+	.max_bindings = 0,
+	.default_q = AOR_Q_UNSPEC,
+	.append_branches = 1,
+	.case_sensitive = 1,
+	.use_domain = 0,
+	.hash_size = 10,
+	.timer_interval = 60,
+	.use_path = 0,
+	.path_mode = AOR_PATH_STRICT,
+	.received_avp = NULL,
+	.received_param = "received",
+	.method_filtering = 0,
+	.retry_after = 60,
+	.nat_bflag = -1,
+	.nat_source = 1,
+	.timer_procs = 1,
+	.db_mode = 0,
+	.db_url = NULL,
+	.gruu_enabled = 0,
+};
+/* clang-format on */
+
+aor_limits_t aor_limits;
+sl_api_t aor_slb;
+pv_spec_t *aor_received_avp = NULL;
+
+/* the registry of tables, built before the fork and read-only after it */
+static aor_table_t **aor_table_list = NULL;
+
+static int mod_init(void);
+static int child_init(int rank);
+static void mod_destroy(void);
+static int fixup_table(void **param, int param_no);
+static int fixup_save(void **param, int param_no);
+static int fixup_lookup(void **param, int param_no);
+static int fixup_unregister(void **param, int param_no);
+static int w_aor_save(sip_msg_t *msg, char *table, char *flags, char *uri);
+static int w_aor_lookup(sip_msg_t *msg, char *table, char *uri);
+static int w_aor_registered(sip_msg_t *msg, char *table, char *uri);
+static int w_aor_lookup_branches(sip_msg_t *msg, char *table, char *p2);
+static int w_aor_unregister(
+		sip_msg_t *msg, char *table, char *uri, char *ruid);
+static int w_aor_save1(sip_msg_t *msg, char *table, char *p2);
+static int w_aor_save2(sip_msg_t *msg, char *table, char *flags);
+static int w_aor_lookup1(sip_msg_t *msg, char *table, char *p2);
+static int w_aor_registered1(sip_msg_t *msg, char *table, char *p2);
+static int w_aor_unregister2(sip_msg_t *msg, char *table, char *uri);
+
+/* clang-format off */
+static cmd_export_t cmds[] = {
+	{"save", (cmd_function)w_aor_save1, 1, fixup_save, 0, REQUEST_ROUTE},
+	{"save", (cmd_function)w_aor_save2, 2, fixup_save, 0, REQUEST_ROUTE},
+	{"save", (cmd_function)w_aor_save, 3, fixup_save, 0, REQUEST_ROUTE},
+	{"lookup", (cmd_function)w_aor_lookup1, 1, fixup_lookup, 0,
+		REQUEST_ROUTE | FAILURE_ROUTE},
+	{"lookup", (cmd_function)w_aor_lookup, 2, fixup_lookup, 0,
+		REQUEST_ROUTE | FAILURE_ROUTE},
+	{"registered", (cmd_function)w_aor_registered1, 1, fixup_lookup, 0,
+		ANY_ROUTE},
+	{"registered", (cmd_function)w_aor_registered, 2, fixup_lookup, 0,
+		ANY_ROUTE},
+	{"lookup_branches", (cmd_function)w_aor_lookup_branches, 1, fixup_table,
+		0, REQUEST_ROUTE | FAILURE_ROUTE},
+	{"unregister", (cmd_function)w_aor_unregister2, 2, fixup_unregister, 0,
+		ANY_ROUTE},
+	{"unregister", (cmd_function)w_aor_unregister, 3, fixup_unregister, 0,
+		ANY_ROUTE},
+	{0, 0, 0, 0, 0, 0}
+};
+
+static param_export_t params[] = {
+	{"default_expires", PARAM_INT, &aor_params.default_expires},
+	{"min_expires", PARAM_INT, &aor_params.min_expires},
+	{"min_expires_mode", PARAM_INT, &aor_params.min_expires_mode},
+	{"max_expires", PARAM_INT, &aor_params.max_expires},
+	{"max_contacts", PARAM_INT, &aor_params.max_contacts},
+	{"max_contacts_policy", PARAM_STRING, &aor_params.max_contacts_policy},
+	{"max_bindings", PARAM_INT, &aor_params.max_bindings},
+	{"default_q", PARAM_INT, &aor_params.default_q},
+	{"append_branches", PARAM_INT, &aor_params.append_branches},
+	{"case_sensitive", PARAM_INT, &aor_params.case_sensitive},
+	{"use_domain", PARAM_INT, &aor_params.use_domain},
+	{"hash_size", PARAM_INT, &aor_params.hash_size},
+	{"timer_interval", PARAM_INT, &aor_params.timer_interval},
+	{"use_path", PARAM_INT, &aor_params.use_path},
+	{"path_mode", PARAM_INT, &aor_params.path_mode},
+	{"received_avp", PARAM_STRING, &aor_params.received_avp},
+	{"received_param", PARAM_STRING, &aor_params.received_param},
+	{"method_filtering", PARAM_INT, &aor_params.method_filtering},
+	{"retry_after", PARAM_INT, &aor_params.retry_after},
+	{"nat_bflag", PARAM_INT, &aor_params.nat_bflag},
+	{"nat_source", PARAM_INT, &aor_params.nat_source},
+	{"timer_procs", PARAM_INT, &aor_params.timer_procs},
+	{"db_mode", PARAM_INT, &aor_params.db_mode},
+	{"db_url", PARAM_STRING, &aor_params.db_url},
+	{"gruu_enabled", PARAM_INT, &aor_params.gruu_enabled},
+	{0, 0, 0}
+};
+
+struct module_exports exports = {
+	"aor",
+	DEFAULT_DLFLAGS,
+	cmds,
+	params,
+	0,			/* RPC: registered in mod_init */
+	0,			/* pseudo-variables */
+	0,			/* response handling */
+	mod_init,
+	child_init,
+	mod_destroy
+};
+/* clang-format on */
+
+/* one integer modparam out of its legal range: named, refused */
+static int check_range(const char *name, int v, int lo, int hi)
+{
+	if(v >= lo && v <= hi)
+		return 0;
+	LM_ERR("modparam %s=%d out of range %d..%d\n", name, v, lo, hi);
+	return -1;
+}
+
+#define AOR_INT_MAX 0x7fffffff
+
+static int parse_policy(const char *s, enum aor_policy *p)
+{
+	if(strcasecmp(s, "reject") == 0)
+		*p = AOR_POLICY_REJECT;
+	else if(strcasecmp(s, "evict_oldest") == 0)
+		*p = AOR_POLICY_EVICT_OLDEST;
+	else if(strcasecmp(s, "evict_expiring") == 0)
+		*p = AOR_POLICY_EVICT_EXPIRING;
+	else
+		return -1;
+	return 0;
+}
+
+static int aor_params_check(void)
+{
+	struct aor_params *p = &aor_params;
+	int bad = 0;
+
+	bad |= check_range("default_expires", p->default_expires, 0, AOR_INT_MAX);
+	bad |= check_range("min_expires", p->min_expires, 0, AOR_INT_MAX);
+	bad |= check_range("min_expires_mode", p->min_expires_mode, 0, 1);
+	bad |= check_range("max_expires", p->max_expires, 0, AOR_INT_MAX);
+	bad |= check_range("max_contacts", p->max_contacts, 0, AOR_INT_MAX);
+	bad |= check_range("max_bindings", p->max_bindings, 0, AOR_INT_MAX);
+	bad |= check_range("default_q", p->default_q, -1, 1000);
+	bad |= check_range("hash_size", p->hash_size, 1, 24);
+	bad |= check_range("timer_interval", p->timer_interval, 1, 86400);
+	bad |= check_range("path_mode", p->path_mode, 0, 2);
+	bad |= check_range("retry_after", p->retry_after, 0, 86400);
+	bad |= check_range("nat_bflag", p->nat_bflag, -1, 31);
+	if(p->max_expires && p->min_expires > p->max_expires) {
+		LM_ERR("modparam min_expires=%d above max_expires=%d\n",
+				p->min_expires, p->max_expires);
+		bad = -1;
+	}
+	if(p->max_contacts_policy == NULL
+			|| parse_policy(p->max_contacts_policy, &aor_limits.policy) < 0) {
+		LM_ERR("modparam max_contacts_policy=\"%s\" unknown: use reject, "
+			   "evict_oldest or evict_expiring\n",
+				p->max_contacts_policy ? p->max_contacts_policy : "");
+		bad = -1;
+	}
+	if(p->db_mode != 0)
+		LM_WARN("modparam db_mode=%d ignored: aor keeps bindings in memory; "
+				"use snapshot_file for persistence\n",
+				p->db_mode);
+	if(p->gruu_enabled)
+		LM_WARN("modparam gruu_enabled ignored: GRUU is not supported\n");
+	if(bad)
+		return -1;
+	aor_limits.default_expires = p->default_expires;
+	aor_limits.min_expires = p->min_expires;
+	aor_limits.max_expires = p->max_expires;
+	aor_limits.min_mode = p->min_expires_mode;
+	aor_limits.max_contacts = p->max_contacts;
+	aor_limits.max_bindings = p->max_bindings;
+	return 0;
+}
+
+static int received_avp_init(void)
+{
+	str s;
+
+	if(aor_params.received_avp == NULL || *aor_params.received_avp == '\0')
+		return 0;
+	s.s = aor_params.received_avp;
+	s.len = strlen(s.s);
+	aor_received_avp = pv_cache_get(&s);
+	if(aor_received_avp == NULL || aor_received_avp->setf == NULL) {
+		LM_ERR("modparam received_avp=\"%s\" is not a writable variable\n",
+				s.s);
+		return -1;
+	}
+	return 0;
+}
+
+aor_table_t *aor_tables(void)
+{
+	return aor_table_list ? *aor_table_list : NULL;
+}
+
+aor_table_t *aor_table_get(const str *name)
+{
+	aor_table_t *t;
+
+	for(t = aor_tables(); t; t = t->next)
+		if(t->name.len == name->len
+				&& strncasecmp(t->name.s, name->s, name->len) == 0)
+			return t;
+	if(aor_table_list == NULL || !_ksr_is_main) {
+		LM_ERR("no table named %.*s (tables are named in the script)\n",
+				name->len, name->s);
+		return NULL;
+	}
+	t = aor_table_new(name, aor_params.hash_size);
+	if(t == NULL)
+		return NULL;
+	t->next = *aor_table_list;
+	*aor_table_list = t;
+	return t;
+}
+
+static int mod_init(void)
+{
+	str location = str_init("location");
+
+	if(aor_params_check() < 0) {
+		LM_ERR("bad module parameters\n");
+		return -1;
+	}
+	if(sl_load_api(&aor_slb) != 0) {
+		LM_ERR("cannot bind to the sl module (load it before aor)\n");
+		return -1;
+	}
+	if(received_avp_init() < 0)
+		return -1;
+	aor_table_list = shm_malloc(sizeof(*aor_table_list));
+	if(aor_table_list == NULL) {
+		SHM_MEM_ERROR_FMT("%zu bytes\n", sizeof(*aor_table_list));
+		return -1;
+	}
+	*aor_table_list = NULL;
+	/* KEMI scripts have no fixups: the usual table exists from the start */
+	if(aor_table_get(&location) == NULL) {
+		LM_ERR("cannot create table location\n");
+		return -1;
+	}
+	if(rpc_register_array(aor_rpc_cmds) != 0) {
+		LM_ERR("cannot register the aor.* RPC commands\n");
+		return -1;
+	}
+	register_sync_timers(1);
+	return 0;
+}
+
+static int child_init(int rank)
+{
+	if(rank != PROC_MAIN)
+		return 0;
+	/* 100 ms steps: bounded resize and expiry work per step */
+	if(fork_sync_utimer(PROC_TIMER, "aor maintenance", 1, aor_timer_tick,
+			   NULL, 100000)
+			< 0) {
+		LM_ERR("cannot start the aor maintenance timer\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void mod_destroy(void)
+{
+	aor_table_t *t, *next;
+
+	if(aor_table_list == NULL)
+		return;
+	for(t = *aor_table_list; t; t = next) {
+		next = t->next;
+		aor_table_free(t);
+	}
+	shm_free(aor_table_list);
+	aor_table_list = NULL;
+}
+
+/* the table name must be a plain string: tables are made before the fork */
+static int fixup_table(void **param, int param_no)
+{
+	aor_table_t *t;
+	str s;
+
+	if(param_no != 1)
+		return 0;
+	s.s = (char *)*param;
+	s.len = strlen(s.s);
+	t = aor_table_get(&s);
+	if(t == NULL)
+		return E_UNSPEC;
+	*param = t;
+	return 0;
+}
+
+static int fixup_save(void **param, int param_no)
+{
+	if(param_no == 1)
+		return fixup_table(param, 1);
+	if(param_no == 2)
+		return fixup_igp_null(param, 1);
+	return fixup_spve_null(param, 1);
+}
+
+static int fixup_lookup(void **param, int param_no)
+{
+	if(param_no == 1)
+		return fixup_table(param, 1);
+	return fixup_spve_null(param, 1);
+}
+
+static int fixup_unregister(void **param, int param_no)
+{
+	if(param_no == 1)
+		return fixup_table(param, 1);
+	return fixup_spve_null(param, 1);
+}
+
+static int get_str(sip_msg_t *msg, char *p, str *out)
+{
+	if(p == NULL) {
+		out->s = NULL;
+		out->len = 0;
+		return 0;
+	}
+	if(fixup_get_svalue(msg, (gparam_t *)p, out) < 0) {
+		LM_ERR("cannot evaluate a string parameter\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int w_aor_save(sip_msg_t *msg, char *table, char *flags, char *uri)
+{
+	aor_table_t *t = (aor_table_t *)table;
+	int f = 0;
+	str u;
+
+	if(flags && fixup_get_ivalue(msg, (gparam_t *)flags, &f) < 0) {
+		LM_ERR("cannot evaluate the flags parameter\n");
+		return -1;
+	}
+	if(get_str(msg, uri, &u) < 0)
+		return -1;
+	return ki_aor_save(msg, &t->name, f, uri ? &u : NULL);
+}
+
+static int w_aor_lookup(sip_msg_t *msg, char *table, char *uri)
+{
+	aor_table_t *t = (aor_table_t *)table;
+	str u;
+
+	if(get_str(msg, uri, &u) < 0)
+		return -3;
+	return ki_aor_lookup(msg, &t->name, uri ? &u : NULL);
+}
+
+static int w_aor_registered(sip_msg_t *msg, char *table, char *uri)
+{
+	aor_table_t *t = (aor_table_t *)table;
+	str u;
+
+	if(get_str(msg, uri, &u) < 0)
+		return -1;
+	return ki_aor_registered(msg, &t->name, uri ? &u : NULL);
+}
+
+static int w_aor_lookup_branches(sip_msg_t *msg, char *table, char *p2)
+{
+	return ki_aor_lookup_branches(msg, &((aor_table_t *)table)->name);
+}
+
+static int w_aor_unregister(sip_msg_t *msg, char *table, char *uri, char *ruid)
+{
+	aor_table_t *t = (aor_table_t *)table;
+	str u, r;
+
+	if(get_str(msg, uri, &u) < 0 || get_str(msg, ruid, &r) < 0)
+		return -1;
+	return ki_aor_unregister(msg, &t->name, &u, ruid ? &r : NULL);
+}
+
+/* Kamailio passes only the parameters a function is exported with: one
+ * wrapper per shorter form */
+static int w_aor_save1(sip_msg_t *msg, char *table, char *p2)
+{
+	return w_aor_save(msg, table, NULL, NULL);
+}
+
+static int w_aor_save2(sip_msg_t *msg, char *table, char *flags)
+{
+	return w_aor_save(msg, table, flags, NULL);
+}
+
+static int w_aor_lookup1(sip_msg_t *msg, char *table, char *p2)
+{
+	return w_aor_lookup(msg, table, NULL);
+}
+
+static int w_aor_registered1(sip_msg_t *msg, char *table, char *p2)
+{
+	return w_aor_registered(msg, table, NULL);
+}
+
+static int w_aor_unregister2(sip_msg_t *msg, char *table, char *uri)
+{
+	return w_aor_unregister(msg, table, uri, NULL);
+}
+
+/* KEMI wrappers with the stock registrar's names */
+static int ki_save(sip_msg_t *msg, str *table, int flags)
+{
+	return ki_aor_save(msg, table, flags, NULL);
+}
+
+static int ki_save_uri(sip_msg_t *msg, str *table, int flags, str *uri)
+{
+	return ki_aor_save(msg, table, flags, uri);
+}
+
+static int ki_lookup(sip_msg_t *msg, str *table)
+{
+	return ki_aor_lookup(msg, table, NULL);
+}
+
+static int ki_registered(sip_msg_t *msg, str *table)
+{
+	return ki_aor_registered(msg, table, NULL);
+}
+
+static int ki_unregister(sip_msg_t *msg, str *table, str *uri)
+{
+	return ki_aor_unregister(msg, table, uri, NULL);
+}
+
+/* clang-format off */
+#define KP(a, b, c) { a, b, c, SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+#define S SR_KEMIP_STR
+#define I SR_KEMIP_INT
+#define N SR_KEMIP_NONE
+static sr_kemi_t sr_kemi_aor_exports[] = {
+	{str_init("aor"), str_init("save"), I, ki_save, KP(S, I, N)},
+	{str_init("aor"), str_init("save_uri"), I, ki_save_uri, KP(S, I, S)},
+	{str_init("aor"), str_init("lookup"), I, ki_lookup, KP(S, N, N)},
+	{str_init("aor"), str_init("lookup_uri"), I, ki_aor_lookup, KP(S, S, N)},
+	{str_init("aor"), str_init("lookup_branches"), I, ki_aor_lookup_branches,
+		KP(S, N, N)},
+	{str_init("aor"), str_init("registered"), I, ki_registered, KP(S, N, N)},
+	{str_init("aor"), str_init("registered_uri"), I, ki_aor_registered,
+		KP(S, S, N)},
+	{str_init("aor"), str_init("unregister"), I, ki_unregister, KP(S, S, N)},
+	{str_init("aor"), str_init("unregister_ruid"), I, ki_aor_unregister,
+		KP(S, S, S)},
+	{{0, 0}, {0, 0}, 0, NULL, {0, 0, 0, 0, 0, 0}}
+};
+#undef S
+#undef I
+#undef N
+/* clang-format on */
+
+int mod_register(char *path, int *dlflags, void *p1, void *p2)
+{
+	sr_kemi_modules_add(sr_kemi_aor_exports);
+	return 0;
+}

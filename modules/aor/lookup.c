@@ -1,0 +1,383 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * lookup(), registered(), unregister() and lookup_branches(): the R-URI's
+ * AoR found under its slot lock, its live bindings copied out, the lock
+ * released, then the request rewritten: the best binding becomes the R-URI,
+ * the others branches (RFC 3261 16.5/16.6 forking by q).
+ */
+
+#include <string.h>
+#include <ctype.h>
+
+#include "../../core/parser/parse_uri.h"
+#include "../../core/dset.h"
+#include "../../core/mem/mem.h"
+#include "../../core/ut.h"
+
+#include "aor_mod.h"
+#include "errors.h"
+
+#define AOR_COPY_MAX 256 /* bindings one lookup forks to, at most */
+
+/* this process's copy buffer, grown on demand (pkg) */
+static char *copy_buf = NULL;
+static size_t copy_cap = 0;
+
+#define ALIGN8(n) (((n) + 7) & ~(size_t)7)
+
+int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_binding_t **out,
+		int max)
+{
+	const aor_binding_t *b;
+	size_t need = 0, off = 0;
+	char *nb;
+	int i, n = 0;
+
+	for(i = 0, b = *rec->link; i < rec->n && n < max; i++, b = b->next)
+		if(!aor_binding_expired(b, now)) {
+			need += ALIGN8(aor_binding_size(b));
+			n++;
+		}
+	if(need > copy_cap) {
+		/* bounded: at most max bindings of at most 64 KB each */
+		nb = pkg_realloc(copy_buf, need);
+		if(nb == NULL) {
+			PKG_MEM_ERROR_FMT("%zu bytes to copy bindings\n", need);
+			return AOR_E_NOMEM;
+		}
+		copy_buf = nb;
+		copy_cap = need;
+	}
+	n = 0;
+	for(i = 0, b = *rec->link; i < rec->n && n < max; i++, b = b->next) {
+		if(aor_binding_expired(b, now))
+			continue;
+		out[n] = (aor_binding_t *)(copy_buf + off);
+		memcpy(out[n], b, aor_binding_size(b));
+		out[n]->next = NULL;
+		off += ALIGN8(aor_binding_size(b));
+		n++;
+	}
+	return n;
+}
+
+int aor_key_from_uri(const str *uri, char *buf, str *key)
+{
+	struct sip_uri u;
+	char *p = buf;
+	int i;
+
+	if(uri->len <= 0 || uri->len > 1024 || parse_uri(uri->s, uri->len, &u) < 0
+			|| u.user.len == 0)
+		return AOR_E_BAD_AOR;
+	memcpy(p, u.user.s, u.user.len);
+	if(!aor_params.case_sensitive)
+		for(i = 0; i < u.user.len; i++)
+			p[i] = tolower((unsigned char)p[i]);
+	p += u.user.len;
+	if(aor_params.use_domain && u.host.len > 0) {
+		*p++ = '@';
+		for(i = 0; i < u.host.len; i++)
+			*p++ = tolower((unsigned char)u.host.s[i]);
+	}
+	key->s = buf;
+	key->len = (int)(p - buf);
+	return 0;
+}
+
+/* the AoR key of uri, or of the request's R-URI when uri is NULL */
+static int request_key(sip_msg_t *msg, str *uri, char *buf, str *key)
+{
+	str r;
+
+	if(uri == NULL) {
+		if(msg->first_line.type != SIP_REQUEST)
+			return AOR_E_BAD_AOR;
+		r = *GET_RURI(msg);
+		uri = &r;
+	}
+	return aor_key_from_uri(uri, buf, key);
+}
+
+/* copies the live bindings of key; returns their count or AOR_E_* */
+static int fetch(aor_table_t *t, const str *key, aor_binding_t **out, int max)
+{
+	uint32_t hash = aor_hash(key);
+	aor_rec_t rec;
+	int n;
+
+	aor_table_lock(t, hash);
+	aor_table_find(t, hash, key, &rec);
+	n = rec.n ? aor_rec_copy(&rec, aor_now(), out, max) : 0;
+	aor_table_unlock(t, hash);
+	return n;
+}
+
+/* q (unspecified lowest), then the most recent, then the newest id */
+static int before(const aor_binding_t *a, const aor_binding_t *b)
+{
+	if(a->q != b->q)
+		return a->q > b->q;
+	if(a->modified != b->modified)
+		return a->modified > b->modified;
+	return a->id > b->id;
+}
+
+static void sort_bindings(aor_binding_t **v, int n)
+{
+	aor_binding_t *x;
+	int i, j;
+
+	/* insertion sort: n is one AoR's bindings */
+	for(i = 1; i < n; i++) {
+		x = v[i];
+		for(j = i; j > 0 && before(x, v[j - 1]); j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* the first URI of a Path (the next hop), or empty */
+static str path_first_hop(str path)
+{
+	str r = STR_NULL;
+	char *lt, *gt;
+
+	lt = memchr(path.s, '<', path.len);
+	if(lt == NULL)
+		return r;
+	gt = memchr(lt, '>', path.len - (lt - path.s));
+	if(gt == NULL)
+		return r;
+	r.s = lt + 1;
+	r.len = (int)(gt - lt - 1);
+	return r;
+}
+
+/* where the request for b goes: the Path's first hop, else the NAT source */
+static str binding_dst(const aor_binding_t *b)
+{
+	str path = aor_binding_get(b, AOR_F_PATH);
+
+	if(path.len > 0)
+		return path_first_hop(path);
+	return aor_binding_get(b, AOR_F_RECEIVED);
+}
+
+static int set_ruri_from(sip_msg_t *msg, const aor_binding_t *b)
+{
+	str uri = aor_binding_get(b, AOR_F_URI);
+	str path = aor_binding_get(b, AOR_F_PATH);
+	str dst = binding_dst(b);
+	str inst = aor_binding_get(b, AOR_F_INSTANCE);
+	str ua = aor_binding_get(b, AOR_F_UA);
+	char rb[AOR_RUID_LEN + 1];
+	flag_t bflags = 0;
+	str ruid;
+
+	if(rewrite_uri(msg, &uri) < 0) {
+		LM_ERR("cannot rewrite the R-URI to %.*s\n", uri.len, uri.s);
+		return -1;
+	}
+	reset_dst_uri(msg);
+	reset_path_vector(msg);
+	/* RFC 3327 5.3: the stored Path becomes the route set */
+	if(path.len > 0 && set_path_vector(msg, &path) < 0)
+		return -1;
+	if(dst.len > 0 && set_dst_uri(msg, &dst) < 0)
+		return -1;
+	set_ruri_q(b->q);
+	getbflagsval(0, &bflags);
+	setbflagsval(0, bflags | b->cflags);
+	if(b->sock)
+		set_force_socket(msg, (struct socket_info *)b->sock);
+	reset_instance(msg);
+	if(inst.len > 0)
+		set_instance(msg, &inst);
+	msg->reg_id = b->reg_id;
+	ruid.s = rb;
+	ruid.len = aor_ruid_fmt(b->id, rb);
+	set_ruid(msg, &ruid);
+	reset_ua(msg);
+	if(ua.len > 0)
+		set_ua(msg, &ua);
+	return 0;
+}
+
+static int add_branch(sip_msg_t *msg, const aor_binding_t *b)
+{
+	str uri = aor_binding_get(b, AOR_F_URI);
+	str path = aor_binding_get(b, AOR_F_PATH);
+	str dst = binding_dst(b);
+	str inst = aor_binding_get(b, AOR_F_INSTANCE);
+	str ua = aor_binding_get(b, AOR_F_UA);
+	char rb[AOR_RUID_LEN + 1];
+	str ruid;
+
+	ruid.s = rb;
+	ruid.len = aor_ruid_fmt(b->id, rb);
+	if(append_branch(msg, &uri, dst.len ? &dst : NULL,
+			   path.len ? &path : NULL, b->q, b->cflags,
+			   (struct socket_info *)b->sock, inst.len ? &inst : NULL,
+			   b->reg_id, &ruid, ua.len ? &ua : NULL)
+			< 0) {
+		LM_ERR("cannot add a branch to %.*s\n", uri.len, uri.s);
+		return -1;
+	}
+	return 0;
+}
+
+/* keeps the bindings that accept the request's method (stock
+ * method_filtering); returns how many are left */
+static int filter_methods(sip_msg_t *msg, aor_binding_t **v, int n)
+{
+	int i, k = 0;
+
+	if(!aor_params.method_filtering || msg->first_line.type != SIP_REQUEST)
+		return n;
+	for(i = 0; i < n; i++)
+		if(v[i]->methods & msg->first_line.u.request.method_value)
+			v[k++] = v[i];
+	return k;
+}
+
+/* rewrites msg to the bindings of key: the first as R-URI (when ruri),
+ * the rest as branches; 1 found, -1 none, -2 method not allowed, -3 error */
+static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int ruri)
+{
+	aor_binding_t *v[AOR_COPY_MAX];
+	int n, i, first = 0;
+
+	n = fetch(t, key, v, AOR_COPY_MAX);
+	if(n < 0)
+		return -3;
+	if(n == 0)
+		return -1;
+	n = filter_methods(msg, v, n);
+	if(n == 0)
+		return -2;
+	sort_bindings(v, n);
+	if(ruri) {
+		if(set_ruri_from(msg, v[0]) < 0)
+			return -3;
+		first = 1;
+		if(!aor_params.append_branches)
+			return 1;
+	}
+	for(i = first; i < n; i++)
+		if(add_branch(msg, v[i]) < 0)
+			return -3;
+	return 1;
+}
+
+int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri)
+{
+	char buf[1100];
+	aor_table_t *t;
+	str key;
+
+	t = aor_table_get(table);
+	if(t == NULL)
+		return -3;
+	if(request_key(msg, uri, buf, &key) < 0) {
+		LM_WARN("lookup: cannot take an AoR from %s\n", uri ? "uri" : "R-URI");
+		return -3;
+	}
+	return route_to(msg, t, &key, 1);
+}
+
+int ki_aor_registered(sip_msg_t *msg, str *table, str *uri)
+{
+	aor_binding_t *v[1];
+	char buf[1100];
+	aor_table_t *t;
+	str key;
+
+	t = aor_table_get(table);
+	if(t == NULL || request_key(msg, uri, buf, &key) < 0)
+		return -1;
+	return fetch(t, &key, v, 1) > 0 ? 1 : -1;
+}
+
+int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
+{
+	aor_binding_t **link;
+	char buf[1100];
+	aor_table_t *t;
+	aor_rec_t rec;
+	uint64_t id = 0;
+	uint32_t hash;
+	str key;
+	int removed = 0;
+
+	t = aor_table_get(table);
+	if(t == NULL || uri == NULL || aor_key_from_uri(uri, buf, &key) < 0)
+		return -1;
+	if(ruid && ruid->len > 0 && aor_ruid_parse(ruid, &id) < 0)
+		return -3;
+	hash = aor_hash(&key);
+	aor_table_lock(t, hash);
+	aor_table_find(t, hash, &key, &rec);
+	link = rec.link;
+	while(rec.n > 0 && *link && (*link)->hash == hash) {
+		if(id && (*link)->id != id) {
+			link = &(*link)->next;
+			if(--rec.n == 0 || removed >= rec.n)
+				break;
+			continue;
+		}
+		aor_rec_del(&rec, link);
+		removed++;
+		if(id)
+			break;
+	}
+	aor_table_unlock(t, hash);
+	return removed > 0 ? 1 : -3;
+}
+
+int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
+{
+	char buf[1100], ub[MAX_URI_SIZE];
+	aor_table_t *t;
+	str key, u;
+	unsigned int nb, i, flags;
+	struct socket_info *sock;
+	str dst, path, ruid, inst, ua;
+	qvalue_t q;
+	int len, ret, found = 0;
+	char *p;
+
+	t = aor_table_get(table);
+	if(t == NULL)
+		return -3;
+	/* the R-URI first, then every branch that names a registered AoR */
+	if(request_key(msg, NULL, buf, &key) == 0
+			&& route_to(msg, t, &key, 1) == 1)
+		found = 1;
+	nb = nr_branches;
+	for(i = 0; i < nb; i++) {
+		p = get_branch(i, &len, &q, &dst, &path, &flags, &sock, &ruid, &inst,
+				&ua);
+		if(p == NULL || len <= 0 || len >= MAX_URI_SIZE)
+			continue;
+		memcpy(ub, p, len);
+		u.s = ub;
+		u.len = len;
+		if(aor_key_from_uri(&u, buf, &key) < 0)
+			continue;
+		ret = route_to(msg, t, &key, 0);
+		if(ret == 1) {
+			drop_sip_branch(i);
+			i--;
+			nb--;
+			found = 1;
+		}
+	}
+	return found ? 1 : -1;
+}

@@ -1,0 +1,186 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * REGISTER replies (see reply.h).
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../core/data_lump_rpl.h"
+#include "../../core/mem/mem.h"
+#include "../../core/dprint.h"
+
+#include "aor_mod.h"
+#include "errors.h"
+#include "reply.h"
+
+typedef struct aor_errinfo
+{
+	int code;
+	const char *reason;
+	const char *info; /* P-Registrar-Error */
+} aor_errinfo_t;
+
+/* clang-format off */
+static const aor_errinfo_t aor_errtab[AOR_E_COUNT] = {
+	[0] = {200, "OK", ""},
+	[-AOR_E_NOMEM] = {503, "Service Unavailable", "Out of memory"},
+	[-AOR_E_TABLE_FULL] = {503, "Service Unavailable",
+		"Too many registered contacts in the location table"},
+	[-AOR_E_TOO_MANY] = {503, "Service Unavailable",
+		"Too many registered contacts"},
+	[-AOR_E_TOO_BRIEF] = {423, "Interval Too Brief", "Expires too low"},
+	[-AOR_E_STAR] = {400, "Bad Request",
+		"Invalid wildcard: * needs Expires: 0 and no other contact"},
+	[-AOR_E_BAD_Q] = {400, "Bad Request", "Invalid q value"},
+	[-AOR_E_BAD_EXPIRES] = {400, "Bad Request", "Invalid expires value"},
+	[-AOR_E_BAD_CONTACT] = {400, "Bad Request", "Bad Contact header"},
+	[-AOR_E_BAD_AOR] = {400, "Bad Request", "Bad address of record"},
+	[-AOR_E_TOO_LONG] = {400, "Bad Request", "Contact or header too long"},
+	[-AOR_E_CSEQ] = {400, "Bad Request",
+		"Invalid CSeq number (not higher than the stored one)"},
+	[-AOR_E_BAD_CALLID] = {400, "Bad Request", "Call-ID header missing"},
+	[-AOR_E_BAD_CSEQ] = {400, "Bad Request", "CSeq header missing or bad"},
+	[-AOR_E_PATH] = {420, "Bad Extension", "Path not supported by the UA"},
+	[-AOR_E_NOT_FOUND] = {404, "Not Found", "No such address of record"},
+	[-AOR_E_BAD_INSTANCE] = {400, "Bad Request", "Bad +sip.instance"},
+	[-AOR_E_INTERNAL] = {500, "Server Internal Error", "Internal error"},
+};
+/* clang-format on */
+
+static const aor_errinfo_t *errinfo(int err)
+{
+	if(err > 0 || err <= -AOR_E_COUNT || aor_errtab[-err].code == 0)
+		err = AOR_E_INTERNAL;
+	return &aor_errtab[-err];
+}
+
+static int add_hdr(sip_msg_t *msg, const char *buf, int len)
+{
+	if(add_lump_rpl(msg, (char *)buf, len, LUMP_RPL_HDR) == NULL) {
+		LM_ERR("cannot add a reply header (%d bytes)\n", len);
+		return -1;
+	}
+	return 0;
+}
+
+/* q in thousandths to "0.5"-style text; returns length */
+static int q_fmt(int q, char buf[16])
+{
+	if(q >= 1000)
+		return sprintf(buf, "1");
+	if(q % 100 == 0)
+		return sprintf(buf, "0.%d", q / 100);
+	if(q % 10 == 0)
+		return sprintf(buf, "0.%02d", q / 10);
+	return sprintf(buf, "0.%03d", q);
+}
+
+/* one Contact value; returns the bytes it needs or wrote */
+static int contact_fmt(char *p, const aor_binding_t *b, time_t now)
+{
+	str uri = aor_binding_get(b, AOR_F_URI);
+	str inst = aor_binding_get(b, AOR_F_INSTANCE);
+	char qb[16];
+	int n;
+
+	if(p == NULL) /* size only: uri, instance and fixed text */
+		return uri.len + inst.len + 96;
+	/* a permanent binding (made by an operator) shows the largest
+	 * delta-seconds RFC 3261 allows */
+	n = sprintf(p, "<%.*s>;expires=%lu", uri.len, uri.s,
+			b->expires == 0 ? 4294967295UL
+							: (unsigned long)aor_binding_left(b, now));
+	if(b->q != AOR_Q_UNSPEC) {
+		q_fmt(b->q, qb);
+		n += sprintf(p + n, ";q=%s", qb);
+	}
+	if(inst.len > 0)
+		n += sprintf(p + n, ";+sip.instance=%.*s", inst.len, inst.s);
+	if(b->reg_id > 0)
+		n += sprintf(p + n, ";reg-id=%d", b->reg_id);
+	return n;
+}
+
+int aor_reply_ok_headers(sip_msg_t *msg, aor_binding_t **b, int n,
+		time_t now, const str *path)
+{
+	char *buf, *p;
+	size_t need = 128 + (path ? path->len : 0);
+	struct tm tm;
+	int i, ret;
+
+	for(i = 0; i < n; i++)
+		need += contact_fmt(NULL, b[i], now) + 2;
+	buf = pkg_malloc(need);
+	if(buf == NULL) {
+		PKG_MEM_ERROR_FMT("%zu bytes for the reply\n", need);
+		return -1;
+	}
+	p = buf;
+	if(n > 0) {
+		p += sprintf(p, "Contact: ");
+		for(i = 0; i < n; i++) {
+			if(i > 0)
+				p += sprintf(p, ", ");
+			p += contact_fmt(p, b[i], now);
+		}
+		p += sprintf(p, "\r\n");
+	}
+	/* RFC 3261 10.3 step 8: the 200 OK SHOULD carry a Date header */
+	gmtime_r(&now, &tm);
+	p += strftime(p, 64, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+	if(path && path->len > 0)
+		p += sprintf(p, "Path: %.*s\r\n", path->len, path->s);
+	ret = add_hdr(msg, buf, (int)(p - buf));
+	pkg_free(buf);
+	return ret;
+}
+
+int aor_reply_error_headers(sip_msg_t *msg, int err, long min_expires)
+{
+	const aor_errinfo_t *e = errinfo(err);
+	char buf[256];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "P-Registrar-Error: %s\r\n", e->info);
+	add_hdr(msg, buf, n);
+	if(err == AOR_E_TOO_BRIEF) {
+		/* RFC 3261 10.3 step 7 / 20.23: 423 carries Min-Expires */
+		n = snprintf(buf, sizeof(buf), "Min-Expires: %ld\r\n", min_expires);
+		add_hdr(msg, buf, n);
+	}
+	if(err == AOR_E_PATH) {
+		/* RFC 3327 5.3: tell the UA which extension was missing */
+		n = snprintf(buf, sizeof(buf), "Unsupported: path\r\n");
+		add_hdr(msg, buf, n);
+	}
+	if(e->code >= 500 && aor_params.retry_after > 0) {
+		/* RFC 3261 21.5.4: a 503 MAY carry Retry-After */
+		n = snprintf(buf, sizeof(buf), "Retry-After: %d\r\n",
+				aor_params.retry_after);
+		add_hdr(msg, buf, n);
+	}
+	return e->code;
+}
+
+int aor_reply_send(sip_msg_t *msg, int err)
+{
+	const aor_errinfo_t *e = errinfo(err);
+	str reason;
+
+	reason.s = (char *)e->reason;
+	reason.len = strlen(e->reason);
+	if(aor_slb.freply(msg, e->code, &reason) < 0) {
+		LM_ERR("cannot send %d %s\n", e->code, e->reason);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,403 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * save(): a REGISTER parsed into a struct aor_regreq, applied under its
+ * slot lock by merge.c, the current bindings copied out, the lock released,
+ * then the reply (RFC 3261 10.3).
+ */
+
+#include <string.h>
+
+#include "../../core/parser/parse_to.h"
+#include "../../core/parser/parse_cseq.h"
+#include "../../core/parser/parse_expires.h"
+#include "../../core/parser/parse_uri.h"
+#include "../../core/parser/parse_methods.h"
+#include "../../core/parser/parse_supported.h"
+#include "../../core/parser/contact/parse_contact.h"
+#include "../../core/qvalue.h"
+#include "../../core/dset.h"
+#include "../../core/ut.h"
+#include "../../core/trim.h"
+#include "../../core/mem/mem.h"
+
+#include "aor_mod.h"
+#include "errors.h"
+#include "reply.h"
+
+#define SAVE_NOREPLY 0x02
+#define SAVE_ONLY_THIS 0x04
+#define SAVE_PREPARE 0x10
+
+#define AOR_MAX_URI 1024  /* as Kamailio's MAX_URI_SIZE */
+#define AOR_MAX_PATH 4096
+#define AOR_MAX_UA 512
+
+/* per-process scratch for the parsed contacts and the merge plan */
+static aor_contact_t *cts = NULL;
+static aor_plan_t *plan = NULL;
+static int cts_cap = 0;
+
+static int scratch_reserve(int n)
+{
+	aor_contact_t *c;
+	aor_plan_t *p;
+
+	if(n <= cts_cap)
+		return 0;
+	c = pkg_realloc(cts, n * sizeof(*c));
+	if(c == NULL)
+		goto nomem;
+	cts = c;
+	p = pkg_realloc(plan, n * sizeof(*p));
+	if(p == NULL)
+		goto nomem;
+	plan = p;
+	cts_cap = n;
+	return 0;
+nomem:
+	PKG_MEM_ERROR_FMT("for %d contacts\n", n);
+	return AOR_E_NOMEM;
+}
+
+/* a parameter value without surrounding quotes */
+static str unquote(str v)
+{
+	if(v.len >= 2 && v.s[0] == '"' && v.s[v.len - 1] == '"') {
+		v.s++;
+		v.len -= 2;
+	}
+	return v;
+}
+
+/* RFC 3261 20.10: q in 0..1, at most three decimals */
+static int contact_q(const contact_t *c, int16_t *q)
+{
+	qvalue_t v;
+
+	if(c->q == NULL) {
+		*q = aor_params.default_q;
+		return 0;
+	}
+	if(c->q->body.len == 0 || str2q(&v, c->q->body.s, c->q->body.len) < 0
+			|| v < 0 || v > 1000)
+		return AOR_E_BAD_Q;
+	*q = (int16_t)v;
+	return 0;
+}
+
+static int contact_expires(const contact_t *c, long long *param)
+{
+	unsigned int v;
+	str s;
+
+	*param = -1;
+	if(c->expires == NULL)
+		return 0;
+	s = c->expires->body;
+	trim(&s);
+	/* delta-seconds (RFC 3261 25.1): digits only, at most 2^32-1 */
+	if(s.len == 0 || s.len > 10 || str2int(&s, &v) < 0)
+		return AOR_E_BAD_EXPIRES;
+	if(s.len == 10 && strncmp(s.s, "4294967295", 10) > 0)
+		return AOR_E_BAD_EXPIRES;
+	*param = v;
+	return 0;
+}
+
+static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
+		long *min)
+{
+	long long param;
+	unsigned int v;
+	str m;
+	int ret;
+
+	memset(o, 0, sizeof(*o));
+	o->uri = c->uri;
+	if(o->uri.len == 0 || o->uri.len > AOR_MAX_URI)
+		return o->uri.len ? AOR_E_TOO_LONG : AOR_E_BAD_CONTACT;
+	if((ret = contact_q(c, &o->q)) < 0)
+		return ret;
+	if((ret = contact_expires(c, &param)) < 0)
+		return ret;
+	ret = aor_expires_resolve(&aor_limits, param, hdr, &o->expires);
+	if(ret < 0) {
+		*min = (long)o->expires;
+		return ret;
+	}
+	o->methods = ~0u;
+	if(c->methods && c->methods->body.len > 0) {
+		m = unquote(c->methods->body);
+		if(parse_methods(&m, &o->methods) < 0)
+			return AOR_E_BAD_CONTACT;
+	}
+	if(c->instance && c->instance->body.len > 0)
+		o->instance = c->instance->body;
+	/* RFC 5626 4.2: reg-id is meaningful only with +sip.instance */
+	if(c->reg_id && o->instance.len > 0) {
+		if(str2int(&c->reg_id->body, &v) < 0 || v == 0 || v > 0x7fffffff)
+			return AOR_E_BAD_CONTACT;
+		o->reg_id = (int32_t)v;
+	}
+	return 0;
+}
+
+static int expires_header(sip_msg_t *msg, long long *hdr)
+{
+	exp_body_t *e;
+
+	*hdr = -1;
+	if(msg->expires == NULL)
+		return 0;
+	if(msg->expires->parsed == NULL && parse_expires(msg->expires) < 0)
+		return AOR_E_BAD_EXPIRES;
+	e = (exp_body_t *)msg->expires->parsed;
+	if(e == NULL || !e->valid)
+		return AOR_E_BAD_EXPIRES;
+	*hdr = e->val;
+	return 0;
+}
+
+/* every Contact of every Contact header; a lone * sets req->star */
+static int contacts_parse(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
+		long *min)
+{
+	struct hdr_field *h;
+	contact_body_t *cb;
+	contact_t *c;
+	int n = 0, nhdr = 0, ret;
+
+	for(h = msg->contact; h; h = h->next) {
+		if(h->type != HDR_CONTACT_T)
+			continue;
+		nhdr++;
+		if(h->parsed == NULL && parse_contact(h) < 0)
+			return AOR_E_BAD_CONTACT;
+		cb = (contact_body_t *)h->parsed;
+		if(cb->star)
+			req->star = 1;
+		for(c = cb->contacts; c; c = c->next)
+			n++;
+	}
+	/* RFC 3261 10.3 step 6: "*" only alone and only with Expires: 0 */
+	if(req->star)
+		return (nhdr == 1 && n == 0 && hdr == 0) ? 0 : AOR_E_STAR;
+	if((ret = scratch_reserve(n)) < 0)
+		return ret;
+	n = 0;
+	for(h = msg->contact; h; h = h->next) {
+		if(h->type != HDR_CONTACT_T)
+			continue;
+		cb = (contact_body_t *)h->parsed;
+		for(c = cb->contacts; c; c = c->next) {
+			if((ret = contact_fill(c, hdr, &cts[n], min)) < 0)
+				return ret;
+			n++;
+		}
+	}
+	req->contacts = cts;
+	req->ncontacts = n;
+	return 0;
+}
+
+/* RFC 3327 5.3: Path headers joined, stored when the UA supports path */
+static int path_parse(sip_msg_t *msg, aor_regreq_t *req, str *echo)
+{
+	static char buf[AOR_MAX_PATH];
+	struct hdr_field *h;
+	int len = 0, supported;
+
+	echo->len = 0;
+	if(!aor_params.use_path || msg->path == NULL)
+		return 0;
+	for(h = msg->path; h; h = next_sibling_hdr(h)) {
+		if(len + h->body.len + 1 > AOR_MAX_PATH)
+			return AOR_E_TOO_LONG;
+		if(len > 0)
+			buf[len++] = ',';
+		memcpy(buf + len, h->body.s, h->body.len);
+		len += h->body.len;
+	}
+	req->path.s = buf;
+	req->path.len = len;
+	supported = parse_supported(msg) == 0
+				&& (get_supported(msg) & F_OPTION_TAG_PATH);
+	if(!supported && aor_params.path_mode == AOR_PATH_STRICT)
+		return AOR_E_PATH;
+	if(supported && aor_params.path_mode != AOR_PATH_OFF)
+		*echo = req->path;
+	return 0;
+}
+
+/* 1 when the request came from an address other than the Contact's */
+static int source_differs(sip_msg_t *msg, const str *contact)
+{
+	struct sip_uri u;
+	char *ip;
+	unsigned short port;
+
+	if(parse_uri(contact->s, contact->len, &u) < 0)
+		return 1;
+	ip = ip_addr2strz(&msg->rcv.src_ip);
+	port = u.port_no ? u.port_no : (u.type == SIPS_URI_T ? 5061 : 5060);
+	return port != msg->rcv.src_port || (int)strlen(ip) != u.host.len
+		   || strncasecmp(ip, u.host.s, u.host.len) != 0;
+}
+
+/* the source address the binding is reached at (NAT), as stock's
+ * received_avp holds it: sip:ip:port;transport=proto */
+static void set_received(sip_msg_t *msg, aor_regreq_t *req)
+{
+	static char buf[96];
+	pv_value_t v;
+
+	req->received.len = 0;
+	if(aor_received_avp) {
+		memset(&v, 0, sizeof(v));
+		if(pv_get_spec_value(msg, aor_received_avp, &v) == 0
+				&& (v.flags & PV_VAL_STR) && v.rs.len > 0
+				&& v.rs.len <= AOR_MAX_URI) {
+			req->received = v.rs;
+			return;
+		}
+	}
+	if(!aor_params.nat_source || req->path.len > 0 || req->ncontacts == 0
+			|| !source_differs(msg, &req->contacts[0].uri))
+		return;
+	req->received.s = buf;
+	req->received.len = snprintf(buf, sizeof(buf), "sip:%s:%u%s%s",
+			ip_addr2strz(&msg->rcv.src_ip), msg->rcv.src_port,
+			msg->rcv.proto == PROTO_UDP ? "" : ";transport=",
+			msg->rcv.proto == PROTO_UDP ? "" : proto2a(msg->rcv.proto));
+}
+
+static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
+		char *keybuf, str *echo_path, long *min)
+{
+	unsigned int cseq;
+	long long hdr;
+	str s;
+	int ret;
+
+	if(parse_headers(msg, HDR_EOH_F, 0) < 0)
+		return AOR_E_BAD_CONTACT;
+	if(uri == NULL) {
+		if(msg->to == NULL || (msg->to->parsed == NULL
+				&& parse_to_header(msg) < 0))
+			return AOR_E_BAD_AOR;
+		uri = &get_to(msg)->uri;
+	}
+	if(aor_key_from_uri(uri, keybuf, &req->aor) < 0) {
+		LM_WARN("REGISTER: no AoR in <%.*s>\n", uri->len, uri->s);
+		return AOR_E_BAD_AOR;
+	}
+	req->hash = aor_hash(&req->aor);
+	if(msg->callid == NULL || msg->callid->body.len == 0)
+		return AOR_E_BAD_CALLID;
+	req->callid = msg->callid->body;
+	trim(&req->callid);
+	if(msg->cseq == NULL || msg->cseq->parsed == NULL)
+		return AOR_E_BAD_CSEQ;
+	s = get_cseq(msg)->number;
+	if(str2int(&s, &cseq) < 0)
+		return AOR_E_BAD_CSEQ;
+	req->cseq = cseq;
+	if((ret = expires_header(msg, &hdr)) < 0)
+		return ret;
+	if((ret = contacts_parse(msg, req, hdr, min)) < 0)
+		return ret;
+	if((ret = path_parse(msg, req, echo_path)) < 0)
+		return ret;
+	set_received(msg, req);
+	if(msg->user_agent) {
+		req->user_agent = msg->user_agent->body;
+		if(req->user_agent.len > AOR_MAX_UA)
+			req->user_agent.len = AOR_MAX_UA;
+	}
+	if(msg->rcv.bind_address) {
+		req->sock = msg->rcv.bind_address;
+		req->sock_str = msg->rcv.bind_address->sock_str;
+	}
+	getbflagsval(0, &req->cflags);
+	return 0;
+}
+
+/* Applies req under its slot lock and copies the result out. Returns the
+ * number of current bindings (in *out) or an AOR_E_*. */
+static int apply(aor_table_t *t, aor_regreq_t *req, aor_binding_t ***out)
+{
+	static aor_binding_t *copies[1024];
+	aor_rec_t rec;
+	int ret;
+
+	aor_table_lock(t, req->hash);
+	aor_table_find(t, req->hash, &req->aor, &rec);
+	if(req->star || req->ncontacts > 0)
+		ret = aor_merge_apply(&rec, req, &aor_limits, plan);
+	else
+		ret = 0; /* RFC 3261 10.3 step 6 note: no Contact is a query */
+	if(ret == 0)
+		ret = aor_rec_copy(&rec, req->now, copies, 1024);
+	aor_table_unlock(t, req->hash);
+	*out = copies;
+	return ret;
+}
+
+static int finish(sip_msg_t *msg, int flags, int err, long min)
+{
+	if(flags & (SAVE_NOREPLY | SAVE_PREPARE))
+		return 0;
+	if(err < 0)
+		aor_reply_error_headers(msg, err, min);
+	return aor_reply_send(msg, err);
+}
+
+int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri)
+{
+	char keybuf[AOR_MAX_URI + 1];
+	aor_regreq_t req;
+	aor_binding_t **b = NULL;
+	aor_table_t *t;
+	str echo_path = STR_NULL;
+	long min = 0;
+	int ret, n;
+
+	t = aor_table_get(table);
+	if(t == NULL)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.now = aor_now();
+	req.only_this = (flags & SAVE_ONLY_THIS) != 0;
+	ret = parse_request(msg, uri, &req, keybuf, &echo_path, &min);
+	if(ret < 0)
+		goto error;
+	n = apply(t, &req, &b);
+	if(n < 0) {
+		ret = n;
+		goto error;
+	}
+	if(aor_reply_ok_headers(msg, b, n, req.now, &echo_path) < 0) {
+		ret = AOR_E_INTERNAL;
+		goto error;
+	}
+	if(finish(msg, flags, 0, 0) < 0)
+		return -1;
+	return 1;
+
+error:
+	LM_DBG("REGISTER for %.*s refused: error %d\n", req.aor.len, req.aor.s,
+			ret);
+	if(ret == AOR_E_NOMEM || ret == AOR_E_TABLE_FULL)
+		LM_WARN("table %.*s: REGISTER for %.*s refused: %s\n", t->name.len,
+				t->name.s, req.aor.len, req.aor.s,
+				ret == AOR_E_NOMEM ? "out of shared memory"
+								   : "max_bindings reached");
+	finish(msg, flags, ret, min);
+	return ret == AOR_E_TOO_MANY ? -2 : -1;
+}
