@@ -233,6 +233,8 @@ class Kamailio:
     if(is_method("ACK")) {
         if(t_check_trans()) {
             t_relay();
+        } else if(has_totag() && uri!=myself) {
+            forward();
         }
         exit;
     }
@@ -240,6 +242,10 @@ class Kamailio:
         if(t_check_trans()) {
             t_relay();
         }
+        exit;
+    }
+    if(has_totag() && uri!=myself) {
+        t_relay();
         exit;
     }
     if(is_method("REGISTER")) {
