@@ -93,14 +93,30 @@ static int cseq_ok(const aor_regreq_t *req, const aor_binding_t *b)
 	return !str_eq(&cid, &req->callid) || req->cseq > b->cseq;
 }
 
+/* the plan entry that names b, or NULL */
+static aor_plan_t *plan_of(aor_plan_t *plan, int n, const aor_binding_t *b)
+{
+	int i;
+
+	for(i = 0; i < n; i++)
+		if(plan[i].match == b && plan[i].action != ACT_NONE)
+			return &plan[i];
+	return NULL;
+}
+
+/* the first live binding c names that none of the first nplan entries of
+ * plan has claimed: 19.1.4 equality is not transitive, so two contacts
+ * that differ from each other can both match one binding, and each
+ * binding may be the match of one contact only */
 static aor_binding_t *find_live(const aor_rec_t *rec, const aor_contact_t *c,
-		time_t now)
+		time_t now, aor_plan_t *plan, int nplan)
 {
 	aor_binding_t *b = *rec->link;
 	int i;
 
 	for(i = 0; i < rec->n; i++, b = b->next)
-		if(!aor_binding_expired(b, now) && contact_matches(c, b))
+		if(!aor_binding_expired(b, now) && contact_matches(c, b)
+				&& plan_of(plan, nplan, b) == NULL)
 			return b;
 	return NULL;
 }
@@ -128,17 +144,6 @@ static void fill_in(aor_binding_in_t *in, const aor_regreq_t *req,
 	in->q = c->q;
 }
 
-/* the plan entry that names b, or NULL */
-static aor_plan_t *plan_of(aor_plan_t *plan, int n, const aor_binding_t *b)
-{
-	int i;
-
-	for(i = 0; i < n; i++)
-		if(plan[i].match == b && plan[i].action != ACT_NONE)
-			return &plan[i];
-	return NULL;
-}
-
 /* step 1: match every contact and check the ordering rule; no change */
 static int plan_contacts(const aor_rec_t *rec, const aor_regreq_t *req,
 		aor_plan_t *plan, int *adds, int *dels)
@@ -156,7 +161,7 @@ static int plan_contacts(const aor_rec_t *rec, const aor_regreq_t *req,
 				break;
 		if(j < req->ncontacts)
 			continue;
-		plan[i].match = find_live(rec, c, req->now);
+		plan[i].match = find_live(rec, c, req->now, plan, i);
 		if(plan[i].match && !cseq_ok(req, plan[i].match))
 			return AOR_E_CSEQ;
 		if(c->expires == 0) {
