@@ -258,7 +258,8 @@ static int check_limits(const aor_rec_t *rec, const aor_regreq_t *req,
 	}
 	if(lim->max_bindings && adds > 0) {
 		total = aor_atomic_get(&rec->t->bindings);
-		if(total + adds - dels - *nvictims > (long)lim->max_bindings)
+		/* after - live: the record's net change, only_this included */
+		if(total + after - live - *nvictims > (long)lim->max_bindings)
 			return AOR_E_TABLE_FULL;
 	}
 	return 0;
