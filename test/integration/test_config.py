@@ -1,0 +1,129 @@
+"""The project's own etc/kamailio.cfg: digest authentication of REGISTER.
+
+Kamailio runs the real config (defines LISTEN, AOR_SO, DBURL, CTL_SOCK as
+`make run` gives them) on a free port, with a copy of etc/db. Users:
+alice/alice-secret, bob/bob-secret, realm 127.0.0.1 (RFC 3261 22.4,
+RFC 2617 3.2.2).
+"""
+
+import hashlib
+import os
+import re
+import shutil
+
+import pytest
+
+import kam as kammod
+import sip
+from checks import assert_ok
+
+CFG = os.path.join(kammod.ROOT, "etc", "kamailio.cfg")
+DB = os.path.join(kammod.ROOT, "etc", "db")
+REALM = "127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def kam_cfg(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("etc-cfg"))
+    db = os.path.join(d, "db")
+    shutil.copytree(DB, db)
+    with open(CFG) as f:
+        text = f.read()
+    port = sip.free_udp_port()
+    k = kammod.Kamailio(d, cfg_text=text, port=port, defines={
+        "LISTEN": "127.0.0.1:%d" % port,
+        "AOR_SO": '"%s"' % kammod.AOR_SO,
+        "DBURL": '"text://%s"' % db,
+        "CTL_SOCK": '"unix:%s"' % os.path.join(d, "ctl"),
+    })
+    k.start()
+    yield k
+    k.stop()
+
+
+def md5(s):
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+def parse_challenge(value):
+    assert value.lower().startswith("digest "), value
+    return {k.lower(): v1 or v2 for k, v1, v2 in
+            re.findall(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]+))', value[7:])}
+
+
+def authorization(ch, user, password, method, uri):
+    """An Authorization header value answering challenge ch (RFC 2617)."""
+    ha1 = md5("%s:%s:%s" % (user, ch["realm"], password))
+    ha2 = md5("%s:%s" % (method, uri))
+    fields = [("username", user), ("realm", ch["realm"]),
+              ("nonce", ch["nonce"]), ("uri", uri)]
+    qops = [q.strip() for q in ch.get("qop", "").split(",") if q.strip()]
+    if "auth" in qops:
+        cnonce, nc = sip.token(12), "00000001"
+        resp = md5("%s:%s:%s:%s:auth:%s" % (ha1, ch["nonce"], nc, cnonce, ha2))
+        extra = 'qop=auth, nc=%s, cnonce="%s"' % (nc, cnonce)
+    else:
+        resp = md5("%s:%s:%s" % (ha1, ch["nonce"], ha2))
+        extra = None
+    fields.append(("response", resp))
+    if "opaque" in ch:
+        fields.append(("opaque", ch["opaque"]))
+    value = "Digest " + ", ".join('%s="%s"' % kv for kv in fields)
+    value += ", algorithm=MD5"
+    if extra:
+        value += ", " + extra
+    return value
+
+
+def register_with_auth(kam, user, password, contact):
+    """REGISTER, answer the 401 challenge; return (401 reply, final reply)."""
+    aor = "sip:%s@%s" % (user, REALM)
+    ruri = "sip:%s:%d" % (REALM, kam.port)
+    with kam.client() as c:
+        cid = sip.token(16)
+        first = c.register(aor, [contact], expires=300, call_id=cid,
+                           ruri=ruri)
+        if first.status != 401:
+            return first, None
+        ch = parse_challenge(first.get("WWW-Authenticate"))
+        auth = authorization(ch, user, password, "REGISTER", ruri)
+        second = c.register(aor, [contact], expires=300, call_id=cid,
+                            ruri=ruri, headers=[("Authorization", auth)])
+        return first, second
+
+
+def test_register_without_credentials_is_challenged(kam_cfg):
+    """RFC 3261 22.4 / 10.3 step 2: an unauthenticated REGISTER gets 401
+    with a Digest WWW-Authenticate for realm 127.0.0.1."""
+    with kam_cfg.client() as c:
+        r = c.register("sip:alice@%s" % REALM,
+                       ["sip:alice@127.0.0.1:5301"], expires=300,
+                       ruri="sip:%s:%d" % (REALM, kam_cfg.port))
+    assert r.status == 401, r.raw
+    ch = parse_challenge(r.get("WWW-Authenticate"))
+    assert ch["realm"] == REALM
+    assert ch.get("nonce")
+
+
+def test_register_with_correct_digest_is_200_and_stored(kam_cfg):
+    """RFC 2617 3.2.2: the right digest response for alice gets 200 and
+    the binding is stored."""
+    contact = "sip:alice@127.0.0.1:5302"
+    first, second = register_with_auth(kam_cfg, "alice", "alice-secret",
+                                       contact)
+    assert first.status == 401, first.raw
+    assert_ok(second)
+    assert contact in second.contact_uris(), second.raw
+    shown = kam_cfg.show("sip:alice@%s" % REALM)
+    assert shown and contact in [b["contact"].strip("<>") for b in shown]
+
+
+def test_register_with_wrong_password_is_refused(kam_cfg):
+    """A wrong password does not register: 401/403, nothing stored."""
+    contact = "sip:bob@127.0.0.1:5303"
+    first, second = register_with_auth(kam_cfg, "bob", "not-bobs-secret",
+                                       contact)
+    assert first.status == 401, first.raw
+    assert second.status in (401, 403), second.raw
+    shown = kam_cfg.show("sip:bob@%s" % REALM) or []
+    assert contact not in [b["contact"].strip("<>") for b in shown]
