@@ -1,0 +1,518 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * Unit tests of binding.c: the one-block layout, refresh in place, expiry
+ * arithmetic, ruids and RFC 3261 19.1.4 URI equality.
+ */
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "unit.h"
+#include "sys.h"
+#include "binding.h"
+
+static const char *const sample[AOR_F_COUNT] = {
+		[AOR_F_AOR] = "alice@example.com",
+		[AOR_F_URI] = "sip:alice@192.0.2.10:5070;transport=tcp",
+		[AOR_F_RECEIVED] = "", /* an empty field between two others */
+		[AOR_F_PATH] = "<sip:edge.example.com;lr>",
+		[AOR_F_UA] = "softphone/1.0",
+		[AOR_F_CALLID] = "a84b4c76e66710@pc33.example.com",
+		[AOR_F_INSTANCE] =
+				"\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\"",
+		[AOR_F_SOCK] = "tcp:192.0.2.1:5060",
+};
+
+static void sample_in(aor_binding_in_t *in)
+{
+	int i;
+
+	memset(in, 0, sizeof(*in));
+	for(i = 0; i < AOR_F_COUNT; i++)
+		in->f[i] = STR_C(sample[i]);
+	in->id = 0x1122334455667788ull;
+	in->expires = aor_test_now + 3600;
+	in->modified = aor_test_now;
+	in->sock = (void *)&sample;
+	in->hash = 0xdeadbeef;
+	in->cseq = 4711;
+	in->cflags = 0x80000001u;
+	in->methods = 0xffffffffu;
+	in->reg_id = 2;
+	in->q = 500;
+}
+
+TEST(binding_fields_round_trip_through_one_block)
+{
+	aor_binding_in_t in;
+	aor_binding_t *b;
+	size_t data = 0;
+	int i;
+
+	sample_in(&in);
+	for(i = 0; i < AOR_F_COUNT; i++)
+		data += strlen(sample[i]);
+	b = aor_binding_new(&in);
+	ASSERT(b != NULL);
+	for(i = 0; i < AOR_F_COUNT; i++)
+		ASSERT_STR_EQ(aor_binding_get(b, i), sample[i]);
+	ASSERT_PTR_EQ(b->next, NULL);
+	ASSERT_EQ(b->id, in.id);
+	ASSERT_EQ(b->expires, in.expires);
+	ASSERT_EQ(b->modified, in.modified);
+	ASSERT_PTR_EQ(b->sock, in.sock);
+	ASSERT_EQ(b->hash, in.hash);
+	ASSERT_EQ(b->cseq, in.cseq);
+	ASSERT_EQ(b->cflags, in.cflags);
+	ASSERT_EQ(b->methods, in.methods);
+	ASSERT_EQ(b->reg_id, in.reg_id);
+	ASSERT_EQ(b->q, in.q);
+	ASSERT_EQ(aor_binding_size(b), sizeof(aor_binding_t) + data);
+	ASSERT_EQ(aor_binding_size_in(&in), aor_binding_size(b));
+	/* the strings live inside the block, not in the caller's buffers */
+	for(i = 0; i < AOR_F_COUNT; i++) {
+		ASSERT((char *)aor_binding_get(b, i).s >= (char *)b);
+		ASSERT(aor_binding_get(b, i).s + aor_binding_get(b, i).len
+				<= (char *)b + aor_binding_size(b));
+	}
+	AOR_FREE(b);
+}
+
+TEST(binding_with_all_fields_empty_is_just_the_header)
+{
+	aor_binding_in_t in;
+	aor_binding_t *b;
+	int i;
+
+	memset(&in, 0, sizeof(in));
+	in.q = AOR_Q_UNSPEC;
+	b = aor_binding_new(&in);
+	ASSERT(b != NULL);
+	ASSERT_EQ(aor_binding_size(b), sizeof(aor_binding_t));
+	for(i = 0; i < AOR_F_COUNT; i++)
+		ASSERT_EQ(aor_binding_get(b, i).len, 0);
+	ASSERT_EQ(b->q, AOR_Q_UNSPEC);
+	AOR_FREE(b);
+}
+
+TEST(binding_holds_exactly_65535_bytes_of_strings_and_no_more)
+{
+	aor_binding_in_t in;
+	aor_binding_t *b;
+	char *big;
+	int rest, i;
+
+	sample_in(&in);
+	rest = AOR_BINDING_MAX_DATA;
+	for(i = 0; i < AOR_F_COUNT; i++)
+		if(i != AOR_F_PATH)
+			rest -= in.f[i].len;
+	big = malloc(rest + 1);
+	ASSERT(big != NULL);
+	memset(big, 'p', rest + 1);
+	/* Path as long as fits: total exactly AOR_BINDING_MAX_DATA */
+	in.f[AOR_F_PATH].s = big;
+	in.f[AOR_F_PATH].len = rest;
+	b = aor_binding_new(&in);
+	if(b == NULL) {
+		free(big);
+		UNIT_FAIL("a binding of exactly %d bytes was refused",
+				AOR_BINDING_MAX_DATA);
+	}
+	ASSERT_EQ(
+			aor_binding_size(b), sizeof(aor_binding_t) + AOR_BINDING_MAX_DATA);
+	ASSERT_EQ(aor_binding_get(b, AOR_F_PATH).len, rest);
+	ASSERT_STR_EQ(aor_binding_get(b, AOR_F_SOCK), sample[AOR_F_SOCK]);
+	AOR_FREE(b);
+	/* one byte more: refused, nothing allocated */
+	in.f[AOR_F_PATH].len = rest + 1;
+	ASSERT_EQ(aor_binding_size_in(&in), 0);
+	b = aor_binding_new(&in);
+	free(big);
+	ASSERT_PTR_EQ(b, NULL);
+}
+
+TEST(binding_with_a_negative_length_is_refused)
+{
+	aor_binding_in_t in;
+
+	sample_in(&in);
+	in.f[AOR_F_UA].len = -1;
+	ASSERT_EQ(aor_binding_size_in(&in), 0);
+	ASSERT_PTR_EQ(aor_binding_new(&in), NULL);
+}
+
+TEST(same_strings_is_true_only_when_every_field_matches)
+{
+	aor_binding_in_t in;
+	aor_binding_t *b;
+	char buf[256];
+	int i;
+
+	sample_in(&in);
+	b = aor_binding_new(&in);
+	ASSERT(b != NULL);
+	ASSERT_EQ(aor_binding_same_strings(b, &in), 1);
+	for(i = 0; i < AOR_F_COUNT; i++) {
+		str keep = in.f[i];
+
+		/* same length, one byte different */
+		if(keep.len > 0) {
+			memcpy(buf, keep.s, keep.len);
+			buf[keep.len - 1] ^= 1;
+			in.f[i].s = buf;
+			if(aor_binding_same_strings(b, &in) != 0) {
+				AOR_FREE(b);
+				UNIT_FAIL("field %d: a changed byte is not seen", i);
+			}
+		}
+		/* one byte longer */
+		memcpy(buf, keep.s, keep.len);
+		buf[keep.len] = 'x';
+		in.f[i].s = buf;
+		in.f[i].len = keep.len + 1;
+		if(aor_binding_same_strings(b, &in) != 0) {
+			AOR_FREE(b);
+			UNIT_FAIL("field %d: a longer value is not seen", i);
+		}
+		in.f[i] = keep;
+	}
+	/* scalars do not count */
+	in.cseq++;
+	in.expires += 10;
+	ASSERT_EQ(aor_binding_same_strings(b, &in), 1);
+	AOR_FREE(b);
+}
+
+TEST(refresh_copies_the_scalars_and_keeps_strings_id_and_hash)
+{
+	aor_binding_in_t in;
+	aor_binding_t *b;
+	int i;
+
+	sample_in(&in);
+	b = aor_binding_new(&in);
+	ASSERT(b != NULL);
+	in.id = 99;
+	in.hash = 1;
+	in.expires = aor_test_now + 60;
+	in.modified = aor_test_now + 5;
+	in.sock = NULL;
+	in.cseq = 4712;
+	in.cflags = 3;
+	in.methods = 0x10;
+	in.reg_id = 7;
+	in.q = 1000;
+	aor_binding_refresh(b, &in);
+	ASSERT_EQ(b->id, 0x1122334455667788ull);
+	ASSERT_EQ(b->hash, 0xdeadbeef);
+	ASSERT_EQ(b->expires, aor_test_now + 60);
+	ASSERT_EQ(b->modified, aor_test_now + 5);
+	ASSERT_PTR_EQ(b->sock, NULL);
+	ASSERT_EQ(b->cseq, 4712);
+	ASSERT_EQ(b->cflags, 3);
+	ASSERT_EQ(b->methods, 0x10);
+	ASSERT_EQ(b->reg_id, 7);
+	ASSERT_EQ(b->q, 1000);
+	for(i = 0; i < AOR_F_COUNT; i++)
+		ASSERT_STR_EQ(aor_binding_get(b, i), sample[i]);
+	AOR_FREE(b);
+}
+
+TEST(binding_expires_at_its_second_and_permanent_never_does)
+{
+	aor_binding_t b;
+
+	memset(&b, 0, sizeof(b));
+	b.expires = 1000;
+	ASSERT_EQ(aor_binding_expired(&b, 999), 0);
+	ASSERT_EQ(aor_binding_left(&b, 999), 1);
+	ASSERT_EQ(aor_binding_expired(&b, 1000), 1);
+	ASSERT_EQ(aor_binding_left(&b, 1000), 0);
+	ASSERT_EQ(aor_binding_left(&b, 5000), 0);
+	b.expires = 0;
+	ASSERT_EQ(aor_binding_expired(&b, LONG_MAX), 0);
+	ASSERT_EQ(aor_binding_left(&b, 1000), 0);
+}
+
+TEST(expires_abs_adds_and_clamps_absurd_values)
+{
+	time_t now = aor_test_now, big, max;
+
+	ASSERT_EQ(aor_expires_abs(now, 3600), now + 3600);
+	ASSERT_EQ(aor_expires_abs(now, 0), now);
+	ASSERT_EQ(aor_expires_abs(now, -5), now);
+	/* 2^32 does not wrap like a 32-bit value would */
+	ASSERT_EQ(aor_expires_abs(now, 1LL << 32), now + (1LL << 32));
+	max = aor_expires_abs(now, LLONG_MAX);
+	ASSERT_GT(max, now);
+	ASSERT_GT(max, now + (1LL << 40));
+	/* clamped well below the end of time_t: adding a day cannot overflow */
+	ASSERT_LE(max, LLONG_MAX - 86400);
+	ASSERT_EQ(aor_expires_abs(now, LLONG_MAX - 1), max);
+	ASSERT_EQ(aor_expires_abs(now, 1LL << 62), max);
+	/* monotonic: a larger interval never gives an earlier time */
+	big = aor_expires_abs(now, (1LL << 62) - now - 1);
+	ASSERT_LE(big, max);
+	ASSERT_EQ(aor_expires_abs(max, LLONG_MAX), max);
+}
+
+TEST(ruid_formats_and_parses_back)
+{
+	static const uint64_t ids[] = {
+			0, 1, 0x0123456789abcdefull, 0xfedcba9876543210ull, UINT64_MAX};
+	char buf[AOR_RUID_LEN + 1];
+	uint64_t id;
+	unsigned i;
+	str s;
+
+	for(i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		memset(buf, '#', sizeof(buf));
+		ASSERT_EQ(aor_ruid_fmt(ids[i], buf), AOR_RUID_LEN);
+		ASSERT_EQ(buf[AOR_RUID_LEN], '\0');
+		s.s = buf;
+		s.len = AOR_RUID_LEN;
+		id = 42;
+		ASSERT_EQ(aor_ruid_parse(&s, &id), 0);
+		ASSERT(id == ids[i]);
+	}
+	aor_ruid_fmt(0x0123456789abcdefull, buf);
+	ASSERT_STR_EQ(STR_C(buf), "aor-0123456789abcdef");
+}
+
+TEST(ruid_parse_refuses_what_fmt_does_not_make)
+{
+	static const char *const bad[] = {
+			"",
+			"aor-",
+			"aor-0123456789abcde",	 /* short */
+			"aor-0123456789abcdef0", /* long */
+			"aox-0123456789abcdef",
+			"AOR-0123456789abcdef",
+			"aor-0123456789abcdeg",
+			"aor-0123456789abcde ",
+			"aor--123456789abcdef",
+			"0123456789abcdef0123",
+	};
+	uint64_t id = 42;
+	unsigned i;
+	str s;
+
+	for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s = STR_C(bad[i]);
+		if(aor_ruid_parse(&s, &id) != -1)
+			UNIT_FAIL("ruid \"%s\" was accepted", bad[i]);
+	}
+	ASSERT_EQ(id, 42);
+}
+
+/* aor_uri_equal(a, b), checked to be symmetric */
+static int uri_eq(const char *a, const char *b)
+{
+	str sa = STR_C(a), sb = STR_C(b);
+	int ab = aor_uri_equal(&sa, &sb), ba = aor_uri_equal(&sb, &sa);
+
+	if(ab != ba) {
+		fprintf(stderr, "not symmetric: %s vs %s: %d, %d\n", a, b, ab, ba);
+		return -2;
+	}
+	return ab;
+}
+
+#define ASSERT_URI_EQ(a, b, want)                                          \
+	do {                                                                   \
+		int unit_r = uri_eq(a, b);                                         \
+		if(unit_r != (want))                                               \
+			UNIT_FAIL("aor_uri_equal(\"%s\", \"%s\") = %d, want %d", a, b, \
+					unit_r, want);                                         \
+	} while(0)
+
+/* RFC 3261 19.1.4: "The following are equivalent" (the four example
+ * groups), each pair of the three-way group included */
+TEST(uri_rfc3261_19_1_4_equivalent_examples_are_equal)
+{
+	ASSERT_URI_EQ("sip:%61lice@atlanta.com;transport=TCP",
+			"sip:alice@AtLanTa.CoM;Transport=tcp", 1);
+	ASSERT_URI_EQ(
+			"sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5", 1);
+	ASSERT_URI_EQ(
+			"sip:carol@chicago.com", "sip:carol@chicago.com;security=on", 1);
+	ASSERT_URI_EQ("sip:carol@chicago.com;newparam=5",
+			"sip:carol@chicago.com;security=on", 1);
+	ASSERT_URI_EQ("sip:biloxi.com;transport=tcp;method=REGISTER"
+				  "?to=sip:bob%40biloxi.com",
+			"sip:biloxi.com;method=REGISTER;transport=tcp"
+			"?to=sip:bob%40biloxi.com",
+			1);
+	ASSERT_URI_EQ("sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+			"sip:alice@atlanta.com?priority=urgent&subject=project%20x", 1);
+}
+
+/* RFC 3261 19.1.4: "The following are not equivalent" (the examples
+ * whose verdict follows from the normative bullets) */
+TEST(uri_rfc3261_19_1_4_not_equivalent_examples_differ)
+{
+	/* userinfo is compared case-sensitively */
+	ASSERT_URI_EQ("SIP:ALICE@AtLanTa.CoM;Transport=udp",
+			"sip:alice@AtLanTa.CoM;Transport=UDP", 0);
+	/* an omitted port never matches an explicit 5060 */
+	ASSERT_URI_EQ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060", 0);
+	ASSERT_URI_EQ(
+			"sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp", 0);
+	/* header components are never ignored */
+	ASSERT_URI_EQ("sip:carol@chicago.com",
+			"sip:carol@chicago.com?Subject=next%20meeting", 0);
+	/* no DNS: a name never equals the address it resolves to */
+	ASSERT_URI_EQ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4", 0);
+}
+
+/* RFC 3261 19.1.4, uri-parameter bullets: "All other uri-parameters
+ * appearing in only one URI are ignored when comparing the URIs."
+ * transport is not among user, ttl, method and maddr, so by that normative
+ * rule an added ;transport=udp is the same contact. The section's example
+ * list (and its "omitting any component with a default value" paragraph)
+ * says otherwise; the module follows the parameter bullets because a
+ * ;transport=udp variant of a registered contact must refresh the same
+ * binding, not add a second one. */
+TEST(uri_transport_in_only_one_uri_is_ignored)
+{
+	ASSERT_URI_EQ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp", 1);
+	ASSERT_URI_EQ("sip:bob@192.0.2.4:5060",
+			"sip:bob@192.0.2.4:5060;transport=UDP;ob", 1);
+	/* present in both: must match (case-insensitively) */
+	ASSERT_URI_EQ("sip:bob@biloxi.com;transport=udp",
+			"sip:bob@biloxi.com;transport=tcp", 0);
+}
+
+/* RFC 3261 19.1.4: "Any uri-parameter appearing in both URIs must match";
+ * and equality is not transitive (the security=on/off example) */
+TEST(uri_parameter_in_both_must_match)
+{
+	ASSERT_URI_EQ("sip:carol@chicago.com;newparam=5",
+			"sip:carol@chicago.com;newparam=6", 0);
+	ASSERT_URI_EQ("sip:carol@chicago.com;security=on",
+			"sip:carol@chicago.com;security=off", 0);
+	ASSERT_URI_EQ(
+			"sip:carol@chicago.com", "sip:carol@chicago.com;security=off", 1);
+	ASSERT_URI_EQ("sip:carol@chicago.com;lr", "sip:carol@chicago.com;lr=on", 0);
+	/* order does not matter, names and values are case-insensitive */
+	ASSERT_URI_EQ("sip:carol@chicago.com;a=1;B=x",
+			"sip:carol@chicago.com;b=X;A=1", 1);
+}
+
+/* RFC 3261 19.1.4: "A user, ttl, or method uri-parameter appearing in only
+ * one URI never matches, even if it contains the default value"; "A URI
+ * that includes an maddr parameter will not match a URI that contains no
+ * maddr parameter." */
+TEST(uri_user_ttl_method_maddr_in_only_one_uri_never_match)
+{
+	ASSERT_URI_EQ(
+			"sip:+123@gw.example.com", "sip:+123@gw.example.com;user=phone", 0);
+	ASSERT_URI_EQ("sip:bob@biloxi.com", "sip:bob@biloxi.com;ttl=1", 0);
+	ASSERT_URI_EQ("sip:bob@biloxi.com", "sip:bob@biloxi.com;method=INVITE", 0);
+	ASSERT_URI_EQ(
+			"sip:bob@biloxi.com", "sip:bob@biloxi.com;maddr=239.255.255.1", 0);
+	ASSERT_URI_EQ("sip:bob@biloxi.com;MADDR=239.255.255.1",
+			"sip:bob@biloxi.com;maddr=239.255.255.1", 1);
+}
+
+/* RFC 3261 19.1.4: "URI header components are never ignored. Any present
+ * header component MUST be present in both URIs and match" */
+TEST(uri_headers_in_only_one_uri_never_match)
+{
+	ASSERT_URI_EQ("sip:alice@atlanta.com?subject=x",
+			"sip:alice@atlanta.com?subject=x&priority=urgent", 0);
+	ASSERT_URI_EQ(
+			"sip:alice@atlanta.com?subject=x", "sip:alice@atlanta.com", 0);
+	ASSERT_URI_EQ("sip:alice@atlanta.com?subject=x",
+			"sip:alice@atlanta.com?subject=y", 0);
+}
+
+/* RFC 3261 19.1.4: "A SIP and SIPS URI are never equivalent." */
+TEST(uri_sip_and_sips_are_never_equal)
+{
+	ASSERT_URI_EQ("sip:alice@atlanta.com", "sips:alice@atlanta.com", 0);
+	ASSERT_URI_EQ("sips:alice@atlanta.com", "SIPS:alice@ATLANTA.com", 1);
+}
+
+/* RFC 3261 19.1.4: "For two URIs to be equal, the user, password, host,
+ * and port components must match. A URI omitting the user component will
+ * not match a URI that includes one. A URI omitting the password
+ * component will not match a URI that includes one." */
+TEST(uri_user_password_host_port_must_match)
+{
+	ASSERT_URI_EQ("sip:atlanta.com", "sip:alice@atlanta.com", 0);
+	ASSERT_URI_EQ("sip:alice@atlanta.com", "sip:alice:secret@atlanta.com", 0);
+	ASSERT_URI_EQ(
+			"sip:alice:secret@atlanta.com", "sip:alice:Secret@atlanta.com", 0);
+	ASSERT_URI_EQ(
+			"sip:alice@atlanta.com:5060", "sip:alice@atlanta.com:5061", 0);
+	ASSERT_URI_EQ(
+			"sip:alice@[2001:db8::1]:5060", "sip:alice@[2001:DB8::1]:5060", 1);
+	ASSERT_URI_EQ("sip:alice@[2001:db8::1]", "sip:alice@[2001:db8::2]", 0);
+}
+
+/* RFC 3261 19.1.4: "Characters other than those in the 'reserved' set
+ * are equivalent to their '"%" HEX HEX' encoding." A reserved character
+ * escaped is not the character itself. */
+TEST(uri_escapes_of_unreserved_characters_equal_the_characters)
+{
+	ASSERT_URI_EQ(
+			"sip:%61%6C%69%63%65@%61tlanta.com", "sip:alice@atlanta.com", 1);
+	ASSERT_URI_EQ(
+			"sip:alice@atlanta.com;x=%41", "sip:alice@atlanta.com;x=a", 1);
+	ASSERT_URI_EQ("sip:a%3bb@atlanta.com", "sip:a%3Bb@atlanta.com", 1);
+	ASSERT_URI_EQ("sip:a%3bb@atlanta.com", "sip:a;b@atlanta.com", 0);
+}
+
+/* aor_uri_equal: -1 when either URI cannot be parsed, so the caller falls
+ * back to comparing bytes */
+TEST(uri_unparsable_gives_minus_one)
+{
+	static const char *const bad[] = {
+			"alice@atlanta.com", /* no scheme */
+			"tel:+15551234567",	 /* not SIP */
+			"sip:",				 /* no host */
+			"sip:alice@",		 /* empty host */
+			"sip:alice@;transport=udp",
+			"sip:alice@[2001:db8::1", /* unterminated IPv6 bracket */
+			"sip:alice@[2001:db8::1]x",
+	};
+	unsigned i;
+
+	for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_URI_EQ(bad[i], "sip:alice@atlanta.com", -1);
+		ASSERT_URI_EQ(bad[i], bad[i], -1);
+	}
+}
+
+/* URI_MAX_PARAMS (32) parameters or headers parse; one more gives -1 */
+TEST(uri_with_more_than_32_params_gives_minus_one)
+{
+	char a[1024], b[1024];
+	int i, n;
+
+	n = snprintf(a, sizeof(a), "sip:alice@atlanta.com");
+	for(i = 0; i < 32; i++)
+		n += snprintf(a + n, sizeof(a) - n, ";p%d=%d", i, i);
+	memcpy(b, a, n + 1);
+	ASSERT_URI_EQ(a, b, 1);
+	snprintf(b + n, sizeof(b) - n, ";p32=32");
+	ASSERT_URI_EQ(a, b, -1);
+
+	n = snprintf(a, sizeof(a), "sip:alice@atlanta.com?h0=0");
+	for(i = 1; i < 33; i++)
+		n += snprintf(a + n, sizeof(a) - n, "&h%d=%d", i, i);
+	ASSERT_URI_EQ(a, "sip:alice@atlanta.com", -1);
+}
+
+int main(int argc, char **argv)
+{
+	return unit_run(argc > 1 ? argv[1] : NULL);
+}

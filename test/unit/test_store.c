@@ -1,0 +1,700 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * Unit tests of store.c: records as adjacent runs, the counters, the
+ * incremental resize, expiry, flush and concurrent use; and, run as
+ * `test_store bench`, a benchmark of insert and find (as Redis's dictTest).
+ */
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "unit.h"
+#include "sys.h"
+#include "store.h"
+
+#define SLOT_BYTES(t) ((long)aor_table_size(t) * (long)sizeof(aor_binding_t *))
+
+static aor_table_t *table_new(unsigned int size_log2)
+{
+	str name = STR_C("location");
+
+	return aor_table_new(&name, size_log2);
+}
+
+/* a new binding of aor with contact uri, expiring at expires (0: never) */
+static aor_binding_t *mk(const char *aor, const char *uri, time_t expires)
+{
+	aor_binding_in_t in;
+
+	memset(&in, 0, sizeof(in));
+	in.f[AOR_F_AOR] = STR_C(aor);
+	in.f[AOR_F_URI] = STR_C(uri);
+	in.f[AOR_F_CALLID] = STR_C("call-1");
+	in.hash = aor_hash(&in.f[AOR_F_AOR]);
+	in.expires = expires;
+	in.modified = aor_test_now;
+	in.q = AOR_Q_UNSPEC;
+	return aor_binding_new(&in);
+}
+
+/* adds b to its AoR's record under the lock; returns the record's size */
+static int add(aor_table_t *t, aor_binding_t *b)
+{
+	str aor = aor_binding_get(b, AOR_F_AOR);
+	aor_rec_t rec;
+	int n;
+
+	aor_table_lock(t, b->hash);
+	aor_table_find(t, b->hash, &aor, &rec);
+	aor_rec_add(&rec, b);
+	n = rec.n;
+	aor_table_unlock(t, b->hash);
+	return n;
+}
+
+/* the record of aor (the caller is the only thread using t) */
+static int find(aor_table_t *t, const char *aor, aor_rec_t *rec)
+{
+	str a = STR_C(aor);
+	uint32_t h = aor_hash(&a);
+	int n;
+
+	aor_table_lock(t, h);
+	n = aor_table_find(t, h, &a, rec);
+	aor_table_unlock(t, h);
+	return n;
+}
+
+/* the link in rec of the binding with contact uri, or NULL */
+static aor_binding_t **link_of(aor_rec_t *rec, const char *uri)
+{
+	aor_binding_t **link = rec->link;
+	str u;
+	int i;
+
+	for(i = 0; i < rec->n; i++, link = &(*link)->next) {
+		u = aor_binding_get(*link, AOR_F_URI);
+		if(u.len == (int)strlen(uri) && memcmp(u.s, uri, u.len) == 0)
+			return link;
+	}
+	return NULL;
+}
+
+static int same_aor(const aor_binding_t *a, const aor_binding_t *b)
+{
+	str x = aor_binding_get(a, AOR_F_AOR), y = aor_binding_get(b, AOR_F_AOR);
+
+	return a->hash == b->hash && x.len == y.len && memcmp(x.s, y.s, x.len) == 0;
+}
+
+/* 1 when a binding of b's AoR is in the chain from c on */
+static int in_chain(const aor_binding_t *c, const aor_binding_t *b)
+{
+	for(; c; c = c->next)
+		if(same_aor(c, b))
+			return 1;
+	return 0;
+}
+
+/* Checks the chain of slot i of an array of the given mask: every
+ * binding hashes there, each AoR is one run of adjacent bindings, and, in
+ * an old array, none of its AoRs is also in the current one. Adds up the
+ * AoRs, bindings and bytes it holds. */
+static void check_chain(aor_table_t *t, aor_binding_t *head, uint32_t i,
+		uint32_t mask, int old, long *aors, long *bindings, long *mem)
+{
+	const aor_binding_t *b, *e;
+	str k;
+
+	for(b = head; b; b = e->next) {
+		k = aor_binding_get(b, AOR_F_AOR);
+		ASSERT_EQ(b->hash, aor_hash(&k));
+		ASSERT_EQ(b->hash & mask, i);
+		for(e = b; e->next && same_aor(e->next, b); e = e->next)
+			;
+		if(in_chain(e->next, b))
+			UNIT_FAIL("AoR %.*s split in slot %u", k.len, k.s, i);
+		if(old && in_chain(t->gen->slots[b->hash & t->gen->mask], b))
+			UNIT_FAIL("AoR %.*s in both arrays", k.len, k.s);
+		(*aors)++;
+		for(; b != e->next; b = b->next) {
+			(*bindings)++;
+			*mem += (long)aor_binding_size(b);
+			ASSERT(same_aor(b, e));
+		}
+	}
+}
+
+/* Walks every chain of t, current and old arrays (the caller is the only
+ * thread using t), with check_chain, and checks the counters against
+ * what is there. */
+static void check_table(aor_table_t *t)
+{
+	aor_gen_t *g = t->gen;
+	long aors = 0, bindings = 0, mem;
+	uint32_t i;
+
+	mem = (long)(g->mask + 1) * (long)sizeof(void *);
+	for(i = 0; i <= g->mask; i++) {
+		check_chain(t, g->slots[i], i, g->mask, 0, &aors, &bindings, &mem);
+		ASSERT_OK_SO_FAR();
+	}
+	if(g->old_slots) {
+		mem += (long)(g->old_mask + 1) * (long)sizeof(void *);
+		for(i = 0; i <= g->old_mask; i++) {
+			check_chain(t, g->old_slots[i], i, g->old_mask, 1, &aors, &bindings,
+					&mem);
+			ASSERT_OK_SO_FAR();
+		}
+	}
+	ASSERT_EQ(aor_atomic_get(&t->aors), aors);
+	ASSERT_EQ(aor_atomic_get(&t->bindings), bindings);
+	ASSERT_EQ(aor_atomic_get(&t->mem), mem);
+}
+
+TEST(insert_find_update_delete_keep_the_counters)
+{
+	aor_table_t *t = table_new(4);
+	aor_binding_t *a1, *a2, *b1, *nb, **link;
+	aor_rec_t rec;
+	long base;
+	uint64_t id;
+
+	ASSERT(t != NULL);
+	base = SLOT_BYTES(t);
+	ASSERT_EQ(aor_table_size(t), 16);
+	ASSERT_EQ(t->mem, base);
+	ASSERT_EQ(find(t, "alice", &rec), 0);
+	ASSERT_EQ(rec.n, 0);
+	ASSERT(rec.link != NULL);
+
+	a1 = mk("alice", "sip:alice@192.0.2.1", 0);
+	a2 = mk("alice", "sip:alice@192.0.2.2", 0);
+	b1 = mk("bob", "sip:bob@192.0.2.3", 0);
+	ASSERT_EQ(add(t, a1), 1);
+	ASSERT_EQ(add(t, a2), 2);
+	ASSERT_EQ(add(t, b1), 1);
+	ASSERT_NE(a1->id, a2->id);
+	ASSERT_EQ(t->aors, 2);
+	ASSERT_EQ(t->bindings, 3);
+	ASSERT_EQ(
+			t->mem, base
+							+ (long)(aor_binding_size(a1) + aor_binding_size(a2)
+									 + aor_binding_size(b1)));
+
+	ASSERT_EQ(find(t, "alice", &rec), 2);
+	ASSERT(link_of(&rec, "sip:alice@192.0.2.1") != NULL);
+	ASSERT(link_of(&rec, "sip:alice@192.0.2.2") != NULL);
+	ASSERT(link_of(&rec, "sip:bob@192.0.2.3") == NULL);
+	ASSERT_EQ(find(t, "bob", &rec), 1);
+	ASSERT_PTR_EQ(*rec.link, b1);
+	ASSERT_EQ(find(t, "alic", &rec), 0);
+	ASSERT_EQ(find(t, "alicE", &rec), 0);
+
+	/* update: a longer binding replaces a2, keeps its id and place */
+	find(t, "alice", &rec);
+	link = link_of(&rec, "sip:alice@192.0.2.2");
+	id = (*link)->id;
+	nb = mk("alice", "sip:alice@192.0.2.2;transport=tcp;ob", 0);
+	base += (long)(aor_binding_size(a1) + aor_binding_size(b1));
+	base += (long)aor_binding_size(nb);
+	aor_rec_swap(&rec, link, nb);
+	ASSERT_EQ(nb->id, id);
+	ASSERT_EQ(t->mem, base);
+	ASSERT_EQ(t->bindings, 3);
+	ASSERT_EQ(find(t, "alice", &rec), 2);
+	ASSERT(link_of(&rec, "sip:alice@192.0.2.2;transport=tcp;ob") != NULL);
+	ASSERT(link_of(&rec, "sip:alice@192.0.2.2") == NULL);
+
+	/* delete: the AoR stays while it has a binding */
+	base -= (long)aor_binding_size(a1);
+	aor_rec_del(&rec, link_of(&rec, "sip:alice@192.0.2.1"));
+	ASSERT_EQ(rec.n, 1);
+	ASSERT_EQ(t->aors, 2);
+	ASSERT_EQ(t->bindings, 2);
+	ASSERT_EQ(t->mem, base);
+	base -= (long)aor_binding_size(nb);
+	aor_rec_del(&rec, rec.link);
+	ASSERT_EQ(rec.n, 0);
+	ASSERT_EQ(t->aors, 1);
+	ASSERT_EQ(t->bindings, 1);
+	ASSERT_EQ(t->mem, base);
+	ASSERT_EQ(find(t, "alice", &rec), 0);
+	ASSERT_EQ(find(t, "bob", &rec), 1);
+	check_table(t);
+	aor_table_free(t);
+}
+
+/* many AoRs in one slot (2^0) or two (2^1), bindings added round-robin:
+ * each AoR's bindings stay one adjacent run through adds and deletes */
+static void collide(unsigned int size_log2)
+{
+	aor_table_t *t = table_new(size_log2);
+	char aor[32], uri[64];
+	aor_rec_t rec;
+	int i, r;
+
+	ASSERT(t != NULL);
+	for(r = 0; r < 4; r++) {
+		for(i = 0; i < 50; i++) {
+			snprintf(aor, sizeof(aor), "user%d", i);
+			snprintf(uri, sizeof(uri), "sip:user%d@192.0.2.%d", i, r);
+			if(add(t, mk(aor, uri, 0)) != r + 1)
+				UNIT_FAIL("%s: record of %d after %d adds", aor, r + 1, r + 1);
+		}
+	}
+	check_table(t);
+	ASSERT_OK_SO_FAR();
+	ASSERT_EQ(t->aors, 50);
+	ASSERT_EQ(t->bindings, 200);
+	/* drop the middle binding of every odd AoR, all of every 5th */
+	for(i = 0; i < 50; i++) {
+		snprintf(aor, sizeof(aor), "user%d", i);
+		ASSERT_EQ(find(t, aor, &rec), 4);
+		if(i % 5 == 0) {
+			while(rec.n)
+				aor_rec_del(&rec, rec.link);
+		} else if(i % 2) {
+			snprintf(uri, sizeof(uri), "sip:user%d@192.0.2.2", i);
+			aor_rec_del(&rec, link_of(&rec, uri));
+		}
+	}
+	check_table(t);
+	ASSERT_OK_SO_FAR();
+	for(i = 0; i < 50; i++) {
+		snprintf(aor, sizeof(aor), "user%d", i);
+		ASSERT_EQ(find(t, aor, &rec), i % 5 == 0 ? 0 : i % 2 ? 3 : 4);
+		for(r = 0; r < rec.n; r++) {
+			snprintf(uri, sizeof(uri), "sip:user%d@192.0.2.%d", i, r);
+			ASSERT((link_of(&rec, uri) != NULL) == (r != 2 || i % 2 == 0));
+		}
+	}
+	/* and new bindings join their run again */
+	add(t, mk("user1", "sip:user1@192.0.2.9", 0));
+	add(t, mk("user5", "sip:user5@192.0.2.9", 0));
+	check_table(t);
+	ASSERT_OK_SO_FAR();
+	ASSERT_EQ(find(t, "user1", &rec), 4);
+	ASSERT_EQ(find(t, "user5", &rec), 1);
+	aor_table_free(t);
+}
+
+TEST(records_stay_adjacent_runs_when_aors_share_one_slot)
+{
+	collide(0);
+}
+
+TEST(records_stay_adjacent_runs_when_aors_share_two_slots)
+{
+	collide(1);
+}
+
+#define GROW_AORS 100000
+
+/* AoR i has 1 binding, 2 when i is a multiple of 3 */
+static int grow_bindings(int i)
+{
+	return i % 3 == 0 ? 2 : 1;
+}
+
+static void grow_check_one(aor_table_t *t, int i)
+{
+	char aor[32], uri[64];
+	aor_rec_t rec;
+	int r;
+
+	snprintf(aor, sizeof(aor), "grow%d@example.com", i);
+	ASSERT_EQ(find(t, aor, &rec), grow_bindings(i));
+	for(r = 0; r < rec.n; r++) {
+		snprintf(uri, sizeof(uri), "sip:grow%d@192.0.2.%d", i, r);
+		if(link_of(&rec, uri) == NULL)
+			UNIT_FAIL("%s lost %s", aor, uri);
+	}
+}
+
+/* the table grows from 2^4 slots under inserts, drained a bounded number
+ * of slots per aor_table_maint() call, and loses nothing */
+TEST(table_grows_incrementally_and_keeps_every_aor)
+{
+	aor_table_t *t = table_new(4);
+	char aor[32], uri[64];
+	int i, r, steps, resizing = 0;
+
+	ASSERT(t != NULL);
+	for(i = 0; i < GROW_AORS; i++) {
+		snprintf(aor, sizeof(aor), "grow%d@example.com", i);
+		for(r = 0; r < grow_bindings(i); r++) {
+			snprintf(uri, sizeof(uri), "sip:grow%d@192.0.2.%d", i, r);
+			add(t, mk(aor, uri, 0));
+		}
+		if(i % 100 == 99) {
+			r = aor_table_maint(t, 64);
+			ASSERT_GE(r, 0);
+			resizing += r;
+		}
+		/* now and then, while old slots are still being drained */
+		if(i % 9973 == 0 && t->gen->old_slots) {
+			check_table(t);
+			ASSERT_OK_SO_FAR();
+		}
+	}
+	ASSERT_GT(resizing, 0);
+	/* until a resize has finished and no further one starts */
+	for(steps = 0; aor_table_maint(t, 64) != 0 || aor_table_maint(t, 64) != 0;
+			steps++)
+		ASSERT_LT(steps, 1000000);
+	ASSERT(t->gen->old_slots == NULL);
+	ASSERT_GE(aor_table_size(t), GROW_AORS);
+	ASSERT_EQ(t->aors, GROW_AORS);
+	check_table(t);
+	ASSERT_OK_SO_FAR();
+	for(i = 0; i < GROW_AORS; i++) {
+		grow_check_one(t, i);
+		ASSERT_OK_SO_FAR();
+	}
+	aor_table_free(t);
+}
+
+static int expire_calls;
+static int expire_bad;
+
+static void on_expire(const aor_binding_t *b, void *arg)
+{
+	str u = aor_binding_get(b, AOR_F_URI);
+
+	(void)arg;
+	expire_calls++;
+	/* only the short-lived ones ("...;short") may go */
+	if(u.len < 6 || memcmp(u.s + u.len - 6, ";short", 6) != 0
+			|| !aor_binding_expired(b, aor_test_now))
+		expire_bad++;
+}
+
+/* 300 AoRs, each with a binding expiring at +10 (";short"), one at +20
+ * and, every third AoR, a permanent one */
+static void expire_fill(aor_table_t *t, time_t now)
+{
+	char aor[32], uri[64];
+	int i;
+
+	for(i = 0; i < 300; i++) {
+		snprintf(aor, sizeof(aor), "exp%d", i);
+		snprintf(uri, sizeof(uri), "sip:exp%d@192.0.2.1;short", i);
+		add(t, mk(aor, uri, now + 10));
+		snprintf(uri, sizeof(uri), "sip:exp%d@192.0.2.2", i);
+		add(t, mk(aor, uri, now + 20));
+		if(i % 3 == 0) {
+			snprintf(uri, sizeof(uri), "sip:exp%d@192.0.2.3", i);
+			add(t, mk(aor, uri, 0));
+		}
+	}
+}
+
+static int expire_all_slots(aor_table_t *t)
+{
+	uint32_t pos;
+	int n = 0;
+
+	for(pos = 0; pos < aor_table_size(t); pos++)
+		n += aor_table_expire_slot(t, pos, aor_test_now, on_expire, NULL);
+	return n;
+}
+
+/* expiry removes exactly the expired bindings, once each, with the
+ * callback; a binding is expired at its expires second */
+TEST(expire_slot_removes_exactly_the_expired_bindings)
+{
+	time_t start = aor_test_now;
+	aor_table_t *t = table_new(2);
+	aor_rec_t rec;
+
+	ASSERT(t != NULL);
+	expire_fill(t, start);
+	ASSERT_EQ(t->bindings, 700);
+	expire_calls = expire_bad = 0;
+	aor_test_now = start + 9;
+	ASSERT_EQ(expire_all_slots(t), 0);
+	aor_test_now = start + 10;
+	ASSERT_EQ(expire_all_slots(t), 300);
+	ASSERT_EQ(expire_calls, 300);
+	ASSERT_EQ(expire_bad, 0);
+	ASSERT_EQ(expire_all_slots(t), 0);
+	ASSERT_EQ(t->bindings, 400);
+	ASSERT_EQ(t->aors, 300);
+	ASSERT_EQ(find(t, "exp3", &rec), 2);
+	ASSERT_EQ(find(t, "exp4", &rec), 1);
+	check_table(t);
+	ASSERT_OK_SO_FAR();
+	/* at +20 the AoRs without a permanent binding go */
+	aor_test_now = start + 20;
+	ASSERT_EQ(expire_all_slots(t), 300);
+	ASSERT_EQ(t->bindings, 100);
+	ASSERT_EQ(t->aors, 100);
+	ASSERT_EQ(find(t, "exp4", &rec), 0);
+	check_table(t);
+	/* pos beyond the array: nothing */
+	ASSERT_EQ(aor_table_expire_slot(
+					  t, aor_table_size(t), aor_test_now, on_expire, NULL),
+			0);
+	aor_test_now = start;
+	aor_table_free(t);
+}
+
+/* during a resize, expiring slot pos also drains the old slot it maps to,
+ * so a walk over the new array misses nothing */
+TEST(expire_slot_reaches_bindings_still_in_old_slots)
+{
+	time_t start = aor_test_now;
+	aor_table_t *t = table_new(2);
+
+	ASSERT(t != NULL);
+	expire_fill(t, start);
+	ASSERT_EQ(aor_table_maint(t, 0), 1); /* resize started, nothing drained */
+	ASSERT(t->gen->old_slots != NULL);
+	expire_calls = expire_bad = 0;
+	aor_test_now = start + 10;
+	ASSERT_EQ(expire_all_slots(t), 300);
+	ASSERT_EQ(expire_calls, 300);
+	ASSERT_EQ(expire_bad, 0);
+	ASSERT_EQ(t->bindings, 400);
+	check_table(t);
+	ASSERT_OK_SO_FAR();
+	while(aor_table_maint(t, 1) != 0)
+		;
+	check_table(t);
+	aor_test_now = start;
+	aor_table_free(t);
+}
+
+static void on_flush(const aor_binding_t *b, void *arg)
+{
+	(void)b;
+	(*(long *)arg)++;
+}
+
+/* flush removes every binding, returns how many, and leaves only the
+ * slot array accounted for */
+TEST(flush_empties_the_table_and_returns_the_count)
+{
+	aor_table_t *t = table_new(3);
+	long calls = 0;
+	aor_rec_t rec;
+
+	ASSERT(t != NULL);
+	expire_fill(t, aor_test_now);
+	ASSERT_EQ(aor_table_flush(t, on_flush, &calls), 700);
+	ASSERT_EQ(calls, 700);
+	ASSERT_EQ(t->aors, 0);
+	ASSERT_EQ(t->bindings, 0);
+	ASSERT_EQ(t->mem, SLOT_BYTES(t));
+	ASSERT_EQ(find(t, "exp0", &rec), 0);
+	ASSERT_EQ(aor_table_flush(t, NULL, NULL), 0);
+	/* also in the middle of a resize: the old array is accounted too */
+	expire_fill(t, aor_test_now);
+	while(aor_table_maint(t, 0) != 1)
+		;
+	ASSERT_EQ(aor_table_flush(t, NULL, NULL), 700);
+	ASSERT_EQ(t->bindings, 0);
+	ASSERT_EQ(t->aors, 0);
+	ASSERT_EQ(t->mem,
+			SLOT_BYTES(t)
+					+ (long)(t->gen->old_mask + 1) * (long)sizeof(void *));
+	while(aor_table_maint(t, 16) != 0)
+		;
+	ASSERT_EQ(t->mem, SLOT_BYTES(t));
+	aor_table_free(t);
+}
+
+#define CC_THREADS 4
+#define CC_OPS 50000
+#define CC_OWN 2000	  /* AoRs only one thread touches */
+#define CC_SHARED 500 /* AoRs every thread touches */
+
+struct cc_arg
+{
+	aor_table_t *t;
+	int k;
+	int own[CC_OWN]; /* bindings this thread left in its own AoRs */
+};
+
+static volatile int cc_stop;
+
+static void cc_name(char *buf, size_t n, int k, int i)
+{
+	if(k < 0)
+		snprintf(buf, n, "shared%d@example.com", i);
+	else
+		snprintf(buf, n, "t%d-%d@example.com", k, i);
+}
+
+/* one operation: add a binding to aor when it has fewer than 3, else
+ * delete its first one; returns the change in bindings */
+static int cc_op(aor_table_t *t, const char *aor, int k)
+{
+	str a = STR_C(aor);
+	uint32_t h = aor_hash(&a);
+	aor_binding_t *b;
+	aor_rec_t rec;
+	char uri[64];
+	int d;
+
+	snprintf(uri, sizeof(uri), "sip:x@192.0.2.%d", k);
+	b = mk(aor, uri, 0); /* allocate before taking the lock */
+	aor_table_lock(t, h);
+	if(aor_table_find(t, h, &a, &rec) < 3) {
+		aor_rec_add(&rec, b);
+		b = NULL;
+		d = 1;
+	} else {
+		aor_rec_del(&rec, rec.link);
+		d = -1;
+	}
+	aor_table_unlock(t, h);
+	if(b)
+		AOR_FREE(b);
+	return d;
+}
+
+static void *cc_worker(void *p)
+{
+	struct cc_arg *a = p;
+	uint32_t x = 2463534242u + (uint32_t)a->k;
+	char aor[48];
+	int i, idx;
+
+	for(i = 0; i < CC_OPS; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		if(x % 4 == 0) {
+			cc_name(aor, sizeof(aor), -1, (int)(x >> 8) % CC_SHARED);
+			cc_op(a->t, aor, a->k);
+		} else {
+			idx = (int)(x >> 8) % CC_OWN;
+			cc_name(aor, sizeof(aor), a->k, idx);
+			a->own[idx] += cc_op(a->t, aor, a->k);
+		}
+	}
+	return NULL;
+}
+
+static void *cc_maint(void *p)
+{
+	aor_table_t *t = p;
+
+	while(!__atomic_load_n(&cc_stop, __ATOMIC_ACQUIRE))
+		aor_table_maint(t, 8);
+	return NULL;
+}
+
+/* 4 threads add and delete bindings of their own and shared AoRs under
+ * the slot locks while a 5th runs the resize: every AoR is found with the
+ * bindings its thread left, and the counters match the chains */
+TEST(concurrent_updates_with_a_resize_running_stay_consistent)
+{
+	static struct cc_arg args[CC_THREADS];
+	pthread_t th[CC_THREADS], mt;
+	aor_table_t *t = table_new(4);
+	long own_total = 0, shared_total = 0;
+	char aor[48];
+	aor_rec_t rec;
+	time_t t0 = time(NULL);
+	int k, i, n;
+
+	ASSERT(t != NULL);
+	cc_stop = 0;
+	ASSERT_EQ(pthread_create(&mt, NULL, cc_maint, t), 0);
+	for(k = 0; k < CC_THREADS; k++) {
+		memset(&args[k], 0, sizeof(args[k]));
+		args[k].t = t;
+		args[k].k = k;
+		ASSERT_EQ(pthread_create(&th[k], NULL, cc_worker, &args[k]), 0);
+	}
+	for(k = 0; k < CC_THREADS; k++)
+		pthread_join(th[k], NULL);
+	__atomic_store_n(&cc_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(mt, NULL);
+	ASSERT_LT(time(NULL) - t0, 10);
+
+	check_table(t);
+	ASSERT_OK_SO_FAR();
+	for(k = 0; k < CC_THREADS; k++) {
+		for(i = 0; i < CC_OWN; i++) {
+			cc_name(aor, sizeof(aor), k, i);
+			n = find(t, aor, &rec);
+			if(n != args[k].own[i])
+				UNIT_FAIL("%s: %d bindings, its thread left %d", aor, n,
+						args[k].own[i]);
+			own_total += n;
+		}
+	}
+	for(i = 0; i < CC_SHARED; i++) {
+		cc_name(aor, sizeof(aor), -1, i);
+		n = find(t, aor, &rec);
+		ASSERT(n >= 0 && n <= 3);
+		shared_total += n;
+	}
+	ASSERT_EQ(t->bindings, own_total + shared_total);
+	ASSERT_GT(aor_table_size(t), 16);
+	aor_table_free(t);
+}
+
+static double ns_since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a->tv_sec) * 1e9 + (b.tv_nsec - a->tv_nsec);
+}
+
+/* test_store bench [n]: insert then find n AoRs (default 1,000,000) in a
+ * table that starts at 2^4 slots and grows under a maint step every 100
+ * inserts, as the timer would */
+static int bench(int n)
+{
+	aor_table_t *t = table_new(4);
+	char aor[48];
+	struct timespec ts;
+	aor_rec_t rec;
+	int i, found = 0;
+	str a;
+
+	if(t == NULL)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	for(i = 0; i < n; i++) {
+		snprintf(aor, sizeof(aor), "bench%d@example.com", i);
+		add(t, mk(aor, "sip:bench@192.0.2.1", 0));
+		if(i % 100 == 99)
+			aor_table_maint(t, 64);
+	}
+	printf("insert: %d AoRs, %.0f ns/op (slots %u)\n", n, ns_since(&ts) / n,
+			aor_table_size(t));
+	while(aor_table_maint(t, 1024) != 0)
+		;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	for(i = 0; i < n; i++) {
+		snprintf(aor, sizeof(aor), "bench%d@example.com", i);
+		a = STR_C(aor);
+		aor_table_lock(t, aor_hash(&a));
+		found += aor_table_find(t, aor_hash(&a), &a, &rec);
+		aor_table_unlock(t, aor_hash(&a));
+	}
+	printf("find:   %d AoRs, %.0f ns/op (found %d)\n", n, ns_since(&ts) / n,
+			found);
+	aor_table_free(t);
+	return found == n ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if(argc > 1 && strcmp(argv[1], "bench") == 0)
+		return bench(argc > 2 ? atoi(argv[2]) : 1000000);
+	return unit_run(argc > 1 ? argv[1] : NULL);
+}
