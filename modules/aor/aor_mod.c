@@ -340,12 +340,38 @@ static int fixup_table(void **param, int param_no)
 	return 0;
 }
 
+/* flags as the stock registrar takes them: decimal, "0x.." hex or a
+ * variable */
+static int fixup_flags(void **param)
+{
+	unsigned int v;
+	char *dec;
+	str s;
+
+	s.s = (char *)*param;
+	s.len = strlen(s.s);
+	if(s.len > 2 && s.s[0] == '0' && (s.s[1] == 'x' || s.s[1] == 'X')) {
+		if(strno2int(&s, &v) < 0) {
+			LM_ERR("save(): bad flags \"%s\"\n", s.s);
+			return E_UNSPEC;
+		}
+		dec = pkg_malloc(16);
+		if(dec == NULL) {
+			PKG_MEM_ERROR;
+			return E_OUT_OF_MEM;
+		}
+		snprintf(dec, 16, "%u", v);
+		*param = dec;
+	}
+	return fixup_igp_null(param, 1);
+}
+
 static int fixup_save(void **param, int param_no)
 {
 	if(param_no == 1)
 		return fixup_table(param, 1);
 	if(param_no == 2)
-		return fixup_igp_null(param, 1);
+		return fixup_flags(param);
 	return fixup_spve_null(param, 1);
 }
 

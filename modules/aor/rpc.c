@@ -64,8 +64,9 @@ static void add_binding(rpc_t *rpc, void *c, void *arr, const aor_binding_t *b,
 	ruid.len = aor_ruid_fmt(b->id, rb);
 	if(rpc->array_add(arr, "{", &h) < 0)
 		return;
-	rpc->struct_add(h, "SdddSdSSSSSSdd", "contact", &uri, "expires",
-			b->expires ? (int)aor_binding_left(b, now) : 0, "q", (int)b->q,
+	rpc->struct_add(h, "SdfdSdSSSSSSdd", "contact", &uri, "expires",
+			b->expires ? (int)aor_binding_left(b, now) : 0, "q",
+			b->q == AOR_Q_UNSPEC ? -1.0 : b->q / 1000.0,
 			"cseq", (int)b->cseq, "callid", &cid, "flags", (int)b->cflags,
 			"user_agent", &ua, "received", &rcv, "path", &path, "socket",
 			&sock, "instance", &inst, "ruid", &ruid, "reg_id", (int)b->reg_id,

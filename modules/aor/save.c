@@ -113,6 +113,8 @@ static int contact_expires(const contact_t *c, long long *param)
 static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
 		long *min)
 {
+	struct sip_uri pu;
+	param_t *p;
 	long long param;
 	unsigned int v;
 	str m;
@@ -122,6 +124,13 @@ static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
 	o->uri = c->uri;
 	if(o->uri.len == 0 || o->uri.len > AOR_MAX_URI)
 		return o->uri.len ? AOR_E_TOO_LONG : AOR_E_BAD_CONTACT;
+	/* RFC 3261 10.3 step 8 binds URIs; one that does not parse is refused */
+	if(parse_uri(o->uri.s, o->uri.len, &pu) < 0)
+		return AOR_E_BAD_CONTACT;
+	/* RFC 3261 25.1: a contact-param is a token, never empty */
+	for(p = c->params; p; p = p->next)
+		if(p->name.len == 0)
+			return AOR_E_BAD_CONTACT;
 	if((ret = contact_q(c, &o->q)) < 0)
 		return ret;
 	if((ret = contact_expires(c, &param)) < 0)
@@ -151,6 +160,7 @@ static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
 static int expires_header(sip_msg_t *msg, long long *hdr)
 {
 	exp_body_t *e;
+	str t;
 
 	*hdr = -1;
 	if(msg->expires == NULL)
@@ -159,6 +169,11 @@ static int expires_header(sip_msg_t *msg, long long *hdr)
 		return AOR_E_BAD_EXPIRES;
 	e = (exp_body_t *)msg->expires->parsed;
 	if(e == NULL || !e->valid)
+		return AOR_E_BAD_EXPIRES;
+	/* RFC 3261 20.19: delta-seconds; the parser wraps values past 2^32-1 */
+	t = e->text;
+	trim(&t);
+	if(t.len > 10 || (t.len == 10 && strncmp(t.s, "4294967295", 10) > 0))
 		return AOR_E_BAD_EXPIRES;
 	*hdr = e->val;
 	return 0;
@@ -171,6 +186,7 @@ static int contacts_parse(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
 	struct hdr_field *h;
 	contact_body_t *cb;
 	contact_t *c;
+	str body;
 	int n = 0, nhdr = 0, ret;
 
 	for(h = msg->contact; h; h = h->next) {
@@ -180,8 +196,14 @@ static int contacts_parse(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
 		if(h->parsed == NULL && parse_contact(h) < 0)
 			return AOR_E_BAD_CONTACT;
 		cb = (contact_body_t *)h->parsed;
-		if(cb->star)
+		if(cb->star) {
 			req->star = 1;
+			/* the parser stops at the "*": nothing may follow it */
+			body = h->body;
+			trim(&body);
+			if(body.len != 1)
+				return AOR_E_STAR;
+		}
 		for(c = cb->contacts; c; c = c->next)
 			n++;
 	}
@@ -235,19 +257,21 @@ static int path_parse(sip_msg_t *msg, aor_regreq_t *req, str *echo)
 	return 0;
 }
 
-/* 1 when the request came from an address other than the Contact's */
-static int source_differs(sip_msg_t *msg, const str *contact)
+/* RFC 3581 4: a UA behind NAT sends from an address other than the one in
+ * its top Via; the binding is then reached at the source. A third-party
+ * registration (RFC 3261 10.2) from a public address keeps its Contact. */
+static int behind_nat(sip_msg_t *msg)
 {
-	struct sip_uri u;
+	struct via_body *v = msg->via1;
 	char *ip;
 	unsigned short port;
 
-	if(parse_uri(contact->s, contact->len, &u) < 0)
-		return 1;
+	if(v == NULL)
+		return 0;
 	ip = ip_addr2strz(&msg->rcv.src_ip);
-	port = u.port_no ? u.port_no : (u.type == SIPS_URI_T ? 5061 : 5060);
-	return port != msg->rcv.src_port || (int)strlen(ip) != u.host.len
-		   || strncasecmp(ip, u.host.s, u.host.len) != 0;
+	port = v->port ? v->port : SIP_PORT;
+	return port != msg->rcv.src_port || (int)strlen(ip) != v->host.len
+		   || strncasecmp(ip, v->host.s, v->host.len) != 0;
 }
 
 /* the source address the binding is reached at (NAT), as stock's
@@ -268,7 +292,7 @@ static void set_received(sip_msg_t *msg, aor_regreq_t *req)
 		}
 	}
 	if(!aor_params.nat_source || req->path.len > 0 || req->ncontacts == 0
-			|| !source_differs(msg, &req->contacts[0].uri))
+			|| !behind_nat(msg))
 		return;
 	req->received.s = buf;
 	req->received.len = snprintf(buf, sizeof(buf), "sip:%s:%u%s%s",

@@ -177,14 +177,18 @@ def test_path_becomes_route_of_the_invite(kam, client, uas_factory, user):
 
 def test_nat_source_address_is_used_when_it_differs_from_contact(
         kam, uas_factory, user):
-    """DESIGN.md save(): the source address of the REGISTER is stored as
-    'received'; lookup sends to it when it differs from the Contact (a
-    client behind NAT advertising an unreachable address)."""
+    """RFC 3581 4: a client behind NAT advertises its private address in
+    Via and Contact but its packets come from the NAT's public address; the
+    source is stored as 'received' and lookup sends there (dst_uri)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((sip.HOST, 0))
-    contact = "sip:%s@127.0.0.1:%d" % (user, sip.free_udp_port())
+    private_port = sip.free_udp_port()
+    contact = "sip:%s@127.0.0.1:%d" % (user, private_port)
     reg = sip.Client(kam.port, sock=s)
-    assert_ok(reg.register(kam.aor(user), [contact], expires=300))
+    via = "SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport" % (
+        private_port, sip.new_branch())
+    assert_ok(reg.register(kam.aor(user), [contact], expires=300,
+                           override={"Via": via}))
     nat = uas_factory(code=486, sock=s)
     invite(kam, user)
     got = nat.wait_for("INVITE")
