@@ -177,6 +177,25 @@ def test_path_becomes_route_of_the_invite(kam, client, uas_factory, user):
 
 def test_nat_source_address_is_used_when_it_differs_from_contact(
         kam, uas_factory, user):
+    """DESIGN.md save(): "the source address/port/protocol and the receiving
+    socket are stored, and lookup sends to the source address when it
+    differs from the Contact". Here the Via is the real source (a client
+    with rport, RFC 3581) but the Contact names an unreachable port: the
+    INVITE must arrive at the source socket."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sip.HOST, 0))
+    contact = "sip:%s@127.0.0.1:%d" % (user, sip.free_udp_port())
+    reg = sip.Client(kam.port, sock=s)
+    assert_ok(reg.register(kam.aor(user), [contact], expires=300))
+    nat = uas_factory(code=486, sock=s)
+    invite(kam, user)
+    got = nat.wait_for("INVITE")
+    assert got is not None, "the INVITE did not reach the source address"
+    assert got.ruri == contact
+
+
+def test_nat_private_via_and_contact_use_source_address(kam, uas_factory,
+                                                        user):
     """RFC 3581 4: a client behind NAT advertises its private address in
     Via and Contact but its packets come from the NAT's public address; the
     source is stored as 'received' and lookup sends there (dst_uri)."""
