@@ -588,3 +588,84 @@ def test_expires_counts_down(kam, client, user):
     while left() >= 300 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert 297 <= left() <= 299
+
+
+# -- the AoR key: use_domain, case ---------------------------------------------
+
+def test_aor_user_part_is_case_sensitive(kam, client, user):
+    """RFC 3261 19.1.4 / 10.3 step 5: AoR user parts compare
+    case-sensitively: 'Alice' and 'alice' are two AoRs."""
+    upper, lower = "Up" + user, "up" + user
+    assert_ok(client.register(kam.aor(upper), [ct(user, 5101)], expires=300))
+    assert_ok(client.register(kam.aor(lower), [ct(user, 5102)], expires=300))
+    assert_bindings(client, kam.aor(upper), [ct(user, 5101)])
+    assert_bindings(client, kam.aor(lower), [ct(user, 5102)])
+
+
+def test_use_domain_0_keys_the_aor_by_user_only(kam, client, user):
+    """use_domain=0 (default): the domain of the To URI is not part of the
+    AoR, so two domains share the bindings."""
+    assert_ok(client.register("sip:%s@a.example" % user, [ct(user, 5101)],
+                              expires=300))
+    assert_bindings(client, "sip:%s@b.example" % user, [ct(user, 5101)])
+
+
+@pytest.fixture(scope="module")
+def kam_domain(module_kamailio):
+    return module_kamailio(modparams={"use_domain": 1})
+
+
+def test_use_domain_1_keeps_domains_apart(kam_domain, user):
+    """use_domain=1: 'u@a.example' and 'u@b.example' are two AoRs."""
+    kam = kam_domain
+    with kam.client() as c:
+        assert_ok(c.register("sip:%s@a.example" % user, [ct(user, 5101)],
+                             expires=300))
+        assert_ok(c.register("sip:%s@b.example" % user, [ct(user, 5102)],
+                             expires=300))
+        assert_bindings(c, "sip:%s@a.example" % user, [ct(user, 5101)])
+        assert_bindings(c, "sip:%s@b.example" % user, [ct(user, 5102)])
+
+
+def test_use_domain_1_domain_is_case_insensitive(kam_domain, user):
+    """RFC 3261 19.1.4: the host part compares case-insensitively, so the
+    AoR domain does too (DESIGN.md: 'domain case-insensitive')."""
+    kam = kam_domain
+    with kam.client() as c:
+        assert_ok(c.register("sip:%s@MiXeD.Example" % user, [ct(user, 5101)],
+                             expires=300))
+        assert_bindings(c, "sip:%s@mixed.example" % user, [ct(user, 5101)])
+
+
+# -- concurrency ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kam_busy(module_kamailio):
+    return module_kamailio(children=4)
+
+
+def test_concurrent_registrations_to_one_aor_are_all_kept(kam_busy, user):
+    """Twenty UAs registering one AoR at once through four worker processes
+    end with twenty bindings: no update is lost under the slot lock."""
+    import threading
+    kam = kam_busy
+    aor = kam.aor(user)
+    uris = [ct(user, 5200 + i) for i in range(20)]
+    replies = [None] * len(uris)
+    start = threading.Barrier(len(uris))
+
+    def one(i):
+        with kam.client() as c:
+            start.wait(5)
+            replies[i] = c.register(aor, [uris[i]], expires=300,
+                                    timeout=5.0).status
+    threads = [threading.Thread(target=one, args=(i,))
+               for i in range(len(uris))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert replies == [200] * len(uris), replies
+    with kam.client() as c:
+        assert_bindings(c, aor, uris)
+    assert len(kam.show(aor)) == len(uris)
