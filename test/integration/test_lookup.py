@@ -175,13 +175,21 @@ def test_path_becomes_route_of_the_invite(kam, client, uas_factory, user):
     assert "sip:edge@127.0.0.1:%d" % edge.port in got.get_all("route")[0]
 
 
+@pytest.fixture(scope="module")
+def kam_nat_any(module_kamailio):
+    return module_kamailio(modparams={"nat_source": 2})
+
+
 def test_nat_source_address_is_used_when_it_differs_from_contact(
-        kam, uas_factory, user):
-    """DESIGN.md save(): "the source address/port/protocol and the receiving
-    socket are stored, and lookup sends to the source address when it
-    differs from the Contact". Here the Via is the real source (a client
+        kam_nat_any, uas_factory, user):
+    """nat_source=2, DESIGN.md save(): "the source address/port/protocol and
+    the receiving socket are stored, and lookup sends to the source address
+    when it differs from the Contact". (The default, nat_source=1, decides
+    by RFC 3581: source vs top Via, so that third-party registrations of
+    RFC 3261 10.2 keep their Contact.) Here the Via is the real source (a client
     with rport, RFC 3581) but the Contact names an unreachable port: the
     INVITE must arrive at the source socket."""
+    kam = kam_nat_any
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((sip.HOST, 0))
     contact = "sip:%s@127.0.0.1:%d" % (user, sip.free_udp_port())

@@ -160,6 +160,17 @@ def test_contact_expires_param_overrides_expires_header(kam, client, user):
     assert 899 <= got[ct(user, 5102)] <= 900, r.raw
 
 
+def test_contact_expires_param_wins_over_expires_header_zero(kam, client,
+                                                            user):
+    """RFC 3261 10.3 step 6: precedence holds for zero too: 'Expires: 0'
+    with ';expires=300' on the contact refreshes, it does not remove."""
+    aor = kam.aor(user)
+    assert_ok(client.register(aor, [ct(user, 5101)], expires=120))
+    r = client.register(aor, ["<%s>;expires=300" % ct(user, 5101)], expires=0)
+    assert_ok(r)
+    assert 299 <= r.contact(ct(user, 5101)).expires <= 300, r.raw
+
+
 def test_default_expires_when_no_expires_given(kam, client, user):
     """RFC 3261 10.3 step 6: without a param or header, the registrar
     chooses (default_expires = 3600)."""
