@@ -190,6 +190,7 @@ static int aor_params_check(void)
 	bad |= check_range("path_mode", p->path_mode, 0, 2);
 	bad |= check_range("retry_after", p->retry_after, 0, 86400);
 	bad |= check_range("nat_bflag", p->nat_bflag, -1, 31);
+	bad |= check_range("nat_source", p->nat_source, 0, 2);
 	if(p->max_expires && p->min_expires > p->max_expires) {
 		LM_ERR("modparam min_expires=%d above max_expires=%d\n",
 				p->min_expires, p->max_expires);

@@ -314,7 +314,7 @@ int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
 	uint64_t id = 0;
 	uint32_t hash;
 	str key;
-	int removed = 0;
+	int removed = 0, i, n;
 
 	t = aor_table_get(table);
 	if(t == NULL || uri == NULL || aor_key_from_uri(uri, buf, &key) < 0)
@@ -325,17 +325,14 @@ int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
 	aor_table_lock(t, hash);
 	aor_table_find(t, hash, &key, &rec);
 	link = rec.link;
-	while(rec.n > 0 && *link && (*link)->hash == hash) {
+	n = rec.n;
+	for(i = 0; i < n; i++) {
 		if(id && (*link)->id != id) {
 			link = &(*link)->next;
-			if(--rec.n == 0 || removed >= rec.n)
-				break;
 			continue;
 		}
 		aor_rec_del(&rec, link);
 		removed++;
-		if(id)
-			break;
 	}
 	aor_table_unlock(t, hash);
 	return removed > 0 ? 1 : -3;

@@ -88,11 +88,13 @@ static int contact_fmt(char *p, const aor_binding_t *b, time_t now)
 {
 	str uri = aor_binding_get(b, AOR_F_URI);
 	str inst = aor_binding_get(b, AOR_F_INSTANCE);
+	str rcv = aor_binding_get(b, AOR_F_RECEIVED);
+	const char *rp = aor_params.received_param;
 	char qb[16];
 	int n;
 
-	if(p == NULL) /* size only: uri, instance and fixed text */
-		return uri.len + inst.len + 96;
+	if(p == NULL) /* size only: the strings and the fixed text */
+		return uri.len + inst.len + rcv.len + (rp ? strlen(rp) : 0) + 96;
 	/* a permanent binding (made by an operator) shows the largest
 	 * delta-seconds RFC 3261 allows */
 	n = sprintf(p, "<%.*s>;expires=%lu", uri.len, uri.s,
@@ -106,6 +108,9 @@ static int contact_fmt(char *p, const aor_binding_t *b, time_t now)
 		n += sprintf(p + n, ";+sip.instance=%.*s", inst.len, inst.s);
 	if(b->reg_id > 0)
 		n += sprintf(p + n, ";reg-id=%d", b->reg_id);
+	/* as the stock registrar: the NAT source, under received_param */
+	if(rcv.len > 0 && rp != NULL && *rp != '\0')
+		n += sprintf(p + n, ";%s=\"%.*s\"", rp, rcv.len, rcv.s);
 	return n;
 }
 

@@ -274,6 +274,35 @@ static int behind_nat(sip_msg_t *msg)
 		   || strncasecmp(ip, v->host.s, v->host.len) != 0;
 }
 
+/* 1 when the request came from an address other than the Contact's */
+static int source_differs(sip_msg_t *msg, const str *contact)
+{
+	struct sip_uri u;
+	char *ip;
+	unsigned short port;
+
+	if(parse_uri(contact->s, contact->len, &u) < 0)
+		return 1;
+	ip = ip_addr2strz(&msg->rcv.src_ip);
+	port = u.port_no ? u.port_no : (u.type == SIPS_URI_T ? SIPS_PORT : SIP_PORT);
+	return port != msg->rcv.src_port || (int)strlen(ip) != u.host.len
+		   || strncasecmp(ip, u.host.s, u.host.len) != 0;
+}
+
+/* nat_source 1: behind NAT by RFC 3581; 2: whenever the source is not the
+ * Contact's address (third-party registrations then route to the
+ * registering client) */
+static int use_source(sip_msg_t *msg, const aor_regreq_t *req)
+{
+	if(req->path.len > 0 || req->ncontacts == 0)
+		return 0;
+	if(aor_params.nat_source == 1)
+		return behind_nat(msg);
+	if(aor_params.nat_source == 2)
+		return source_differs(msg, &req->contacts[0].uri);
+	return 0;
+}
+
 /* the source address the binding is reached at (NAT), as stock's
  * received_avp holds it: sip:ip:port;transport=proto */
 static void set_received(sip_msg_t *msg, aor_regreq_t *req)
@@ -291,8 +320,7 @@ static void set_received(sip_msg_t *msg, aor_regreq_t *req)
 			return;
 		}
 	}
-	if(!aor_params.nat_source || req->path.len > 0 || req->ncontacts == 0
-			|| !behind_nat(msg))
+	if(!use_source(msg, req))
 		return;
 	req->received.s = buf;
 	req->received.len = snprintf(buf, sizeof(buf), "sip:%s:%u%s%s",
