@@ -153,3 +153,25 @@ def test_min_expires_mode_0_raises_the_interval(kam_raise_expires, user):
         r = c.register(kam.aor(user), [ct(user, 5101)], expires=10)
         assert_ok(r)
         assert 59 <= r.contact(ct(user, 5101)).expires <= 60, r.raw
+
+
+# -- a small table keeps working as it fills ------------------------------------
+
+@pytest.fixture(scope="module")
+def kam_small_table(module_kamailio):
+    return module_kamailio(modparams={"hash_size": 1})
+
+
+def test_small_hash_size_holds_many_aors(kam_small_table, user):
+    """hash_size=1 (2 slots to start): 300 AoRs all stay reachable
+    (DESIGN.md: the table grows by itself as it fills)."""
+    kam = kam_small_table
+    n = 300
+    with kam.client() as c:
+        for i in range(n):
+            assert_ok(c.register(kam.aor("%s-%d" % (user, i)),
+                                 [ct(user, 5000 + i)], expires=300))
+        for i in range(0, n, 37):
+            assert_bindings(c, kam.aor("%s-%d" % (user, i)),
+                            [ct(user, 5000 + i)])
+    assert kam.count() == (n, n)

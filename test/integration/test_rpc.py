@@ -7,6 +7,7 @@ the usrloc statistics; aor.flush has no stock equivalent.
 import pytest
 
 from checks import assert_bindings, assert_ok
+import kam as kammod
 from kam import KamcmdError
 
 KAM_OPTIONS = {"modparams": {"use_path": 1}}
@@ -85,3 +86,16 @@ def test_flush_removes_every_binding(kamailio_factory, user):
         assert kam.count() == (0, 0)
         assert_bindings(c, kam.aor(user + "0"), [])
         assert c.invite(kam.ruri(user + "1")).status == 404
+
+
+def test_count_and_flush_accept_the_table_argument(kamailio_factory, user):
+    """aor.count location / aor.flush location name the table explicitly."""
+    if kammod.IMPL == "stock":
+        pytest.fail("aor.count/aor.flush do not exist in the stock modules")
+    kam = kamailio_factory()
+    with kam.client() as c:
+        assert_ok(c.register(kam.aor(user), [ct(user, 5101), ct(user, 5102)],
+                             expires=300))
+    assert "2" in kam.kamcmd("aor.count", "location")
+    assert "2" in kam.kamcmd("aor.flush", "location")
+    assert kam.count() == (0, 0)
