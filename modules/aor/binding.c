@@ -307,11 +307,15 @@ static int kv_value_equal(const kv_t *a, const kv_t *b, int icase)
 	return a->v.s == NULL || str_equiv(&a->v, &b->v, icase);
 }
 
-/* parameters of a checked against b: those in both must match; user, ttl,
- * method and maddr may not appear in only one; the rest are ignored */
+/* parameters of a checked against b: those in both must match; transport,
+ * user, ttl, method and maddr may not appear in only one ("a URI omitting
+ * any component with a default value will not match a URI explicitly
+ * containing that component [...] The same is true for the
+ * transport-parameter"); the rest are ignored */
 static int params_match(const uri_parts_t *a, const uri_parts_t *b)
 {
-	static const char *strict[] = {"user", "ttl", "method", "maddr"};
+	static const char *strict[] = {"user", "ttl", "method", "maddr",
+			"transport"};
 	const kv_t *o;
 	str k;
 	int i, j;
@@ -323,7 +327,7 @@ static int params_match(const uri_parts_t *a, const uri_parts_t *b)
 				return 0;
 			continue;
 		}
-		for(j = 0; j < 4; j++) {
+		for(j = 0; j < 5; j++) {
 			k.s = (char *)strict[j];
 			k.len = (int)strlen(strict[j]);
 			if(str_equiv(&a->params[i].k, &k, 1))

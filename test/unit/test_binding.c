@@ -372,18 +372,16 @@ TEST(uri_rfc3261_19_1_4_not_equivalent_examples_differ)
 	ASSERT_URI_EQ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4", 0);
 }
 
-/* RFC 3261 19.1.4, uri-parameter bullets: "All other uri-parameters
- * appearing in only one URI are ignored when comparing the URIs."
- * transport is not among user, ttl, method and maddr, so by that normative
- * rule an added ;transport=udp is the same contact. The section's example
- * list (and its "omitting any component with a default value" paragraph)
- * says otherwise; the module follows the parameter bullets because a
- * ;transport=udp variant of a registered contact must refresh the same
- * binding, not add a second one. */
-TEST(uri_transport_in_only_one_uri_is_ignored)
+/* RFC 3261 19.1.4: "A URI omitting any component with a default value
+ * will not match a URI explicitly containing that component with its
+ * default value. [...] The same is true for the transport-parameter,
+ * ttl-parameter, user-parameter, and method components." The example list
+ * agrees: sip:bob@biloxi.com and sip:bob@biloxi.com;transport=udp are not
+ * equivalent. Case variants of the value are. */
+TEST(uri_transport_in_only_one_uri_does_not_match)
 {
-	ASSERT_URI_EQ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp", 1);
-	ASSERT_URI_EQ("sip:bob@192.0.2.4:5060",
+	ASSERT_URI_EQ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp", 0);
+	ASSERT_URI_EQ("sip:bob@192.0.2.4:5060;transport=udp",
 			"sip:bob@192.0.2.4:5060;transport=UDP;ob", 1);
 	/* present in both: must match (case-insensitively) */
 	ASSERT_URI_EQ("sip:bob@biloxi.com;transport=udp",

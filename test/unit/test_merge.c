@@ -319,7 +319,7 @@ TEST(expires_zero_removes_the_binding)
 	ASSERT_EQ(apply(t, &q, &lim_default), 0);
 	/* a 19.1.4-equivalent URI names the same binding */
 	ASSERT_EQ(
-			reg1(t, "alice", "c1", 2, "sip:alice@192.0.2.10;transport=udp", 0),
+			reg1(t, "alice", "c1", 2, "sip:alice@192.0.2.10;x-unknown=1", 0),
 			0);
 	ASSERT_EQ(count(t, "alice"), 1);
 	ASSERT_EQ(changed(AOR_CH_DELETED, "sip:alice@192.0.2.10"), 1);
@@ -557,11 +557,11 @@ TEST(duplicate_contact_in_one_request_makes_one_binding_last_wins)
 	ASSERT(t != NULL);
 	rq_init(&q, "alice", "c1", 1);
 	rq_add(&q, "sip:alice@192.0.2.10", 3600);
-	rq_add(&q, "sip:alice@192.0.2.10;transport=udp", 300);
+	rq_add(&q, "sip:alice@192.0.2.10;x-unknown=1", 300);
 	ASSERT_EQ(apply(t, &q, &lim_default), 0);
 	ASSERT_EQ(count(t, "alice"), 1);
 	ASSERT_EQ(nchanges, 1);
-	b = binding(t, "alice", "sip:alice@192.0.2.10;transport=udp");
+	b = binding(t, "alice", "sip:alice@192.0.2.10;x-unknown=1");
 	ASSERT(b != NULL);
 	ASSERT_EQ(b->expires, aor_test_now + 300);
 	/* the last one removes: nothing is left */
