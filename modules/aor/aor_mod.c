@@ -288,7 +288,8 @@ static int mod_init(void)
 		LM_ERR("cannot create table location\n");
 		return -1;
 	}
-	if(rpc_register_array(aor_rpc_cmds) != 0) {
+	if(rpc_register_array(aor_rpc_cmds) != 0
+			|| rpc_register_array(aor_reginfo_rpc_cmds) != 0) {
 		LM_ERR("cannot register the aor.* RPC commands\n");
 		return -1;
 	}

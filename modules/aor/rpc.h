@@ -15,5 +15,7 @@
 #include "../../core/rpc.h"
 
 extern rpc_export_t aor_rpc_cmds[];
+/* aor.reginfo (rpc_reginfo.c) */
+extern rpc_export_t aor_reginfo_rpc_cmds[];
 
 #endif /* AOR_RPC_H */
