@@ -128,3 +128,42 @@ def test_register_with_wrong_password_is_refused(kam_cfg):
     assert second.status in (401, 403), second.raw
     shown = kam_cfg.show("sip:bob@%s" % REALM) or []
     assert contact not in [b["contact"].strip("<>") for b in shown]
+
+
+# A drop-in replacement must load with every stock modparam a cfg may set.
+STOCK_MODPARAMS = {
+    "default_expires": 1800, "min_expires": 30, "min_expires_mode": 1,
+    "max_expires": 7200, "max_contacts": 5, "max_contacts_policy": "reject",
+    "max_bindings": 100000, "default_q": -1, "append_branches": 1,
+    "case_sensitive": 1, "use_domain": 0, "hash_size": 12,
+    "timer_interval": 30, "use_path": 1, "path_mode": 2,
+    "received_avp": "$avp(rcv)", "received_param": "rcv",
+    "method_filtering": 1, "retry_after": 30, "nat_bflag": 6,
+}
+
+
+def test_every_stock_modparam_is_accepted(kamailio_factory, user):
+    """The module loads with all the registrar/usrloc modparams of the
+    brief set to valid values, and applies them (default_expires=1800)."""
+    kam = kamailio_factory(modparams=STOCK_MODPARAMS)
+    with kam.client() as c:
+        r = c.register(kam.aor(user), ["sip:%s@127.0.0.1:5301" % user])
+        assert_ok(r)
+        assert 1799 <= r.contact("sip:%s@127.0.0.1:5301" % user).expires <= 1800
+
+
+@pytest.mark.parametrize("name,value", [
+    ("max_contacts_policy", "evict_newest"),
+    ("min_expires_mode", 7),
+    ("hash_size", -1),
+    ("min_expires", -5),
+])
+def test_bad_modparam_refuses_to_start(tmp_path, name, value):
+    """STYLE.md: aor_params_check() rejects every bad modparam and the
+    module refuses to load (Kamailio exits), it never carries on."""
+    if kammod.IMPL == "stock":
+        pytest.fail("checks the aor module's parameter validation")
+    k = kammod.Kamailio(str(tmp_path), modparams={name: value})
+    with pytest.raises(RuntimeError, match="exited"):
+        k.start()
+    k.stop()
