@@ -15,6 +15,7 @@ On a failing test, the tail of each running Kamailio's log is attached to the
 report. Verdicts never come from the log.
 """
 
+import atexit
 import itertools
 import os
 import sys
@@ -42,6 +43,17 @@ def _stop(k):
     k.stop()
     if k in _running:
         _running.remove(k)
+
+
+@atexit.register
+def _stop_all():
+    """Last resort: no Kamailio outlives the test run."""
+    for k in list(_running):
+        _stop(k)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _stop_all()
 
 
 @pytest.fixture

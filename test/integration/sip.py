@@ -423,14 +423,14 @@ class Client:
 class Uas:
     """A UDP user agent server on a free port, run in a thread.
 
-    It answers every INVITE with 100 then `code` (200 by default, with a
-    To tag), other requests (except ACK) with 200, and records every request
+    It answers every INVITE with 100, 180 (unless ring=False), then `code`
+    (200 by default; all with one To tag), other requests (except ACK) with 200, and records every request
     it receives in `self.requests`. Use wait_for() to block (bounded) until
     a request arrives. sock: serve on an already bound UDP socket (e.g. the
     one a REGISTER was sent from).
     """
 
-    def __init__(self, code=200, delay=0.0, sock=None):
+    def __init__(self, code=200, delay=0.0, sock=None, ring=True):
         if sock is None:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind((HOST, 0))
@@ -438,6 +438,8 @@ class Uas:
         self.port = self.sock.getsockname()[1]
         self.code = code
         self.delay = delay
+        self.ring = ring
+        self.tag = token(6)
         self.requests = []
         self.cond = threading.Condition()
         self.running = True
@@ -488,10 +490,12 @@ class Uas:
                     continue
                 if msg.method == "INVITE":
                     self._reply(msg, 100, "Trying")
+                    if self.ring:
+                        self._reply(msg, 180, "Ringing", self.tag)
                     if self.delay:
                         time.sleep(self.delay)
                     self._reply(msg, self.code,
-                                reasons.get(self.code, "Reply"), token(6))
+                                reasons.get(self.code, "Reply"), self.tag)
                 elif msg.method == "CANCEL":
                     self._reply(msg, 200, "OK")
                 else:
