@@ -24,7 +24,9 @@
 #include "../../core/parser/parse_uri.h"
 
 #include "aor_mod.h"
+#include "events.h"
 #include "rpc.h"
+#include "stats.h"
 
 MODULE_VERSION
 
@@ -55,6 +57,7 @@ struct aor_params aor_params = {
 	.db_mode = 0,
 	.db_url = NULL,
 	.gruu_enabled = 0,
+	.event_callback = NULL,
 };
 /* clang-format on */
 
@@ -132,6 +135,7 @@ static param_export_t params[] = {
 	{"db_mode", PARAM_INT, &aor_params.db_mode},
 	{"db_url", PARAM_STRING, &aor_params.db_url},
 	{"gruu_enabled", PARAM_INT, &aor_params.gruu_enabled},
+	{"event_callback", PARAM_STRING, &aor_params.event_callback},
 	{0, 0, 0}
 };
 
@@ -258,6 +262,10 @@ aor_table_t *aor_table_get(const str *name)
 	t = aor_table_new(name, aor_params.hash_size);
 	if(t == NULL)
 		return NULL;
+	if(aor_stats_table(t) < 0) {
+		aor_table_free(t);
+		return NULL;
+	}
 	t->next = *aor_table_list;
 	*aor_table_list = t;
 	return t;
@@ -276,6 +284,8 @@ static int mod_init(void)
 		return -1;
 	}
 	if(received_avp_init() < 0)
+		return -1;
+	if(aor_stats_init() < 0 || aor_events_init() < 0)
 		return -1;
 	aor_table_list = shm_malloc(sizeof(*aor_table_list));
 	if(aor_table_list == NULL) {

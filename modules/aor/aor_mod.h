@@ -47,6 +47,7 @@ struct aor_params
 	int db_mode;
 	char *db_url;
 	int gruu_enabled;
+	char *event_callback;
 };
 
 extern struct aor_params aor_params;

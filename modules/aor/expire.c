@@ -13,6 +13,7 @@
  */
 
 #include "aor_mod.h"
+#include "events.h"
 
 #define TICKS_PER_SEC 10
 #define RESIZE_BUDGET 8192	  /* old slots drained per tick */
@@ -29,7 +30,10 @@ static void expire_slice(aor_table_t *t, time_t now)
 	for(i = 0; i < n; i++) {
 		if(t->expire_pos >= size)
 			t->expire_pos = 0;
-		aor_table_expire_slot(t, t->expire_pos++, now, NULL, NULL);
+		if(aor_table_expire_slot(t, t->expire_pos++, now, aor_event_expired,
+				   NULL)
+				> 0)
+			aor_events_run();
 	}
 }
 

@@ -22,6 +22,8 @@
 
 #include "aor_mod.h"
 #include "errors.h"
+#include "events.h"
+#include "stats.h"
 
 #define AOR_COPY_MAX 256 /* bindings one lookup forks to, at most */
 
@@ -281,6 +283,7 @@ int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri)
 	char buf[1100];
 	aor_table_t *t;
 	str key;
+	int ret;
 
 	t = aor_table_get(table);
 	if(t == NULL)
@@ -289,7 +292,9 @@ int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri)
 		LM_WARN("lookup: cannot take an AoR from %s\n", uri ? "uri" : "R-URI");
 		return -3;
 	}
-	return route_to(msg, t, &key, 1);
+	ret = route_to(msg, t, &key, 1);
+	aor_stat_add(ret == 1 ? AOR_ST_LOOKUP_FOUND : AOR_ST_LOOKUP_NOT_FOUND, 1);
+	return ret;
 }
 
 int ki_aor_registered(sip_msg_t *msg, str *table, str *uri)
@@ -331,10 +336,12 @@ int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
 			link = &(*link)->next;
 			continue;
 		}
+		aor_event_deleted(*link, NULL);
 		aor_rec_del(&rec, link);
 		removed++;
 	}
 	aor_table_unlock(t, hash);
+	aor_events_run();
 	return removed > 0 ? 1 : -3;
 }
 

@@ -28,7 +28,9 @@
 
 #include "aor_mod.h"
 #include "errors.h"
+#include "events.h"
 #include "reply.h"
+#include "stats.h"
 
 #define SAVE_NOREPLY 0x02
 #define SAVE_ONLY_THIS 0x04
@@ -397,6 +399,7 @@ static int apply(aor_table_t *t, aor_regreq_t *req, aor_binding_t ***out)
 	if(ret == 0)
 		ret = aor_rec_copy(&rec, req->now, copies, 1024);
 	aor_table_unlock(t, req->hash);
+	aor_events_run();
 	*out = copies;
 	return ret;
 }
@@ -426,6 +429,7 @@ int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri)
 	memset(&req, 0, sizeof(req));
 	req.now = aor_now();
 	req.only_this = (flags & SAVE_ONLY_THIS) != 0;
+	req.on_change = aor_event_collect;
 	ret = parse_request(msg, uri, &req, keybuf, &echo_path, &min);
 	if(ret < 0)
 		goto error;
@@ -438,6 +442,7 @@ int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri)
 		ret = AOR_E_INTERNAL;
 		goto error;
 	}
+	aor_stat_add(AOR_ST_ACCEPTED, 1);
 	if(finish(msg, flags, 0, 0) < 0)
 		return -1;
 	return 1;
@@ -450,6 +455,7 @@ error:
 				t->name.s, req.aor.len, req.aor.s,
 				ret == AOR_E_NOMEM ? "out of shared memory"
 								   : "max_bindings reached");
+	aor_stat_rejected(ret);
 	finish(msg, flags, ret, min);
 	return ret == AOR_E_TOO_MANY ? -2 : -1;
 }
