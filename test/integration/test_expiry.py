@@ -118,3 +118,16 @@ def test_expired_binding_does_not_count_against_max_contacts(
         assert wait_gone(c, aor, ct(user, 5101), timeout=3.0) is not None
         assert_ok(c.register(aor, [ct(user, 5102)], expires=300))
         assert_bindings(c, aor, [ct(user, 5102)])
+
+
+def test_timer_sweeps_every_slot(kam_timer, user):
+    """The timer's bounded slices cover the whole table: 300 AoRs that
+    expire together are all gone within a few ticks (timer_interval=1)."""
+    kam = kam_timer
+    a0, b0 = kam.count()
+    with kam.client() as c:
+        for i in range(300):
+            assert_ok(c.register(kam.aor("%s-%d" % (user, i)),
+                                 [ct(user, 5101)], expires=1))
+    assert kam.count()[0] >= a0 + 1
+    assert sip.wait_until(lambda: kam.count() == (a0, b0), 8.0), kam.count()

@@ -175,3 +175,38 @@ def test_small_hash_size_holds_many_aors(kam_small_table, user):
             assert_bindings(c, kam.aor("%s-%d" % (user, i)),
                             [ct(user, 5000 + i)])
     assert kam.count() == (n, n)
+
+
+# -- shared memory comes back -----------------------------------------------------
+
+def shm_used(kam):
+    from kam import parse_rpc, rpc_find
+    return int(rpc_find(parse_rpc(kam.kamcmd("core.shmmem")), "real_used")[0])
+
+
+def test_bindings_give_their_shared_memory_back(kamailio_factory, user):
+    """Adding and removing bindings (by expires 0, '*' and refresh) many
+    times leaves shm use where it was: every binding block and record is
+    freed (DESIGN.md: one shm block per binding, record freed with its last
+    binding)."""
+    kam = kamailio_factory()
+
+    def cycle(c, n):
+        for i in range(n):
+            aor = kam.aor("%s-%d" % (user, i % 50))
+            assert_ok(c.register(aor, [ct(user, 5101), ct(user, 5102)],
+                                 expires=300))
+            assert_ok(c.register(aor, [ct(user, 5101)], expires=600))
+            if i % 2:
+                assert_ok(c.register(aor, [ct(user, 5101), ct(user, 5102)],
+                                     expires=0))
+            else:
+                with kam.client() as other:
+                    assert_ok(other.register(aor, ["*"], expires=0))
+    with kam.client() as c:
+        cycle(c, 200)
+        before = shm_used(kam)
+        cycle(c, 1000)
+        after = shm_used(kam)
+    assert kam.count() == (0, 0)
+    assert after - before < 64 * 1024, "shm grew by %d bytes" % (after - before)
