@@ -99,3 +99,21 @@ def test_count_and_flush_accept_the_table_argument(kamailio_factory, user):
     assert "2" in kam.kamcmd("aor.count", "location")
     assert "2" in kam.kamcmd("aor.flush", "location")
     assert kam.count() == (0, 0)
+
+
+def stat(kam, name):
+    """A counter from `stats.get_statistics` (group aor; registrar in stock)."""
+    group = "registrar" if kam.impl == "stock" else "aor"
+    out = kam.kamcmd("stats.get_statistics", "%s:%s" % (group, name))
+    return int(out.strip().rsplit("=", 1)[1])
+
+
+def test_accepted_and_rejected_regs_counters(kam, client, user):
+    """STYLE.md: counters keep the stock names accepted_regs and
+    rejected_regs: one 200 and one 423 move each by one."""
+    acc, rej = stat(kam, "accepted_regs"), stat(kam, "rejected_regs")
+    assert_ok(client.register(kam.aor(user), [ct(user, 5101)], expires=300))
+    r = client.register(kam.aor(user), [ct(user, 5101)], expires=5)
+    assert r.status == 423
+    assert stat(kam, "accepted_regs") == acc + 1
+    assert stat(kam, "rejected_regs") == rej + 1
