@@ -580,6 +580,18 @@ def test_path_is_stored_and_echoed_in_ok(kam, client, user):
         shown
 
 
+def test_path_without_supported_path_is_420(kam, client, user):
+    """RFC 3327 5.3 with path_mode=2 (the stock default): a Path from a UA
+    that did not say 'Supported: path' is refused with 420 Bad Extension
+    and 'Unsupported: path'; nothing is stored."""
+    aor = kam.aor(user)
+    r = client.register(aor, [ct(user, 5101)], expires=300,
+                        headers=[("Path", "<sip:edge@127.0.0.1:5199;lr>")])
+    assert_error(r, 420)
+    assert "path" in r.get("Unsupported", "").lower(), r.raw
+    assert_bindings(client, aor, [])
+
+
 def test_error_reply_has_p_registrar_error(kam, client, user):
     """Every error reply of the registrar names the cause in
     P-Registrar-Error (here a 400 for an out-of-range q)."""
