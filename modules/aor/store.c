@@ -376,3 +376,97 @@ int aor_table_maint(aor_table_t *t, unsigned int budget)
 	}
 	return 1;
 }
+
+/* v with its 64 bits in reverse order (Redis's rev) */
+static uint64_t rev64(uint64_t v)
+{
+	uint64_t mask = ~(uint64_t)0;
+	unsigned int s = 64;
+
+	while((s >>= 1) > 0) {
+		mask ^= (mask << s);
+		v = ((v >> s) & mask) | ((v << s) & ~mask);
+	}
+	return v;
+}
+
+/* The cursor after v in an array of mask + 1 slots: increments the
+ * reversed bits, so that the high bits of a slot index change first and
+ * the four slots an old slot splits into when the array grows x4 are
+ * visited one after the other. 0 after the last slot. */
+static uint64_t cursor_next(uint64_t v, uint32_t mask)
+{
+	v |= ~(uint64_t)mask;
+	v = rev64(v);
+	v++;
+	return rev64(v);
+}
+
+static int same_key(const aor_binding_t *a, const aor_binding_t *b)
+{
+	str x, y;
+
+	if(a->hash != b->hash)
+		return 0;
+	x = aor_binding_get(a, AOR_F_AOR);
+	y = aor_binding_get(b, AOR_F_AOR);
+	return x.len == y.len && memcmp(x.s, y.s, x.len) == 0;
+}
+
+/* Visits the slot of *cursor under its lock and advances *cursor; returns
+ * the number of records in the slot. The lock of cursor & lock_mask covers
+ * the slot in the current array and the old slot that maps to it, whatever
+ * the array sizes (both are at least the lock count). */
+static unsigned int scan_slot(aor_table_t *t, uint64_t *cursor,
+		aor_scan_cb cb, void *arg)
+{
+	uint32_t lk = (uint32_t)*cursor & t->lock_mask, pos;
+	const aor_binding_t *b, *prev = NULL;
+	unsigned int n = 0;
+	aor_gen_t *g;
+
+	aor_lockset_get(t->locks, lk);
+	g = gen_get(t);
+	pos = (uint32_t)*cursor & g->mask;
+	if(g->old_slots && g->old_slots[pos & g->old_mask])
+		drain_old(g, pos & g->old_mask);
+	for(b = g->slots[pos]; b; prev = b, b = b->next) {
+		if(prev == NULL || !same_key(prev, b))
+			n++;
+		cb(b, arg);
+	}
+	*cursor = cursor_next(*cursor, g->mask);
+	aor_lockset_release(t->locks, lk);
+	return n;
+}
+
+uint64_t aor_table_scan(aor_table_t *t, uint64_t cursor,
+		unsigned int max_records, aor_scan_cb cb, void *arg)
+{
+	unsigned long visits, records = 0;
+
+	if(max_records == 0)
+		max_records = 1;
+	/* bounded: at most AOR_SCAN_VISITS * max_records slots, one lock
+	 * hold each */
+	visits = (unsigned long)AOR_SCAN_VISITS * max_records;
+	do {
+		records += scan_slot(t, &cursor, cb, arg);
+	} while(cursor != 0 && records < max_records && --visits > 0);
+	return cursor;
+}
+
+void aor_table_stat(aor_table_t *t, aor_table_stat_t *st)
+{
+	aor_gen_t *g;
+
+	/* the generation is read under a slot lock (see lock_barrier) */
+	aor_lockset_get(t->locks, 0);
+	g = gen_get(t);
+	st->slots = g->mask + 1;
+	st->resizing = g->old_slots != NULL;
+	aor_lockset_release(t->locks, 0);
+	st->aors = aor_atomic_get(&t->aors);
+	st->bindings = aor_atomic_get(&t->bindings);
+	st->mem = aor_atomic_get(&t->mem);
+}

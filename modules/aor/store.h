@@ -117,4 +117,41 @@ uint32_t aor_table_size(aor_table_t *t);
 /* Removes every binding of t, slot by slot; returns how many. */
 long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg);
 
+/* Called by aor_table_scan for each binding of a visited slot, under the
+ * slot's lock: b is valid only during the call, so cb copies what it needs;
+ * it must not take a slot lock or call into the store. */
+typedef void (*aor_scan_cb)(const aor_binding_t *b, void *arg);
+
+/* One page of a cursor walk over t (Redis's dictScan). Start with cursor
+ * 0 and pass each returned cursor back in; 0 is returned when the walk is
+ * complete. Visits whole slots, one lock held at a time: under the lock of
+ * a slot it drains the old slot that maps there (as aor_table_find does)
+ * and calls cb(b, arg) for every binding of the slot, so the bindings of a
+ * record all come in one call, adjacent, and never split across pages.
+ * Stops after the slot in which it has seen max_records records (0 counts
+ * as 1), or after AOR_SCAN_VISITS * max_records slots (empty ones too:
+ * the bound on a sparse table), or at the end of the walk.
+ *
+ * The cursor counts slots in reverse-binary order, so a table that grows
+ * between calls (x4, aor_table_maint) is walked on without loss: every AoR
+ * present from the first call to the last is visited at least once, and
+ * exactly once when no resize started during the walk. AoRs added or
+ * removed during the walk may or may not be visited. */
+#define AOR_SCAN_VISITS 10
+uint64_t aor_table_scan(aor_table_t *t, uint64_t cursor,
+		unsigned int max_records, aor_scan_cb cb, void *arg);
+
+/* A snapshot of a table's counters. */
+typedef struct aor_table_stat
+{
+	long aors;
+	long bindings;
+	long mem;		/* bytes of shared memory: bindings and slot arrays */
+	uint32_t slots; /* of the current array */
+	int resizing;	/* 1 while old slots are being drained */
+} aor_table_stat_t;
+
+/* Fills st from t. Takes and releases one slot lock: do not hold one. */
+void aor_table_stat(aor_table_t *t, aor_table_stat_t *st);
+
 #endif /* AOR_STORE_H */

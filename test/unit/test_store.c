@@ -645,6 +645,279 @@ TEST(concurrent_updates_with_a_resize_running_stay_consistent)
 	aor_table_free(t);
 }
 
+/* what a cursor walk saw: per stable AoR ("scan<i>@example.com"), the
+ * records and bindings visited; touched lists the AoRs of the current page */
+struct walk
+{
+	int n;
+	int *records;
+	int *bindings;
+	int *touched;
+	int ntouched;
+	int prev; /* AoR of the previous binding in this page, or -1 */
+	long pages;
+};
+
+static void scan_name(char *buf, size_t n, const char *kind, int i)
+{
+	snprintf(buf, n, "%s%d@example.com", kind, i);
+}
+
+static int scan_bindings_of(int i)
+{
+	return i % 3 + 1;
+}
+
+static void walk_init(struct walk *w, int n)
+{
+	memset(w, 0, sizeof(*w));
+	w->n = n;
+	w->records = calloc(n, sizeof(int));
+	w->bindings = calloc(n, sizeof(int));
+	w->touched = calloc(n, sizeof(int));
+}
+
+static void walk_free(struct walk *w)
+{
+	free(w->records);
+	free(w->bindings);
+	free(w->touched);
+}
+
+/* aor_scan_cb: counts the bindings of stable AoRs, and a record each time
+ * the AoR changes within a page */
+static void walk_cb(const aor_binding_t *b, void *arg)
+{
+	struct walk *w = arg;
+	str k = aor_binding_get(b, AOR_F_AOR);
+	int i;
+
+	if(k.len < 5 || memcmp(k.s, "scan", 4) != 0)
+		return;
+	i = atoi(k.s + 4);
+	if(i < 0 || i >= w->n)
+		return;
+	if(i != w->prev) {
+		w->records[i]++;
+		if(w->ntouched < w->n)
+			w->touched[w->ntouched++] = i;
+	}
+	w->prev = i;
+	w->bindings[i]++;
+}
+
+/* one page: scan from *cursor (advanced), then check that every AoR it
+ * touched came with all its bindings each time it came (records never
+ * split) */
+static void walk_page(aor_table_t *t, struct walk *w, uint64_t *cursor,
+		unsigned int max_records)
+{
+	int j, i;
+
+	w->ntouched = 0;
+	w->prev = -1;
+	*cursor = aor_table_scan(t, *cursor, max_records, walk_cb, w);
+	w->pages++;
+	for(j = 0; j < w->ntouched; j++) {
+		i = w->touched[j];
+		if(w->bindings[i] != w->records[i] * scan_bindings_of(i))
+			UNIT_FAIL("scan%d: %d bindings in %d records, a record has %d", i,
+					w->bindings[i], w->records[i], scan_bindings_of(i));
+	}
+}
+
+/* n stable AoRs of 1 to 3 bindings each; maint every maint_every inserts
+ * (0: never, the table keeps its size) */
+static void scan_fill(aor_table_t *t, int n, int maint_every)
+{
+	char aor[48], uri[48];
+	int i, j;
+
+	for(i = 0; i < n; i++) {
+		scan_name(aor, sizeof(aor), "scan", i);
+		for(j = 0; j < scan_bindings_of(i); j++) {
+			snprintf(uri, sizeof(uri), "sip:s%d@192.0.2.%d", i, j + 1);
+			add(t, mk(aor, uri, 0));
+		}
+		if(maint_every && i % maint_every == maint_every - 1)
+			aor_table_maint(t, 64);
+	}
+}
+
+#define SCAN_N 50000
+
+/* a table that does not change during the walk: every page of
+ * max_records (1, 100, 1000) holds whole records, and the walk returns
+ * each AoR exactly once */
+TEST(scan_visits_every_aor_exactly_once_in_whole_records)
+{
+	static const unsigned int sizes[] = {1, 100, 1000};
+	aor_table_t *t = table_new(4);
+	struct walk w;
+	uint64_t cursor;
+	unsigned int k;
+	int i;
+
+	ASSERT(t != NULL);
+	scan_fill(t, SCAN_N, 100);
+	while(aor_table_maint(t, 1024) != 0)
+		;
+	ASSERT_EQ(t->aors, SCAN_N);
+	for(k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		walk_init(&w, SCAN_N);
+		cursor = 0;
+		do {
+			walk_page(t, &w, &cursor, sizes[k]);
+			ASSERT_OK_SO_FAR();
+			ASSERT_LT(w.pages, 2 * (long)aor_table_size(t));
+		} while(cursor != 0);
+		for(i = 0; i < SCAN_N; i++)
+			if(w.records[i] != 1)
+				UNIT_FAIL("max_records %u: scan%d visited %d times", sizes[k],
+						i, w.records[i]);
+		/* pages are full but for the last: about n / max_records */
+		if(sizes[k] > 1)
+			ASSERT_LE(w.pages, SCAN_N / (long)sizes[k] + 2);
+		walk_free(&w);
+	}
+	check_table(t);
+	aor_table_free(t);
+}
+
+/* an empty table is walked in bounded pages to 0, calling nothing */
+TEST(scan_of_an_empty_table_is_bounded_and_ends)
+{
+	aor_table_t *t = table_new(10);
+	struct walk w;
+	uint64_t cursor = 0;
+
+	ASSERT(t != NULL);
+	walk_init(&w, 1);
+	do {
+		walk_page(t, &w, &cursor, 4);
+		ASSERT_OK_SO_FAR();
+	} while(cursor != 0);
+	/* 1,024 slots, at most AOR_SCAN_VISITS * 4 per page */
+	ASSERT_EQ(
+			w.pages, (1024 + AOR_SCAN_VISITS * 4 - 1) / (AOR_SCAN_VISITS * 4));
+	walk_free(&w);
+	aor_table_free(t);
+}
+
+/* churn between pages: adds "churn<i>" AoRs and removes older ones */
+static void scan_churn(aor_table_t *t, int *next, int *oldest, int add_n,
+		int del_n)
+{
+	char aor[48];
+	aor_rec_t rec;
+	str a;
+	uint32_t h;
+
+	for(; add_n > 0; add_n--, (*next)++) {
+		scan_name(aor, sizeof(aor), "churn", *next);
+		add(t, mk(aor, "sip:churn@192.0.2.9", 0));
+	}
+	for(; del_n > 0 && *oldest < *next; del_n--, (*oldest)++) {
+		scan_name(aor, sizeof(aor), "churn", *oldest);
+		a = STR_C(aor);
+		h = aor_hash(&a);
+		aor_table_lock(t, h);
+		aor_table_find(t, h, &a, &rec);
+		while(rec.n > 0)
+			aor_rec_del(&rec, rec.link);
+		aor_table_unlock(t, h);
+	}
+}
+
+/* Between pages: others are added and removed, and maint steps grow the
+ * table (several x4 resizes, walked while old slots are half drained):
+ * every AoR present all along is still visited at least once. */
+TEST(scan_visits_every_stable_aor_while_the_table_grows_and_churns)
+{
+	aor_table_t *t = table_new(4);
+	int next = 0, oldest = 0, i, resizes = 0;
+	uint32_t size0;
+	struct walk w;
+	uint64_t cursor = 0;
+
+	ASSERT(t != NULL);
+	/* 20,000 AoRs in 16 slots: the walk starts before any resize */
+	scan_fill(t, 20000, 0);
+	size0 = aor_table_size(t);
+	walk_init(&w, 20000);
+	do {
+		walk_page(t, &w, &cursor, 50);
+		ASSERT_OK_SO_FAR();
+		if(aor_table_maint(t, 3) == 1 && t->gen->old_slots
+				&& t->drain_pos == 0)
+			resizes++;
+		scan_churn(t, &next, &oldest, 60, 30);
+		ASSERT_LT(w.pages, 1000000);
+	} while(cursor != 0);
+	for(i = 0; i < 20000; i++)
+		if(w.records[i] < 1)
+			UNIT_FAIL("scan%d never visited (%ld pages, %d resizes)", i,
+					w.pages, resizes);
+	ASSERT_GE(resizes, 3);
+	ASSERT_GT(aor_table_size(t), size0 * 64);
+	check_table(t);
+	walk_free(&w);
+	aor_table_free(t);
+}
+
+static volatile int sc_stop;
+
+static void *sc_churn(void *p)
+{
+	aor_table_t *t = p;
+	int next = 0, oldest = 0;
+
+	while(!__atomic_load_n(&sc_stop, __ATOMIC_ACQUIRE) && next < 200000)
+		scan_churn(t, &next, &oldest, 20, 10);
+	return NULL;
+}
+
+static void *sc_maint(void *p)
+{
+	aor_table_t *t = p;
+
+	while(!__atomic_load_n(&sc_stop, __ATOMIC_ACQUIRE))
+		aor_table_maint(t, 8);
+	return NULL;
+}
+
+/* the same with the churn and the resize in threads of their own, racing
+ * the walk slot by slot under the locks */
+TEST(scan_visits_every_stable_aor_with_concurrent_churn_and_resize)
+{
+	aor_table_t *t = table_new(4);
+	pthread_t ct, mt;
+	struct walk w;
+	uint64_t cursor = 0;
+	int i;
+
+	ASSERT(t != NULL);
+	scan_fill(t, 20000, 0);
+	walk_init(&w, 20000);
+	sc_stop = 0;
+	ASSERT_EQ(pthread_create(&ct, NULL, sc_churn, t), 0);
+	ASSERT_EQ(pthread_create(&mt, NULL, sc_maint, t), 0);
+	do {
+		walk_page(t, &w, &cursor, 20);
+	} while(cursor != 0 && !unit_failed && w.pages < 10000000);
+	__atomic_store_n(&sc_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(ct, NULL);
+	pthread_join(mt, NULL);
+	ASSERT_OK_SO_FAR();
+	for(i = 0; i < 20000; i++)
+		if(w.records[i] < 1)
+			UNIT_FAIL("scan%d never visited (%ld pages)", i, w.pages);
+	ASSERT_GT(aor_table_size(t), 16);
+	check_table(t);
+	walk_free(&w);
+	aor_table_free(t);
+}
+
 static double ns_since(const struct timespec *a)
 {
 	struct timespec b;
