@@ -48,10 +48,24 @@ BUILD_DIR=${BUILD_DIR:-build/unit}
 CC=${CC:-gcc}
 mkdir -p "$BUILD_DIR" || exit 2
 
+# libxml2 (reginfo.c), found as the module's Makefile finds it
+if command -v xml2-config >/dev/null 2>&1; then
+	XML_CFLAGS=$(xml2-config --cflags)
+	XML_LIBS=$(xml2-config --libs)
+elif pkg-config --exists libxml-2.0 2>/dev/null; then
+	XML_CFLAGS=$(pkg-config --cflags libxml-2.0)
+	XML_LIBS=$(pkg-config --libs libxml-2.0)
+else
+	echo "run.sh: libxml2 not found (neither xml2-config nor pkg-config" \
+		"libxml-2.0); install libxml2-dev" >&2
+	exit 2
+fi
+
 CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -DAOR_UNIT_TEST
 	-fsanitize=address,undefined -fno-omit-frame-pointer
-	-I$KINC -Imodules/aor"
-SRCS="modules/aor/binding.c modules/aor/store.c modules/aor/merge.c"
+	-I$KINC -Imodules/aor $XML_CFLAGS"
+SRCS="modules/aor/binding.c modules/aor/store.c modules/aor/merge.c
+	modules/aor/reginfo.c"
 
 # a sanitizer report must fail the binary, with a status no test uses
 export ASAN_OPTIONS="exitcode=86:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
@@ -65,7 +79,7 @@ for src in test/unit/test_*.c; do
 	name=$(basename "$src" .c)
 	bin=$BUILD_DIR/$name
 	# shellcheck disable=SC2086
-	if ! $CC $CFLAGS -o "$bin" "$src" $SRCS -lpthread; then
+	if ! $CC $CFLAGS -o "$bin" "$src" $SRCS $XML_LIBS -lpthread; then
 		echo "not ok $name: does not build"
 		failed=$((failed + 1))
 		status=1
