@@ -7,19 +7,45 @@
  * (at your option) any later version.
  *
  * The aor.* RPC commands. Each copies what it shows under one slot lock,
- * releases it, and formats the reply afterwards.
+ * releases it, and formats the reply afterwards; aor.list does so slot by
+ * slot, one page per call, resuming from a cursor (aor_table_scan).
  */
 
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "../../core/mem/pkg.h"
+#include "../../core/parser/parse_uri.h"
 #include "../../core/rpc_lookup.h"
 #include "../../core/ut.h"
 
 #include "aor_mod.h"
 #include "errors.h"
+#include "events.h"
 #include "rpc.h"
 
 #define RPC_SHOW_MAX 256
+
+#define ALIGN8(n) (((n) + 7) & ~(size_t)7)
+
+/* aor.list: AoRs per page by default and at most */
+#define LIST_LIMIT 100
+#define LIST_LIMIT_MAX 1000
+/* estimated reply bytes of a page: ctl sends at most 32 KB by default */
+#define LIST_BUDGET (24 * 1024)
+/* estimated reply bytes of an AoR and of a binding, besides their strings
+ * (field names, type headers, numbers) */
+#define LIST_EST_AOR 48
+#define LIST_EST_BINDING 240
+/* pkg bytes one page may copy: the budget plus its last slot */
+#define LIST_COPY_MAX (256 * 1024)
+/* aor_table_scan calls per page (each visits at most AOR_SCAN_VISITS
+ * slots): the bound of a page over a sparse table or a rare filter */
+#define LIST_SCANS_MAX 4096
+#define LIST_FILTER_MAX 256
 
 static aor_table_t *rpc_table(rpc_t *rpc, void *c, str *name)
 {
@@ -190,6 +216,489 @@ static void aor_rpc_rm(rpc_t *rpc, void *c)
 	rpc->rpl_printf(c, "removed %d bindings of %.*s", n, key.len, key.s);
 }
 
+/* A page of aor.list as copied under the slot locks: in list_buf, each
+ * record is a list_rec followed by its n bindings, each 8-aligned. */
+typedef struct list_rec
+{
+	int n;
+	int pad;
+} list_rec_t;
+
+typedef struct list_page
+{
+	size_t len; /* bytes of list_buf in use */
+	size_t est; /* estimated reply bytes */
+	long cur;	/* offset of the record being copied, or -1 */
+	int naors;
+	int dropped; /* bindings left out: LIST_COPY_MAX reached */
+	int nomem;
+	time_t now;
+	const char *filter; /* NUL-terminated, or NULL */
+	int filter_len;
+	int glob; /* filter is an fnmatch(3) pattern, else a prefix */
+} list_page_t;
+
+/* this process's copy of a page; at most LIST_COPY_MAX bytes */
+static char *list_buf;
+static size_t list_cap;
+
+/* Makes room for n more bytes in list_buf. Lock held: bounded by
+ * LIST_COPY_MAX. Returns 0, or -1 (dropped or nomem set). */
+static int list_reserve(list_page_t *p, size_t n)
+{
+	size_t cap;
+	char *nb;
+
+	if(p->len + n <= list_cap)
+		return 0;
+	if(p->len + n > LIST_COPY_MAX) {
+		p->dropped++;
+		return -1;
+	}
+	for(cap = list_cap ? list_cap : 16384; cap < p->len + n; cap *= 2)
+		;
+	if(cap > LIST_COPY_MAX)
+		cap = LIST_COPY_MAX;
+	nb = pkg_realloc(list_buf, cap);
+	if(nb == NULL) {
+		PKG_MEM_ERROR_FMT("%zu bytes to copy an aor.list page\n", cap);
+		p->nomem = 1;
+		return -1;
+	}
+	list_buf = nb;
+	list_cap = cap;
+	return 0;
+}
+
+static int list_match(const list_page_t *p, const str *key)
+{
+	char kb[1100];
+
+	if(p->filter == NULL)
+		return 1;
+	if(!p->glob)
+		return key->len >= p->filter_len
+			   && memcmp(key->s, p->filter, p->filter_len) == 0;
+	if(key->len >= (int)sizeof(kb))
+		return 0;
+	memcpy(kb, key->s, key->len);
+	kb[key->len] = '\0';
+	return fnmatch(p->filter, kb, 0) == 0;
+}
+
+/* the first binding of the record being copied */
+static aor_binding_t *list_first(const list_page_t *p)
+{
+	return (aor_binding_t *)(list_buf + p->cur + sizeof(list_rec_t));
+}
+
+static int list_same_aor(const aor_binding_t *a, const aor_binding_t *b)
+{
+	str x = aor_binding_get(a, AOR_F_AOR), y = aor_binding_get(b, AOR_F_AOR);
+
+	return a->hash == b->hash && x.len == y.len && memcmp(x.s, y.s, x.len) == 0;
+}
+
+/* aor_scan_cb: copies one live, matching binding into the page; the
+ * bindings of an AoR come adjacent within one scan call */
+static void list_copy(const aor_binding_t *b, void *arg)
+{
+	list_page_t *p = arg;
+	size_t sz = ALIGN8(aor_binding_size(b));
+	str key = aor_binding_get(b, AOR_F_AOR);
+	aor_binding_t *c;
+
+	if(aor_binding_expired(b, p->now) || !list_match(p, &key))
+		return;
+	if(p->cur >= 0 && list_same_aor(list_first(p), b)) {
+		if(list_reserve(p, sz) < 0)
+			return;
+	} else {
+		if(list_reserve(p, sizeof(list_rec_t) + sz) < 0)
+			return;
+		p->cur = (long)p->len;
+		((list_rec_t *)(list_buf + p->len))->n = 0;
+		p->len += sizeof(list_rec_t);
+		p->naors++;
+		p->est += LIST_EST_AOR + key.len;
+	}
+	c = (aor_binding_t *)(list_buf + p->len);
+	memcpy(c, b, aor_binding_size(b));
+	c->next = NULL;
+	p->len += sz;
+	((list_rec_t *)(list_buf + p->cur))->n++;
+	p->est += LIST_EST_BINDING + b->off[AOR_F_COUNT];
+}
+
+/* Copies slots from *cursor on, one scan call (one non-empty slot) at a
+ * time, until the page holds limit AoRs or LIST_BUDGET estimated bytes. A
+ * slot that would overfill a non-empty page is given back: *cursor then
+ * names it and it starts the next page. Returns 0 or AOR_E_NOMEM. */
+static int list_fill(aor_table_t *t, list_page_t *p, uint64_t *cursor,
+		int limit)
+{
+	list_page_t mark;
+	uint64_t next;
+	int i;
+
+	for(i = 0; i < LIST_SCANS_MAX && p->naors < limit; i++) {
+		mark = *p;
+		p->cur = -1;
+		next = aor_table_scan(t, *cursor, 1, list_copy, p);
+		if(p->nomem)
+			return AOR_E_NOMEM;
+		if(mark.naors > 0
+				&& (p->naors > limit || p->est > LIST_BUDGET || p->dropped)) {
+			*p = mark;
+			break;
+		}
+		*cursor = next;
+		if(next == 0 || p->est >= LIST_BUDGET)
+			break;
+	}
+	if(p->dropped)
+		LM_WARN("table %.*s: a slot holds more than %d bytes of bindings;"
+				" aor.list left %d of them out\n",
+				t->name.len, t->name.s, LIST_COPY_MAX, p->dropped);
+	return 0;
+}
+
+static void list_reply(rpc_t *rpc, void *c, aor_table_t *t,
+		const list_page_t *p, uint64_t next)
+{
+	char nb[24];
+	void *h, *arr, *ah, *barr;
+	const aor_binding_t *b;
+	size_t off = 0;
+	str key;
+	int i, n;
+
+	snprintf(nb, sizeof(nb), "%llu", (unsigned long long)next);
+	if(rpc->add(c, "{", &h) < 0
+			|| rpc->struct_add(h, "Ssd[", "table", &t->name, "next", nb,
+					   "count", p->naors, "aors", &arr)
+					   < 0)
+		return;
+	while(off < p->len) {
+		n = ((list_rec_t *)(list_buf + off))->n;
+		off += sizeof(list_rec_t);
+		key = aor_binding_get((aor_binding_t *)(list_buf + off), AOR_F_AOR);
+		if(rpc->array_add(arr, "{", &ah) < 0
+				|| rpc->struct_add(ah, "S[", "aor", &key, "bindings", &barr)
+						   < 0)
+			return;
+		for(i = 0; i < n; i++) {
+			b = (aor_binding_t *)(list_buf + off);
+			add_binding(rpc, c, barr, b, p->now);
+			off += ALIGN8(aor_binding_size(b));
+		}
+	}
+}
+
+/* a decimal cursor, 0 .. 2^64 - 1 */
+static int parse_cursor(const str *s, uint64_t *v)
+{
+	uint64_t x = 0;
+	unsigned int d;
+	int i;
+
+	if(s->len <= 0 || s->len > 20)
+		return -1;
+	for(i = 0; i < s->len; i++) {
+		if(s->s[i] < '0' || s->s[i] > '9')
+			return -1;
+		d = (unsigned int)(s->s[i] - '0');
+		if(x > (UINT64_MAX - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return 0;
+}
+
+static void aor_rpc_list(rpc_t *rpc, void *c)
+{
+	str tname = STR_NULL, cur = STR_NULL, filter = STR_NULL;
+	char fb[LIST_FILTER_MAX + 1];
+	uint64_t cursor = 0;
+	list_page_t page;
+	aor_table_t *t;
+	int n, limit = LIST_LIMIT;
+
+	n = rpc->scan(c, "*.S.d.S.S", &tname, &limit, &cur, &filter);
+	if(n < 0) {
+		rpc->fault(c, 400, "Usage: aor.list [table [limit [cursor [filter]]]]");
+		return;
+	}
+	if(n < 1)
+		tname.len = 0;
+	if((t = rpc_table(rpc, c, &tname)) == NULL)
+		return;
+	if(n >= 2 && limit < 1) {
+		rpc->fault(c, 400, "Bad limit %d: 1 or more", limit);
+		return;
+	}
+	if(limit > LIST_LIMIT_MAX)
+		limit = LIST_LIMIT_MAX;
+	if(n >= 3 && parse_cursor(&cur, &cursor) < 0) {
+		rpc->fault(c, 400, "Bad cursor: a decimal number from a 'next'");
+		return;
+	}
+	memset(&page, 0, sizeof(page));
+	page.now = aor_now();
+	if(n >= 4 && filter.len > 0) {
+		if(filter.len > LIST_FILTER_MAX) {
+			rpc->fault(c, 400, "Filter longer than %d", LIST_FILTER_MAX);
+			return;
+		}
+		memcpy(fb, filter.s, filter.len);
+		fb[filter.len] = '\0';
+		page.filter = fb;
+		page.filter_len = filter.len;
+		page.glob = strpbrk(fb, "*?[") != NULL;
+	}
+	if(list_fill(t, &page, &cursor, limit) < 0) {
+		rpc->fault(c, 500, "Out of memory");
+		return;
+	}
+	list_reply(rpc, c, t, &page, cursor);
+}
+
+/* a Contact argument without its <> */
+static str rpc_contact(str ct)
+{
+	if(ct.len >= 2 && ct.s[0] == '<' && ct.s[ct.len - 1] == '>') {
+		ct.s++;
+		ct.len -= 2;
+	}
+	return ct;
+}
+
+/* 1 when b's contact is ct (RFC 3261 19.1.4, bytes when unparsable) */
+static int contact_is(const aor_binding_t *b, str *ct)
+{
+	str uri = aor_binding_get(b, AOR_F_URI);
+	int r = aor_uri_equal(&uri, ct);
+
+	if(r >= 0)
+		return r;
+	return uri.len == ct->len && memcmp(uri.s, ct->s, uri.len) == 0;
+}
+
+static int valid_uri(str *u)
+{
+	struct sip_uri pu;
+
+	return u->len > 0 && u->len <= 1024 && parse_uri(u->s, u->len, &pu) == 0;
+}
+
+static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
+{
+	char buf[1100];
+	str arg, ct, tname = STR_NULL, key;
+	aor_binding_t **link;
+	aor_table_t *t;
+	aor_rec_t rec;
+	uint64_t id = 0;
+	uint32_t hash;
+	int n, i, byid, removed = 0;
+	void *h;
+
+	n = rpc->scan(c, "SS*S", &arg, &ct, &tname);
+	if(n < 2) {
+		rpc->fault(c, 400, "Usage: aor.rm_contact AOR CONTACT|RUID [table]");
+		return;
+	}
+	if(n < 3)
+		tname.len = 0;
+	if((t = rpc_table(rpc, c, &tname)) == NULL)
+		return;
+	if(rpc_key(&arg, buf, &key) < 0) {
+		rpc->fault(c, 400, "Malformed AoR");
+		return;
+	}
+	ct = rpc_contact(ct);
+	byid = aor_ruid_parse(&ct, &id) == 0;
+	if(!byid && !valid_uri(&ct)) {
+		rpc->fault(c, 400, "Malformed contact or ruid: %.*s", ct.len, ct.s);
+		return;
+	}
+	hash = aor_hash(&key);
+	aor_table_lock(t, hash);
+	aor_table_find(t, hash, &key, &rec);
+	link = rec.link;
+	n = rec.n;
+	for(i = 0; i < n; i++) {
+		if(byid ? (*link)->id != id : !contact_is(*link, &ct)) {
+			link = &(*link)->next;
+			continue;
+		}
+		aor_event_deleted(*link, NULL);
+		aor_rec_del(&rec, link);
+		removed++;
+	}
+	aor_table_unlock(t, hash);
+	aor_events_run();
+	if(removed == 0) {
+		rpc->fault(c, 404, "No binding %.*s of %.*s", ct.len, ct.s, key.len,
+				key.s);
+		return;
+	}
+	if(rpc->add(c, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "Sd", "aor", &key, "removed", removed);
+}
+
+/* The AoR key of aor.add, normalized as save() makes it: from a SIP URI,
+ * or from user@domain (a user alone with use_domain=0). 0 or -1. */
+static int rpc_add_key(const str *arg, char *buf, str *key)
+{
+	char ub[1100];
+	str u;
+
+	if(arg->len <= 0 || arg->len > 1024)
+		return -1;
+	if((arg->len > 4 && strncasecmp(arg->s, "sip:", 4) == 0)
+			|| (arg->len > 5 && strncasecmp(arg->s, "sips:", 5) == 0))
+		return aor_key_from_uri(arg, buf, key) == 0 ? 0 : -1;
+	if(memchr(arg->s, '@', arg->len) != NULL)
+		u.len = snprintf(ub, sizeof(ub), "sip:%.*s", arg->len, arg->s);
+	else if(!aor_params.use_domain)
+		u.len = snprintf(ub, sizeof(ub), "sip:%.*s@localhost", arg->len,
+				arg->s);
+	else
+		return -1; /* with use_domain=1 an AoR needs its domain */
+	u.s = ub;
+	return aor_key_from_uri(&u, buf, key) == 0 ? 0 : -1;
+}
+
+/* Adds b to its record, or replaces the binding with the same contact;
+ * checks max_contacts and max_bindings as a REGISTER would. Lock held.
+ * Returns 0 (*ch says which), or AOR_E_TOO_MANY / AOR_E_TABLE_FULL. */
+static int add_locked(aor_rec_t *rec, aor_binding_t *b, str *ct, time_t now,
+		enum aor_change *ch)
+{
+	aor_binding_t **link = rec->link;
+	long total;
+	int i, live = 0;
+
+	for(i = 0; i < rec->n; i++, link = &(*link)->next) {
+		if(contact_is(*link, ct)) {
+			aor_rec_swap(rec, link, b);
+			*ch = AOR_CH_UPDATED;
+			return 0;
+		}
+		if(!aor_binding_expired(*link, now))
+			live++;
+	}
+	if(aor_limits.max_contacts && live >= (int)aor_limits.max_contacts)
+		return AOR_E_TOO_MANY;
+	total = aor_atomic_get(&rec->t->bindings) - (rec->n - live);
+	if(aor_limits.max_bindings && total + 1 > (long)aor_limits.max_bindings)
+		return AOR_E_TABLE_FULL;
+	aor_rec_add(rec, b);
+	*ch = AOR_CH_INSERTED;
+	return 0;
+}
+
+static void aor_rpc_add(rpc_t *rpc, void *c)
+{
+	char buf[1100], rb[AOR_RUID_LEN + 1];
+	str arg, ct, tname = STR_NULL, key, ruid;
+	aor_binding_in_t in;
+	aor_binding_t *b;
+	enum aor_change ch = AOR_CH_INSERTED;
+	aor_table_t *t;
+	aor_rec_t rec;
+	time_t now = aor_now();
+	double q = -1;
+	int n, expires, err;
+	void *h;
+
+	n = rpc->scan(c, "SS.d*.f.S", &arg, &ct, &expires, &q, &tname);
+	if(n < 3) {
+		rpc->fault(c, 400, "Usage: aor.add AOR CONTACT EXPIRES [Q] [table]");
+		return;
+	}
+	if(n < 5)
+		tname.len = 0;
+	if((t = rpc_table(rpc, c, &tname)) == NULL)
+		return;
+	if(rpc_add_key(&arg, buf, &key) < 0) {
+		rpc->fault(c, 400, "Malformed AoR");
+		return;
+	}
+	ct = rpc_contact(ct);
+	if(!valid_uri(&ct)) {
+		rpc->fault(c, 400, "Malformed contact: %.*s", ct.len, ct.s);
+		return;
+	}
+	if(expires < 0) {
+		rpc->fault(c, 400, "Bad expires %d: 0 (permanent) or more", expires);
+		return;
+	}
+	if(n >= 4 && !(q >= 0.0 && q <= 1.0)) {
+		rpc->fault(c, 400, "Bad q: 0 to 1");
+		return;
+	}
+	memset(&in, 0, sizeof(in));
+	in.f[AOR_F_AOR] = key;
+	in.f[AOR_F_URI] = ct;
+	in.f[AOR_F_CALLID] = (str)str_init("aor.add");
+	in.f[AOR_F_UA] = (str)str_init("kamcmd aor.add");
+	in.hash = aor_hash(&key);
+	in.expires = expires ? aor_expires_abs(now, expires) : 0;
+	in.modified = now;
+	in.cseq = 1;
+	in.methods = ~0u;
+	in.q = n >= 4 ? (int16_t)(q * 1000 + 0.5) : aor_params.default_q;
+	if(aor_binding_size_in(&in) == 0) {
+		rpc->fault(c, 400, "Contact too long");
+		return;
+	}
+	if((b = aor_binding_new(&in)) == NULL) {
+		rpc->fault(c, 500, "Out of memory");
+		return;
+	}
+	aor_table_lock(t, in.hash);
+	aor_table_find(t, in.hash, &key, &rec);
+	err = add_locked(&rec, b, &ct, now, &ch);
+	if(err == 0)
+		aor_event_collect(ch, b, NULL);
+	ruid.s = rb;
+	ruid.len = aor_ruid_fmt(b->id, rb);
+	aor_table_unlock(t, in.hash);
+	if(err < 0) {
+		AOR_FREE(b);
+		rpc->fault(c, 503, "%s", err == AOR_E_TOO_MANY
+										 ? "Too many contacts (max_contacts)"
+										 : "Table full (max_bindings)");
+		return;
+	}
+	aor_events_run();
+	if(rpc->add(c, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "SSSd", "aor", &key, "contact", &ct, "ruid", &ruid,
+			"expires", expires);
+}
+
+static void aor_rpc_stats(rpc_t *rpc, void *c)
+{
+	aor_table_stat_t st;
+	aor_table_t *t;
+	void *h;
+
+	for(t = aor_tables(); t; t = t->next) {
+		aor_table_stat(t, &st);
+		if(rpc->add(c, "{", &h) < 0)
+			return;
+		rpc->struct_add(h, "Sdddds", "table", &t->name, "aors", (int)st.aors,
+				"bindings", (int)st.bindings, "slots", (int)st.slots, "mem",
+				st.mem > INT_MAX ? INT_MAX : (int)st.mem, "resizing",
+				st.resizing ? "yes" : "no");
+	}
+}
+
 static const char *aor_rpc_show_doc[2] = {
 		"Show the bindings of one AoR: aor.show AOR [table]", 0};
 static const char *aor_rpc_count_doc[2] = {
@@ -198,6 +707,22 @@ static const char *aor_rpc_flush_doc[2] = {
 		"Remove every binding of a table: aor.flush [table]", 0};
 static const char *aor_rpc_rm_doc[2] = {
 		"Remove an AoR and all its bindings: aor.rm AOR [table]", 0};
+static const char *aor_rpc_list_doc[2] = {
+		"One page of AoRs with their bindings and the cursor of the next"
+		" (\"0\" at the end): aor.list [table [limit [cursor [filter]]]];"
+		" filter is a prefix of the AoR, or a glob with * ? [",
+		0};
+static const char *aor_rpc_rm_contact_doc[2] = {
+		"Remove one binding, by contact URI or ruid:"
+		" aor.rm_contact AOR CONTACT|RUID [table]",
+		0};
+static const char *aor_rpc_add_doc[2] = {
+		"Add or replace a binding (expires 0: permanent):"
+		" aor.add AOR CONTACT EXPIRES [Q] [table]",
+		0};
+static const char *aor_rpc_stats_doc[2] = {
+		"Per table: AoRs, bindings, slots, shared memory bytes, resizing",
+		0};
 
 /* clang-format off */
 rpc_export_t aor_rpc_cmds[] = {
@@ -205,6 +730,10 @@ rpc_export_t aor_rpc_cmds[] = {
 	{"aor.count", aor_rpc_count, aor_rpc_count_doc, 0},
 	{"aor.flush", aor_rpc_flush, aor_rpc_flush_doc, 0},
 	{"aor.rm", aor_rpc_rm, aor_rpc_rm_doc, 0},
+	{"aor.list", aor_rpc_list, aor_rpc_list_doc, 0},
+	{"aor.rm_contact", aor_rpc_rm_contact, aor_rpc_rm_contact_doc, 0},
+	{"aor.add", aor_rpc_add, aor_rpc_add_doc, 0},
+	{"aor.stats", aor_rpc_stats, aor_rpc_stats_doc, 0},
 	{0, 0, 0, 0}
 };
 /* clang-format on */
