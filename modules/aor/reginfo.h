@@ -31,7 +31,8 @@
  * given version, state "full": <registration aor="sip:KEY"> in state
  * "active" (n > 0) or "init" (n == 0), one <contact> per binding with its
  * ruid as id, the seconds left as expires (none for a permanent binding),
- * q, callid, cseq, the URI, +sip.instance and reg-id as <unknown-param>.
+ * q, callid, cseq, the URI, +sip.instance (exactly as the binding holds
+ * it) and reg-id as <unknown-param>.
  * Bytes that XML 1.0 cannot carry (control characters, invalid UTF-8)
  * are replaced by '?'. On success *out is a NUL-terminated buffer of *len
  * bytes, freed with aor_reginfo_free(), and 0 is returned; otherwise
