@@ -399,7 +399,7 @@ static int parse_q(str s)
 }
 
 /* the <contact> attributes RFC 3680 5.4 defines and we keep */
-static int contact_attrs(const xmlNode *c, aor_binding_in_t *in, long *rel)
+static int contact_attrs(const xmlNode *c, aor_binding_in_t *in, long long *rel)
 {
 	unsigned long long v;
 	str s;
@@ -408,10 +408,11 @@ static int contact_attrs(const xmlNode *c, aor_binding_in_t *in, long *rel)
 	if(attr(c, "id", &s) > 0 && aor_ruid_parse(&s, &in->id) < 0)
 		in->id = 0; /* not one of ours: the store assigns one */
 	v = 0;
-	r = attr_num(c, "expires", 0x7fffffffull, &v);
+	/* xs:unsignedLong; aor_expires_abs clamps what is absurd */
+	r = attr_num(c, "expires", INT64_MAX, &v);
 	if(r < 0)
 		return AOR_E_BAD_EXPIRES;
-	*rel = r > 0 ? (long)v : -1;
+	*rel = r > 0 ? (long long)v : -1;
 	if((r = attr(c, "q", &s)) < 0)
 		return AOR_E_BAD_Q;
 	if(r > 0 && (in->q = parse_q(s)) < 0)
@@ -521,7 +522,7 @@ static int contact_in(const xmlNode *c, const str *key, aor_binding_in_t *in)
 {
 	time_t exp_at = 0, now = aor_now();
 	int have_exp = 0, r;
-	long rel;
+	long long rel;
 	str st;
 
 	memset(in, 0, sizeof(*in));

@@ -47,20 +47,26 @@ void aor_reginfo_free(char *doc);
  * parsed document and are valid only during the call. in->hash and
  * in->sock are 0 (the caller knows the table and the socket), in->id is
  * the ruid of the contact id (0 when the id is not one), in->expires is
- * absolute (0: permanent). A negative return stops the parse and is
+ * absolute (0: permanent): our expires-at element, else aor_now() plus
+ * the expires attribute. A negative return stops the parse and is
  * returned by it. */
 typedef int (*aor_reginfo_cb)(const aor_binding_in_t *in, void *arg);
 
 /* Parses the RFC 3680 document buf[0..len) and calls cb for each contact
- * in state "active" of each registration, in document order, with the AoR
- * key taken from the registration's "sip:" aor. The whole document is
- * checked before the first call, so cb sees all of it or nothing. Rejects
- * (AOR_E_INTERNAL) what is not well-formed, has a DTD, a root other than
- * reginfo in AOR_REGINFO_NS or a reginfo element of another namespace;
- * AOR_E_BAD_AOR, AOR_E_BAD_CONTACT or AOR_E_BAD_Q for bad values,
- * AOR_E_TOO_LONG when a contact's strings exceed a binding. Never loads
- * anything from the network or expands entities. Returns the number of
- * calls made, or the negative error (of cb too). */
+ * in state "active" of each registration, in document order. The AoR key
+ * is the registration's aor after "sip:", as written (a caller loading
+ * another producer's document normalises it). The whole document is
+ * checked before the first call, so cb sees all of it or nothing.
+ * Elements of other namespaces are extensions and skipped (RFC 3680 5.4,
+ * xs:any ##other). Rejects with AOR_E_INTERNAL what is not well-formed,
+ * has a DTD, has a root other than reginfo of AOR_REGINFO_NS, or has a
+ * name of that namespace the schema does not put where it stands (a
+ * contact's unknown child: AOR_E_BAD_CONTACT); AOR_E_BAD_AOR,
+ * AOR_E_BAD_CONTACT, AOR_E_BAD_EXPIRES, AOR_E_BAD_Q, AOR_E_BAD_CALLID or
+ * AOR_E_BAD_CSEQ for bad values; AOR_E_TOO_LONG when a contact's strings
+ * exceed a binding. Never loads anything from the network or expands an
+ * entity. Returns the number of calls made, or the negative error (of cb
+ * too). */
 int aor_reginfo_parse(const char *buf, int len, aor_reginfo_cb cb, void *arg);
 
 #endif /* AOR_REGINFO_H */

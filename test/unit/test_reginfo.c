@@ -371,6 +371,18 @@ TEST(reginfo_parse_accepts_the_minimal_contact)
 	got_free(&g);
 }
 
+TEST(reginfo_absurd_relative_expiry_is_clamped)
+{
+	struct got g;
+
+	got_init(&g);
+	ASSERT_EQ(
+			parse_str(DOC(CONTACT("expires=\"9223372036854775807\"", URI)), &g),
+			1);
+	ASSERT_GT(g.b[0]->expires, aor_test_now);
+	got_free(&g);
+}
+
 TEST(reginfo_foreign_namespace_is_rejected)
 {
 	/* the root in no namespace, in another one, under another name */
@@ -487,7 +499,9 @@ TEST(reginfo_bad_values_are_rejected)
 			{DOC(CONTACT("q=\"0.1234\"", URI)), AOR_E_BAD_Q},
 			{DOC(CONTACT("q=\"\"", URI)), AOR_E_BAD_Q},
 			{DOC(CONTACT("expires=\"-1\"", URI)), AOR_E_BAD_EXPIRES},
-			{DOC(CONTACT("expires=\"99999999999\"", URI)), AOR_E_BAD_EXPIRES},
+			{DOC(CONTACT("expires=\"1e3\"", URI)), AOR_E_BAD_EXPIRES},
+			{DOC(CONTACT("expires=\"99999999999999999999\"", URI)),
+					AOR_E_BAD_EXPIRES},
 			{DOC(CONTACT("cseq=\"4294967296\"", URI)), AOR_E_BAD_CSEQ},
 			{DOC(CONTACT("cseq=\" 1\"", URI)), AOR_E_BAD_CSEQ},
 			{DOC(CONTACT("", "")), AOR_E_BAD_CONTACT},
