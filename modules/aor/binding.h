@@ -28,7 +28,7 @@ enum aor_field
 	AOR_F_PATH,		/* RFC 3327 Path, comma separated */
 	AOR_F_UA,		/* User-Agent */
 	AOR_F_CALLID,	/* Call-ID */
-	AOR_F_INSTANCE, /* +sip.instance, with its quotes and <> */
+	AOR_F_INSTANCE, /* +sip.instance value, as the parser gives it */
 	AOR_F_SOCK,		/* receiving socket as text, e.g. "udp:127.0.0.1:5060" */
 	AOR_F_COUNT
 };

@@ -104,8 +104,12 @@ static int contact_fmt(char *p, const aor_binding_t *b, time_t now)
 		q_fmt(b->q, qb);
 		n += sprintf(p + n, ";q=%s", qb);
 	}
-	if(inst.len > 0)
+	/* RFC 5626 4.1: the instance is a quoted string; the parser hands it
+	 * over without its quotes */
+	if(inst.len > 0 && inst.s[0] == '"')
 		n += sprintf(p + n, ";+sip.instance=%.*s", inst.len, inst.s);
+	else if(inst.len > 0)
+		n += sprintf(p + n, ";+sip.instance=\"%.*s\"", inst.len, inst.s);
 	if(b->reg_id > 0)
 		n += sprintf(p + n, ";reg-id=%d", b->reg_id);
 	/* as the stock registrar: the NAT source, under received_param */
