@@ -165,14 +165,24 @@ static void aor_rpc_flush(rpc_t *rpc, void *c)
 {
 	str tname = STR_NULL;
 	aor_table_t *t;
+	uint32_t pos;
 	void *h;
-	long n;
+	long n = 0;
+	int k;
 
 	if(rpc->scan(c, "*S", &tname) < 1)
 		tname.len = 0;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
-	n = aor_table_flush(t, NULL, NULL);
+	/* slot by slot, so that the deleted events of each slot run (after
+	 * its unlock) before the next slot adds more */
+	for(pos = 0; (k = aor_table_flush_slot(t, pos, aor_event_deleted, NULL))
+				 >= 0;
+			pos++) {
+		n += k;
+		if(k > 0)
+			aor_events_run();
+	}
 	if(rpc->add(c, "{", &h) < 0)
 		return;
 	rpc->struct_add(h, "Sd", "table", &t->name, "removed", (int)n);
@@ -205,10 +215,12 @@ static void aor_rpc_rm(rpc_t *rpc, void *c)
 	aor_table_lock(t, hash);
 	aor_table_find(t, hash, &key, &rec);
 	while(rec.n > 0) {
+		aor_event_deleted(*rec.link, NULL);
 		aor_rec_del(&rec, rec.link);
 		n++;
 	}
 	aor_table_unlock(t, hash);
+	aor_events_run();
 	if(n == 0) {
 		rpc->fault(c, 404, "AoR not found: %.*s", key.len, key.s);
 		return;

@@ -258,11 +258,12 @@ static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now,
 	return removed;
 }
 
+/* returns -1 when pos is past the current array */
 static int slot_clean(aor_table_t *t, uint32_t pos, time_t now, int all,
 		aor_expire_cb cb, void *arg)
 {
 	aor_gen_t *g;
-	int n = 0;
+	int n = -1;
 
 	aor_lockset_get(t->locks, pos & t->lock_mask);
 	g = gen_get(t);
@@ -278,18 +279,27 @@ static int slot_clean(aor_table_t *t, uint32_t pos, time_t now, int all,
 int aor_table_expire_slot(aor_table_t *t, uint32_t pos, time_t now,
 		aor_expire_cb on_expire, void *arg)
 {
-	return slot_clean(t, pos, now, 0, on_expire, arg);
+	int n = slot_clean(t, pos, now, 0, on_expire, arg);
+
+	return n < 0 ? 0 : n;
+}
+
+int aor_table_flush_slot(aor_table_t *t, uint32_t pos, aor_expire_cb on_del,
+		void *arg)
+{
+	return slot_clean(t, pos, 0, 1, on_del, arg);
 }
 
 long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg)
 {
 	long n = 0;
 	uint32_t pos;
+	int k;
 
 	/* bounded per lock hold: one slot; the array may grow meanwhile and
 	 * the loop then covers the larger one */
-	for(pos = 0; pos <= gen_get(t)->mask; pos++)
-		n += slot_clean(t, pos, 0, 1, on_del, arg);
+	for(pos = 0; (k = slot_clean(t, pos, 0, 1, on_del, arg)) >= 0; pos++)
+		n += k;
 	return n;
 }
 

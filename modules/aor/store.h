@@ -117,6 +117,14 @@ uint32_t aor_table_size(aor_table_t *t);
 /* Removes every binding of t, slot by slot; returns how many. */
 long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg);
 
+/* Removes every binding of slot pos (of the current array, and of the old
+ * array slot it maps to), calling on_del(b, arg) for each before it is
+ * freed. Takes and releases the slot's lock. Returns the number removed,
+ * or -1 when pos is past the current array (a walk pos = 0, 1, ... ends
+ * there, and covers an array that grows meanwhile). */
+int aor_table_flush_slot(aor_table_t *t, uint32_t pos, aor_expire_cb on_del,
+		void *arg);
+
 /* Called by aor_table_scan for each binding of a visited slot, under the
  * slot's lock: b is valid only during the call, so cb copies what it needs;
  * it must not take a slot lock or call into the store. */

@@ -511,6 +511,34 @@ TEST(flush_empties_the_table_and_returns_the_count)
 	aor_table_free(t);
 }
 
+/* flush_slot empties one slot at a time, old slots included during a
+ * resize, and answers -1 past the array so a walk knows where to stop */
+TEST(flush_slot_walk_removes_everything_and_ends_past_the_array)
+{
+	aor_table_t *t = table_new(3);
+	long calls = 0, n = 0;
+	uint32_t pos;
+	int k;
+
+	ASSERT(t != NULL);
+	expire_fill(t, aor_test_now);
+	ASSERT_EQ(aor_table_maint(t, 0), 1); /* resize started, nothing drained */
+	ASSERT(t->gen->old_slots != NULL);
+	for(pos = 0; (k = aor_table_flush_slot(t, pos, on_flush, &calls)) >= 0;
+			pos++)
+		n += k;
+	ASSERT_EQ(pos, aor_table_size(t));
+	ASSERT_EQ(n, 700);
+	ASSERT_EQ(calls, 700);
+	ASSERT_EQ(t->bindings, 0);
+	ASSERT_EQ(t->aors, 0);
+	ASSERT_EQ(aor_table_flush_slot(t, aor_table_size(t) + 5, NULL, NULL), -1);
+	while(aor_table_maint(t, 16) != 0)
+		;
+	check_table(t);
+	aor_table_free(t);
+}
+
 #define CC_THREADS 4
 #define CC_OPS 50000
 #define CC_OWN 2000	  /* AoRs only one thread touches */
