@@ -99,44 +99,57 @@ static void add_binding(rpc_t *rpc, void *c, void *arr, const aor_binding_t *b,
 			"last_modified", (int)b->modified);
 }
 
-static void aor_rpc_show(rpc_t *rpc, void *c)
+int aor_rpc_fetch(rpc_t *rpc, void *c, const char *usage, char *keybuf,
+		str *key, aor_binding_t **v, int max)
 {
-	aor_binding_t *v[RPC_SHOW_MAX];
-	char buf[1100];
-	str arg, tname = STR_NULL, key;
+	str arg, tname = STR_NULL;
 	aor_table_t *t;
 	aor_rec_t rec;
 	uint32_t hash;
-	void *h, *arr;
-	time_t now = aor_now();
-	int n, i;
+	int n;
 
 	n = rpc->scan(c, "S*S", &arg, &tname);
 	if(n < 1) {
-		rpc->fault(c, 400, "Usage: aor.show AOR [table]");
-		return;
+		rpc->fault(c, 400, "Usage: %s", usage);
+		return -1;
 	}
 	if(n < 2)
 		tname.len = 0;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
-		return;
-	if(rpc_key(&arg, buf, &key) < 0) {
+		return -1;
+	if(rpc_key(&arg, keybuf, key) < 0) {
 		rpc->fault(c, 400, "Malformed AoR");
-		return;
+		return -1;
 	}
-	hash = aor_hash(&key);
+	hash = aor_hash(key);
 	aor_table_lock(t, hash);
-	aor_table_find(t, hash, &key, &rec);
-	n = rec.n ? aor_rec_copy(&rec, now, v, RPC_SHOW_MAX) : 0;
+	aor_table_find(t, hash, key, &rec);
+	n = rec.n ? aor_rec_copy(&rec, aor_now(), v, max) : 0;
 	aor_table_unlock(t, hash);
 	if(n < 0) {
 		rpc->fault(c, 500, "Out of memory");
-		return;
+		return -1;
 	}
 	if(n == 0) {
-		rpc->fault(c, 404, "AoR not found: %.*s", key.len, key.s);
-		return;
+		rpc->fault(c, 404, "AoR not found: %.*s", key->len, key->s);
+		return -1;
 	}
+	return n;
+}
+
+static void aor_rpc_show(rpc_t *rpc, void *c)
+{
+	aor_binding_t *v[RPC_SHOW_MAX];
+	char buf[AOR_RPC_KEYBUF];
+	str key;
+	void *h, *arr;
+	time_t now = aor_now();
+	int n, i;
+
+	n = aor_rpc_fetch(rpc, c, "aor.show AOR [table]", buf, &key, v,
+			RPC_SHOW_MAX);
+	if(n < 0)
+		return;
 	if(rpc->add(c, "{", &h) < 0)
 		return;
 	rpc->struct_add(h, "Sd[", "aor", &key, "count", n, "bindings", &arr);

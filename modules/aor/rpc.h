@@ -15,6 +15,20 @@
 #include "../../core/rpc.h"
 
 extern rpc_export_t aor_rpc_cmds[];
+#include "binding.h"
+
+/* a buffer for aor_rpc_fetch's key (an AoR key is never longer than the
+ * 1,024-byte URI it comes from) */
+#define AOR_RPC_KEYBUF 1100
+
+/* The common start of the per-AoR commands: scans "AOR [table]", finds the
+ * AoR and copies its live bindings into v (at most max) under its slot
+ * lock. Returns the count, or -1 after sending the fault (400 usage or bad
+ * AoR, 404 unknown table or AoR, 500 no memory). key points into keybuf or
+ * into the request. */
+int aor_rpc_fetch(rpc_t *rpc, void *c, const char *usage, char *keybuf,
+		str *key, aor_binding_t **v, int max);
+
 /* aor.reginfo (rpc_reginfo.c) */
 extern rpc_export_t aor_reginfo_rpc_cmds[];
 

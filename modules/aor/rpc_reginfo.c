@@ -22,62 +22,20 @@
 #include "rpc.h"
 
 #define REGINFO_MAX 256		 /* bindings shown, as aor.show */
-#define REGINFO_ARG_MAX 1024 /* longest AoR argument */
-
-/* the AoR key of the argument: a SIP URI, or a key as stored; buf holds
- * REGINFO_ARG_MAX bytes */
-static int reginfo_key(str *arg, char *buf, str *key)
-{
-	if(arg->len <= 0 || arg->len > REGINFO_ARG_MAX)
-		return -1;
-	if(arg->len >= 4 && strncasecmp(arg->s, "sip", 3) == 0
-			&& aor_key_from_uri(arg, buf, key) == 0)
-		return 0;
-	*key = *arg;
-	return 0;
-}
 
 static void aor_rpc_reginfo(rpc_t *rpc, void *c)
 {
-	str def = str_init("location");
 	aor_binding_t *v[REGINFO_MAX];
-	char buf[REGINFO_ARG_MAX];
-	str arg, tname = STR_NULL, key;
-	aor_table_t *t;
-	aor_rec_t rec;
-	uint32_t hash;
+	char buf[AOR_RPC_KEYBUF];
 	time_t now = aor_now();
 	char *doc;
+	str key;
 	int n, len;
 
-	n = rpc->scan(c, "S*S", &arg, &tname);
-	if(n < 1) {
-		rpc->fault(c, 400, "Usage: aor.reginfo AOR [table]");
+	n = aor_rpc_fetch(rpc, c, "aor.reginfo AOR [table]", buf, &key, v,
+			REGINFO_MAX);
+	if(n < 0)
 		return;
-	}
-	if(n < 2 || tname.len == 0)
-		tname = def;
-	if((t = aor_table_get(&tname)) == NULL) {
-		rpc->fault(c, 404, "No table named %.*s", tname.len, tname.s);
-		return;
-	}
-	if(reginfo_key(&arg, buf, &key) < 0) {
-		rpc->fault(c, 400, "Malformed AoR");
-		return;
-	}
-	hash = aor_hash(&key);
-	aor_table_lock(t, hash);
-	aor_table_find(t, hash, &key, &rec);
-	n = rec.n ? aor_rec_copy(&rec, now, v, REGINFO_MAX) : 0;
-	aor_table_unlock(t, hash);
-	if(n < 0) {
-		rpc->fault(c, 500, "Out of memory");
-		return;
-	}
-	if(n == 0) {
-		rpc->fault(c, 404, "AoR not found: %.*s", key.len, key.s);
-		return;
-	}
 	/* a one-shot document, not a subscription's NOTIFY: version 0 */
 	if(aor_reginfo_render(&key, v, n, 0, now, &doc, &len) < 0) {
 		rpc->fault(c, 500, "Cannot render reginfo of %.*s", key.len, key.s);
