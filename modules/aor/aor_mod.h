@@ -78,6 +78,19 @@ int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_binding_t **out,
  * case_sensitive=0. Returns 0, or AOR_E_BAD_AOR. */
 int aor_key_from_uri(const str *uri, char *buf, str *key);
 
+/* Says whether binding b is one to remove (arg as given to aor_remove). */
+typedef int (*aor_match_f)(const aor_binding_t *b, const void *arg);
+
+/* Removes, under the slot lock of key, the bindings of key in t for which
+ * match returns 1 (every binding when match is NULL); runs the
+ * contact-deleted event of each after the lock is released. Returns how
+ * many were removed. */
+int aor_remove(aor_table_t *t, const str *key, aor_match_f match,
+		const void *arg);
+
+/* 1 when b's id is *(const uint64_t *)arg: an aor_match_f */
+int aor_match_id(const aor_binding_t *b, const void *arg);
+
 /* save() and friends: 1 or more on success, negative on failure */
 int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri);
 int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri);

@@ -310,29 +310,20 @@ int ki_aor_registered(sip_msg_t *msg, str *table, str *uri)
 	return fetch(t, &key, v, 1) > 0 ? 1 : -1;
 }
 
-int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
+int aor_remove(aor_table_t *t, const str *key, aor_match_f match,
+		const void *arg)
 {
+	uint32_t hash = aor_hash(key);
 	aor_binding_t **link;
-	char buf[1100];
-	aor_table_t *t;
 	aor_rec_t rec;
-	uint64_t id = 0;
-	uint32_t hash;
-	str key;
 	int removed = 0, i, n;
 
-	t = aor_table_get(table);
-	if(t == NULL || uri == NULL || aor_key_from_uri(uri, buf, &key) < 0)
-		return -1;
-	if(ruid && ruid->len > 0 && aor_ruid_parse(ruid, &id) < 0)
-		return -3;
-	hash = aor_hash(&key);
 	aor_table_lock(t, hash);
-	aor_table_find(t, hash, &key, &rec);
+	aor_table_find(t, hash, key, &rec);
 	link = rec.link;
 	n = rec.n;
 	for(i = 0; i < n; i++) {
-		if(id && (*link)->id != id) {
+		if(match && !match(*link, arg)) {
 			link = &(*link)->next;
 			continue;
 		}
@@ -342,7 +333,27 @@ int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
 	}
 	aor_table_unlock(t, hash);
 	aor_events_run();
-	return removed > 0 ? 1 : -3;
+	return removed;
+}
+
+int aor_match_id(const aor_binding_t *b, const void *arg)
+{
+	return b->id == *(const uint64_t *)arg;
+}
+
+int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
+{
+	char buf[1100];
+	aor_table_t *t;
+	uint64_t id = 0;
+	str key;
+
+	t = aor_table_get(table);
+	if(t == NULL || uri == NULL || aor_key_from_uri(uri, buf, &key) < 0)
+		return -1;
+	if(ruid && ruid->len > 0 && aor_ruid_parse(ruid, &id) < 0)
+		return -3;
+	return aor_remove(t, &key, id ? aor_match_id : NULL, &id) > 0 ? 1 : -3;
 }
 
 int ki_aor_lookup_branches(sip_msg_t *msg, str *table)

@@ -206,8 +206,6 @@ static void aor_rpc_rm(rpc_t *rpc, void *c)
 	char buf[1100];
 	str arg, tname = STR_NULL, key;
 	aor_table_t *t;
-	aor_rec_t rec;
-	uint32_t hash;
 	int n = 0;
 
 	n = rpc->scan(c, "S*S", &arg, &tname);
@@ -224,16 +222,7 @@ static void aor_rpc_rm(rpc_t *rpc, void *c)
 		rpc->fault(c, 400, "Malformed AoR");
 		return;
 	}
-	hash = aor_hash(&key);
-	aor_table_lock(t, hash);
-	aor_table_find(t, hash, &key, &rec);
-	while(rec.n > 0) {
-		aor_event_deleted(*rec.link, NULL);
-		aor_rec_del(&rec, rec.link);
-		n++;
-	}
-	aor_table_unlock(t, hash);
-	aor_events_run();
+	n = aor_remove(t, &key, NULL, NULL);
 	if(n == 0) {
 		rpc->fault(c, 404, "AoR not found: %.*s", key.len, key.s);
 		return;
@@ -500,8 +489,9 @@ static str rpc_contact(str ct)
 }
 
 /* 1 when b's contact is ct (RFC 3261 19.1.4, bytes when unparsable) */
-static int contact_is(const aor_binding_t *b, str *ct)
+static int contact_is(const aor_binding_t *b, const void *arg)
 {
+	const str *ct = arg;
 	str uri = aor_binding_get(b, AOR_F_URI);
 	int r = aor_uri_equal(&uri, ct);
 
@@ -521,12 +511,9 @@ static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
 {
 	char buf[1100];
 	str arg, ct, tname = STR_NULL, key;
-	aor_binding_t **link;
 	aor_table_t *t;
-	aor_rec_t rec;
 	uint64_t id = 0;
-	uint32_t hash;
-	int n, i, byid, removed = 0;
+	int n, byid, removed = 0;
 	void *h;
 
 	n = rpc->scan(c, "SS*S", &arg, &ct, &tname);
@@ -548,22 +535,8 @@ static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
 		rpc->fault(c, 400, "Malformed contact or ruid: %.*s", ct.len, ct.s);
 		return;
 	}
-	hash = aor_hash(&key);
-	aor_table_lock(t, hash);
-	aor_table_find(t, hash, &key, &rec);
-	link = rec.link;
-	n = rec.n;
-	for(i = 0; i < n; i++) {
-		if(byid ? (*link)->id != id : !contact_is(*link, &ct)) {
-			link = &(*link)->next;
-			continue;
-		}
-		aor_event_deleted(*link, NULL);
-		aor_rec_del(&rec, link);
-		removed++;
-	}
-	aor_table_unlock(t, hash);
-	aor_events_run();
+	removed = aor_remove(t, &key, byid ? aor_match_id : contact_is,
+			byid ? (const void *)&id : (const void *)&ct);
 	if(removed == 0) {
 		rpc->fault(c, 404, "No binding %.*s of %.*s", ct.len, ct.s, key.len,
 				key.s);
