@@ -22,6 +22,7 @@
 #include <libxml/chvalid.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlwriter.h>
 
 #include "sys.h"
 #include "errors.h"
@@ -38,6 +39,7 @@
 #define EXT_METHODS "methods"
 #define EXT_MODIFIED "modified"
 #define EXT_EXPIRES_AT "expires-at"
+#define EXT_RAW "raw"
 
 #define PARAM_INSTANCE "+sip.instance"
 #define PARAM_REG_ID "reg-id"
@@ -47,14 +49,26 @@
 /* ------------------------------------------------------------------ */
 /* rendering                                                          */
 
-/* what the render helpers share: the first failure sticks, so that the
- * tree is built straight through and checked once at the end */
+/* what the render helpers share: the first failure sticks, so that a
+ * document is written straight through and checked once at the end */
 struct out
 {
-	xmlNsPtr ns;  /* reginfo */
-	xmlNsPtr ext; /* ours */
-	char *buf;	  /* scratch for one NUL-terminated, XML-safe string */
+	xmlTextWriterPtr w;
+	char *buf;		  /* scratch of AOR_REGINFO_SCRATCH bytes */
+	unsigned int raw; /* bit f: field f had to be altered for XML */
 	int failed;
+};
+
+/* the name of each string field in an <aor:raw field="..."> element */
+static const char *const field_name[AOR_F_COUNT] = {
+		[AOR_F_AOR] = "aor",
+		[AOR_F_URI] = "uri",
+		[AOR_F_RECEIVED] = EXT_RECEIVED,
+		[AOR_F_PATH] = EXT_PATH,
+		[AOR_F_UA] = EXT_UA,
+		[AOR_F_CALLID] = "callid",
+		[AOR_F_INSTANCE] = "instance",
+		[AOR_F_SOCK] = EXT_SOCKET,
 };
 
 /* Length of the XML 1.0 Char (section 2.2) encoded in UTF-8 at p (n > 0
@@ -92,9 +106,10 @@ static int xml_char_len(const unsigned char *p, int n)
 	return xmlIsCharQ(c) ? l : 0;
 }
 
-/* s as a NUL-terminated string in o->buf (sized for the longest field),
- * each byte XML cannot carry replaced by '?' */
-static const xmlChar *xml_safe(struct out *o, str s)
+/* Field f's value s as a NUL-terminated string in o->buf, each byte XML
+ * cannot carry replaced by '?' (same length); marks f in o->raw when a
+ * byte was replaced, so that the exact bytes follow in <aor:raw>. */
+static const xmlChar *safe(struct out *o, str s, enum aor_field f)
 {
 	const unsigned char *p = (const unsigned char *)s.s;
 	int i = 0, l;
@@ -103,66 +118,85 @@ static const xmlChar *xml_safe(struct out *o, str s)
 		l = xml_char_len(p + i, s.len - i);
 		if(l == 0) {
 			o->buf[i++] = '?';
+			o->raw |= 1u << f;
 			continue;
 		}
-		memmove(o->buf + i, p + i, l); /* p may be o->buf itself */
+		memcpy(o->buf + i, p + i, l);
 		i += l;
 	}
 	o->buf[i] = '\0';
 	return BAD_CAST_S(o->buf);
 }
 
-static void prop(struct out *o, xmlNodePtr n, const char *name, const char *v)
+static void start(struct out *o, const char *name)
 {
-	if(n == NULL || o->failed)
-		return;
-	if(xmlNewProp(n, BAD_CAST_S(name), BAD_CAST_S(v)) == NULL)
+	if(!o->failed && xmlTextWriterStartElement(o->w, BAD_CAST_S(name)) < 0)
 		o->failed = 1;
 }
 
-static void prop_str(struct out *o, xmlNodePtr n, const char *name, str v)
+static void end(struct out *o)
 {
-	if(n != NULL && !o->failed)
-		prop(o, n, name, (const char *)xml_safe(o, v));
+	if(!o->failed && xmlTextWriterEndElement(o->w) < 0)
+		o->failed = 1;
 }
 
-static void prop_num(
-		struct out *o, xmlNodePtr n, const char *name, unsigned long long v)
+static void prop(struct out *o, const char *name, const xmlChar *v)
+{
+	if(!o->failed && xmlTextWriterWriteAttribute(o->w, BAD_CAST_S(name), v) < 0)
+		o->failed = 1;
+}
+
+static void prop_num(struct out *o, const char *name, unsigned long long v)
 {
 	char b[24];
 
 	snprintf(b, sizeof(b), "%llu", v);
-	prop(o, n, name, b);
+	prop(o, name, BAD_CAST_S(b));
 }
 
-/* a child element; text (escaped by libxml2) may be NULL */
-static xmlNodePtr child(struct out *o, xmlNodePtr parent, xmlNsPtr ns,
-		const char *name, const xmlChar *text)
+/* an element holding text (escaped by libxml2) */
+static void elem(struct out *o, const char *name, const xmlChar *text)
 {
-	xmlNodePtr n;
-
-	if(parent == NULL || o->failed)
-		return NULL;
-	n = xmlNewTextChild(parent, ns, BAD_CAST_S(name), text);
-	if(n == NULL)
+	if(!o->failed
+			&& xmlTextWriterWriteElement(o->w, BAD_CAST_S(name), text) < 0)
 		o->failed = 1;
-	return n;
 }
 
-/* an extension element holding s, left out when s is empty */
-static void ext_str(struct out *o, xmlNodePtr c, const char *name, str s)
+/* an extension element holding field f of b, left out when empty */
+static void ext_str(
+		struct out *o, const char *name, const aor_binding_t *b, int f)
 {
-	if(s.len > 0 && !o->failed)
-		child(o, c, o->ext, name, xml_safe(o, s));
+	str s = aor_binding_get(b, f);
+
+	if(s.len > 0)
+		elem(o, name, safe(o, s, f));
 }
 
-static void ext_num(
-		struct out *o, xmlNodePtr c, const char *name, unsigned long long v)
+static void ext_num(struct out *o, const char *name, unsigned long long v)
 {
 	char b[24];
 
 	snprintf(b, sizeof(b), "%llu", v);
-	child(o, c, o->ext, name, BAD_CAST_S(b));
+	elem(o, name, BAD_CAST_S(b));
+}
+
+/* <aor:raw field="NAME">HEX</aor:raw>: the exact bytes of a field that
+ * XML could not carry (the element or attribute holds '?' for them) */
+static void raw(struct out *o, int f, str s)
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for(i = 0; i < s.len; i++) {
+		o->buf[2 * i] = hex[(unsigned char)s.s[i] >> 4];
+		o->buf[2 * i + 1] = hex[(unsigned char)s.s[i] & 15];
+	}
+	o->buf[2 * s.len] = '\0';
+	start(o, "aor:" EXT_RAW);
+	prop(o, "field", BAD_CAST_S(field_name[f]));
+	if(!o->failed && xmlTextWriterWriteString(o->w, BAD_CAST_S(o->buf)) < 0)
+		o->failed = 1;
+	end(o);
 }
 
 /* RFC 3261 20.10 qvalue from thousandths: 500 -> "0.5", 1000 -> "1.0" */
@@ -175,120 +209,154 @@ static void fmt_q(int q, char *b)
 		b[--l] = '\0';
 }
 
-/* RFC 3680 5.3 and 5.4: one <contact> of the schema's sequence uri,
- * unknown-param*, then our extension elements (its xs:any ##other) */
-static void render_contact(
-		struct out *o, xmlNodePtr reg, const aor_binding_t *b, time_t now)
+static void unknown_param_out(struct out *o, const char *name, const xmlChar *v)
 {
-	char rb[AOR_RUID_LEN + 1], q[16], rid[16];
-	xmlNodePtr c, p;
-
-	c = child(o, reg, o->ns, "contact", NULL);
-	prop(o, c, "state", "active");
-	prop(o, c, "event", "registered");
-	if(b->expires != 0)
-		prop_num(o, c, "expires", aor_binding_left(b, now));
-	aor_ruid_fmt(b->id, rb);
-	prop(o, c, "id", rb);
-	if(b->q != AOR_Q_UNSPEC) {
-		fmt_q(b->q, q);
-		prop(o, c, "q", q);
-	}
-	prop_str(o, c, "callid", aor_binding_get(b, AOR_F_CALLID));
-	prop_num(o, c, "cseq", b->cseq);
-
-	child(o, c, o->ns, "uri", xml_safe(o, aor_binding_get(b, AOR_F_URI)));
-	if(aor_binding_get(b, AOR_F_INSTANCE).len > 0) {
-		p = child(o, c, o->ns, "unknown-param",
-				xml_safe(o, aor_binding_get(b, AOR_F_INSTANCE)));
-		prop(o, p, "name", PARAM_INSTANCE);
-	}
-	if(b->reg_id != 0) {
-		snprintf(rid, sizeof(rid), "%d", (int)b->reg_id);
-		p = child(o, c, o->ns, "unknown-param", BAD_CAST_S(rid));
-		prop(o, p, "name", PARAM_REG_ID);
-	}
-
-	ext_str(o, c, EXT_RECEIVED, aor_binding_get(b, AOR_F_RECEIVED));
-	ext_str(o, c, EXT_PATH, aor_binding_get(b, AOR_F_PATH));
-	ext_str(o, c, EXT_UA, aor_binding_get(b, AOR_F_UA));
-	ext_str(o, c, EXT_SOCKET, aor_binding_get(b, AOR_F_SOCK));
-	if(b->cflags != 0)
-		ext_num(o, c, EXT_FLAGS, b->cflags);
-	if(b->methods != METHODS_ANY)
-		ext_num(o, c, EXT_METHODS, b->methods);
-	ext_num(o, c, EXT_MODIFIED, (unsigned long long)b->modified);
-	ext_num(o, c, EXT_EXPIRES_AT, (unsigned long long)b->expires);
+	start(o, "unknown-param");
+	prop(o, "name", BAD_CAST_S(name));
+	if(!o->failed && xmlTextWriterWriteString(o->w, v) < 0)
+		o->failed = 1;
+	end(o);
 }
 
-/* room for the longest string a render writes through o->buf */
-static size_t scratch_size(const str *aor, aor_binding_t *const *v, int n)
+/* RFC 3680 5.3 and 5.4: one <contact> of the schema's sequence uri,
+ * unknown-param*, then our extension elements (its xs:any ##other) */
+static void render_contact(struct out *o, const aor_binding_t *b, time_t now)
 {
-	size_t max = aor->len + 5; /* "sip:" + key */
+	char rb[AOR_RUID_LEN + 1], q[16], rid[16];
+	int f;
+
+	o->raw = 0;
+	start(o, "contact");
+	prop(o, "state", BAD_CAST_S("active"));
+	prop(o, "event", BAD_CAST_S("registered"));
+	if(b->expires != 0)
+		prop_num(o, "expires", aor_binding_left(b, now));
+	aor_ruid_fmt(b->id, rb);
+	prop(o, "id", BAD_CAST_S(rb));
+	if(b->q != AOR_Q_UNSPEC) {
+		fmt_q(b->q, q);
+		prop(o, "q", BAD_CAST_S(q));
+	}
+	prop(o, "callid", safe(o, aor_binding_get(b, AOR_F_CALLID), AOR_F_CALLID));
+	prop_num(o, "cseq", b->cseq);
+
+	elem(o, "uri", safe(o, aor_binding_get(b, AOR_F_URI), AOR_F_URI));
+	if(aor_binding_get(b, AOR_F_INSTANCE).len > 0)
+		unknown_param_out(o, PARAM_INSTANCE,
+				safe(o, aor_binding_get(b, AOR_F_INSTANCE), AOR_F_INSTANCE));
+	if(b->reg_id != 0) {
+		snprintf(rid, sizeof(rid), "%d", (int)b->reg_id);
+		unknown_param_out(o, PARAM_REG_ID, BAD_CAST_S(rid));
+	}
+
+	ext_str(o, "aor:" EXT_RECEIVED, b, AOR_F_RECEIVED);
+	ext_str(o, "aor:" EXT_PATH, b, AOR_F_PATH);
+	ext_str(o, "aor:" EXT_UA, b, AOR_F_UA);
+	ext_str(o, "aor:" EXT_SOCKET, b, AOR_F_SOCK);
+	if(b->cflags != 0)
+		ext_num(o, "aor:" EXT_FLAGS, b->cflags);
+	if(b->methods != METHODS_ANY)
+		ext_num(o, "aor:" EXT_METHODS, b->methods);
+	ext_num(o, "aor:" EXT_MODIFIED, (unsigned long long)b->modified);
+	ext_num(o, "aor:" EXT_EXPIRES_AT, (unsigned long long)b->expires);
+	for(f = AOR_F_URI; f < AOR_F_COUNT; f++)
+		if(o->raw & (1u << f))
+			raw(o, f, aor_binding_get(b, f));
+	end(o);
+}
+
+int aor_reginfo_write_start(xmlTextWriterPtr w, uint32_t version)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%u", version);
+	if(xmlTextWriterStartElement(w, BAD_CAST_S("reginfo")) < 0
+			|| xmlTextWriterWriteAttribute(
+					   w, BAD_CAST_S("xmlns"), BAD_CAST_S(AOR_REGINFO_NS))
+					   < 0
+			|| xmlTextWriterWriteAttribute(w, BAD_CAST_S("xmlns:aor"),
+					   BAD_CAST_S(AOR_REGINFO_EXT_NS))
+					   < 0
+			|| xmlTextWriterWriteAttribute(
+					   w, BAD_CAST_S("version"), BAD_CAST_S(v))
+					   < 0
+			|| xmlTextWriterWriteAttribute(
+					   w, BAD_CAST_S("state"), BAD_CAST_S("full"))
+					   < 0)
+		return AOR_E_INTERNAL;
+	return 0;
+}
+
+int aor_reginfo_write_reg(xmlTextWriterPtr w, char *scratch, const str *aor,
+		aor_binding_t *const *v, int n, time_t now)
+{
+	struct out o = {w, scratch, 0, 0};
+	unsigned int key_raw;
 	int i;
 
+	if(aor == NULL || aor->len <= 0 || aor->len > AOR_BINDING_MAX_DATA || n < 0
+			|| (n > 0 && v == NULL))
+		return AOR_E_INTERNAL;
+	/* RFC 3680 5.3: aor is a URI; the id names the AoR, so the key */
+	start(&o, "registration");
+	memcpy(o.buf, "sip:", 4);
+	memcpy(o.buf + 4, aor->s, aor->len);
+	prop(&o, "aor", safe(&o, (str){o.buf, aor->len + 4}, AOR_F_AOR));
+	prop(&o, "id", safe(&o, *aor, AOR_F_AOR));
+	prop(&o, "state", BAD_CAST_S(n > 0 ? "active" : "init"));
+	key_raw = o.raw;
 	for(i = 0; i < n; i++)
-		if(v[i]->off[AOR_F_COUNT] > max)
-			max = v[i]->off[AOR_F_COUNT]; /* every field is shorter */
-	return max + 1;
+		render_contact(&o, v[i], now);
+	if(key_raw)
+		raw(&o, AOR_F_AOR, *aor);
+	end(&o);
+	return o.failed ? AOR_E_NOMEM : 0;
 }
 
 int aor_reginfo_render(const str *aor, aor_binding_t *const *v, int n,
 		uint32_t version, time_t now, char **out, int *len)
 {
-	struct out o = {0};
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root, reg;
-	xmlChar *mem = NULL;
-	int i, size = 0, ret = AOR_E_NOMEM;
+	xmlTextWriterPtr w = NULL;
+	xmlBufferPtr xb;
+	char *scratch;
+	int ret = AOR_E_NOMEM;
 
 	*out = NULL;
 	*len = 0;
 	if(aor == NULL || aor->len <= 0 || n < 0 || (n > 0 && v == NULL))
 		return AOR_E_INTERNAL;
-	o.buf = malloc(scratch_size(aor, v, n));
-	doc = xmlNewDoc(BAD_CAST_S("1.0"));
-	if(o.buf == NULL || doc == NULL)
+	scratch = malloc(AOR_REGINFO_SCRATCH);
+	xb = xmlBufferCreate();
+	if(scratch == NULL || xb == NULL)
 		goto out;
-	root = xmlNewDocNode(doc, NULL, BAD_CAST_S("reginfo"), NULL);
-	if(root == NULL)
+	w = xmlNewTextWriterMemory(xb, 0);
+	if(w == NULL)
 		goto out;
-	xmlDocSetRootElement(doc, root);
-	o.ns = xmlNewNs(root, BAD_CAST_S(AOR_REGINFO_NS), NULL);
-	o.ext = xmlNewNs(root, BAD_CAST_S(AOR_REGINFO_EXT_NS), BAD_CAST_S("aor"));
-	if(o.ns == NULL || o.ext == NULL)
+	xmlTextWriterSetIndent(w, 1);
+	xmlTextWriterSetIndentString(w, BAD_CAST_S("  "));
+	if(xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0
+			|| aor_reginfo_write_start(w, version) < 0)
 		goto out;
-	xmlSetNs(root, o.ns);
-	prop_num(&o, root, "version", version);
-	prop(&o, root, "state", "full");
-
-	/* RFC 3680 5.3: aor is a URI; the id names the AoR, so the key */
-	reg = child(&o, root, o.ns, "registration", NULL);
-	memcpy(o.buf, "sip:", 4);
-	memcpy(o.buf + 4, aor->s, aor->len);
-	prop_str(&o, reg, "aor", (str){o.buf, aor->len + 4});
-	prop_str(&o, reg, "id", *aor);
-	prop(&o, reg, "state", n > 0 ? "active" : "init");
-	for(i = 0; i < n; i++)
-		render_contact(&o, reg, v[i], now);
-	if(o.failed)
+	if((ret = aor_reginfo_write_reg(w, scratch, aor, v, n, now)) < 0)
 		goto out;
-
-	xmlDocDumpFormatMemoryEnc(doc, &mem, &size, "UTF-8", 1);
-	if(mem == NULL || size <= 0)
+	ret = AOR_E_NOMEM;
+	if(xmlTextWriterEndDocument(w) < 0)
 		goto out;
-	*out = (char *)mem;
-	*len = size;
-	mem = NULL;
-	ret = 0;
+	xmlFreeTextWriter(w); /* flushes into xb */
+	w = NULL;
+	*len = (int)xmlBufferLength(xb);
+	*out = (char *)xmlBufferDetach(xb);
+	if(*out != NULL)
+		ret = 0;
 out:
 	if(ret < 0)
 		AOR_LOG_ERR("aor %.*s: cannot render reginfo (out of memory)\n",
 				aor->len, aor->s);
-	xmlFree(mem);
-	if(doc != NULL)
-		xmlFreeDoc(doc);
-	free(o.buf);
+	if(w != NULL)
+		xmlFreeTextWriter(w);
+	if(xb != NULL)
+		xmlBufferFree(xb);
+	free(scratch);
 	return ret;
 }
 
@@ -488,9 +556,68 @@ static int ext_elem(
 	return 0;
 }
 
+static int hexval(char c)
+{
+	if(c >= '0' && c <= '9')
+		return c - '0';
+	if(c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if(c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* An <aor:raw field="NAME">HEX</aor:raw> element: the field's index into
+ * *f and its bytes into *s. With decode the hex text is decoded in place
+ * (the tree is ours), so do it once per element; without, *s points at
+ * the hex with the decoded length, enough to check sizes. 0 or -1. */
+static int raw_in(const xmlNode *e, int decode, int *f, str *s)
+{
+	str name, hex;
+	int i, hi, lo;
+
+	if(attr(e, "field", &name) <= 0 || text_of(e->children, &hex) < 0
+			|| hex.len % 2 != 0)
+		return -1;
+	for(*f = 0; *f < AOR_F_COUNT; (*f)++)
+		if(strlen(field_name[*f]) == (size_t)name.len
+				&& memcmp(field_name[*f], name.s, name.len) == 0)
+			break;
+	if(*f == AOR_F_COUNT)
+		return -1;
+	for(i = 0; i < hex.len; i += 2) {
+		hi = hexval(hex.s[i]);
+		lo = hexval(hex.s[i + 1]);
+		if(hi < 0 || lo < 0)
+			return -1;
+		if(decode)
+			hex.s[i / 2] = (char)(hi << 4 | lo);
+	}
+	s->s = hex.s;
+	s->len = hex.len / 2;
+	return 0;
+}
+
+/* the <aor:raw> children of a contact override the fields they name */
+static int contact_raw(const xmlNode *c, aor_binding_in_t *in, int decode)
+{
+	const xmlNode *e;
+	int f;
+	str s;
+
+	for(e = c->children; e != NULL; e = e->next) {
+		if(!is_el(e, AOR_REGINFO_EXT_NS, EXT_RAW))
+			continue;
+		if(raw_in(e, decode, &f, &s) < 0 || f == AOR_F_AOR)
+			return AOR_E_BAD_CONTACT;
+		in->f[f] = s;
+	}
+	return 0;
+}
+
 /* the children of <contact>: exactly one <uri>, then the rest */
-static int contact_children(
-		const xmlNode *c, aor_binding_in_t *in, time_t *exp_at, int *have_exp)
+static int contact_children(const xmlNode *c, aor_binding_in_t *in,
+		time_t *exp_at, int *have_exp, int decode)
 {
 	const xmlNode *e;
 	int uris = 0, r = 0;
@@ -511,6 +638,8 @@ static int contact_children(
 			r = ext_elem(e, in, exp_at, have_exp);
 		} /* elements of other namespaces: extensions we do not know */
 	}
+	if(r == 0)
+		r = contact_raw(c, in, decode);
 	if(r == 0 && (uris != 1 || in->f[AOR_F_URI].len == 0))
 		r = AOR_E_BAD_CONTACT;
 	return r;
@@ -518,7 +647,8 @@ static int contact_children(
 
 /* One <contact> into in (strings pointing into the tree). Returns 1 for
  * an active contact, 0 for a terminated one (skipped), or an error. */
-static int contact_in(const xmlNode *c, const str *key, aor_binding_in_t *in)
+static int contact_in(
+		const xmlNode *c, const str *key, aor_binding_in_t *in, int decode)
 {
 	time_t exp_at = 0, now = aor_now();
 	int have_exp = 0, r;
@@ -538,7 +668,7 @@ static int contact_in(const xmlNode *c, const str *key, aor_binding_in_t *in)
 		return AOR_E_BAD_CONTACT;
 	if((r = contact_attrs(c, in, &rel)) < 0)
 		return r;
-	if((r = contact_children(c, in, &exp_at, &have_exp)) < 0)
+	if((r = contact_children(c, in, &exp_at, &have_exp, decode)) < 0)
 		return r;
 	/* our absolute expiry wins: it does not grow while a snapshot waits */
 	if(have_exp)
@@ -550,19 +680,39 @@ static int contact_in(const xmlNode *c, const str *key, aor_binding_in_t *in)
 	return 1;
 }
 
-/* one <registration>: its contacts, handed to cb unless cb is NULL */
-static int registration(const xmlNode *reg, aor_reginfo_cb cb, void *arg)
+/* the AoR key of a <registration>: its aor after "sip:", or the exact
+ * bytes of its <aor:raw field="aor"> (decoded with decode, see raw_in) */
+static int reg_key(const xmlNode *reg, int decode, str *key)
 {
-	aor_binding_in_t in;
-	const xmlNode *c;
-	str aor, key;
-	int n = 0, r;
+	const xmlNode *e;
+	str aor;
+	int f;
 
 	if(attr(reg, "aor", &aor) <= 0 || aor.len <= 4
 			|| strncasecmp(aor.s, "sip:", 4) != 0)
 		return AOR_E_BAD_AOR;
-	key.s = aor.s + 4;
-	key.len = aor.len - 4;
+	key->s = aor.s + 4;
+	key->len = aor.len - 4;
+	for(e = reg->children; e != NULL; e = e->next) {
+		if(!is_el(e, AOR_REGINFO_EXT_NS, EXT_RAW))
+			continue;
+		if(raw_in(e, decode, &f, key) < 0 || f != AOR_F_AOR || key->len == 0)
+			return AOR_E_BAD_AOR;
+	}
+	return 0;
+}
+
+/* one <registration>: its contacts, handed to cb unless cb is NULL (the
+ * checking pass, which leaves the tree as it is) */
+static int registration(const xmlNode *reg, aor_reginfo_cb cb, void *arg)
+{
+	aor_binding_in_t in;
+	const xmlNode *c;
+	str key;
+	int n = 0, r;
+
+	if((r = reg_key(reg, cb != NULL, &key)) < 0)
+		return r;
 	for(c = reg->children; c != NULL; c = c->next) {
 		if(c->type != XML_ELEMENT_NODE)
 			continue;
@@ -570,7 +720,7 @@ static int registration(const xmlNode *reg, aor_reginfo_cb cb, void *arg)
 			continue; /* an extension */
 		if(!is_el(c, AOR_REGINFO_NS, "contact"))
 			return AOR_E_BAD_CONTACT;
-		if((r = contact_in(c, &key, &in)) < 0)
+		if((r = contact_in(c, &key, &in, cb != NULL)) < 0)
 			return r;
 		if(r == 0)
 			continue;
@@ -614,6 +764,18 @@ static int walk(const xmlNode *root, aor_reginfo_cb cb, void *arg)
 		n += r;
 	}
 	return n;
+}
+
+int aor_reginfo_parse_reg(xmlNodePtr reg, aor_reginfo_cb cb, void *arg)
+{
+	int r;
+
+	if(reg == NULL || !is_el(reg, AOR_REGINFO_NS, "registration"))
+		return AOR_E_INTERNAL;
+	r = registration(reg, NULL, NULL);
+	if(r >= 0 && cb != NULL)
+		r = registration(reg, cb, arg);
+	return r;
 }
 
 static void quiet(void *ctx, xmlErrorPtr err)

@@ -19,6 +19,8 @@
 
 #include <stdint.h>
 #include <time.h>
+#include <libxml/tree.h>
+#include <libxml/xmlwriter.h>
 #include "../../core/str.h"
 #include "binding.h"
 
@@ -34,7 +36,9 @@
  * q, callid, cseq, the URI, +sip.instance (exactly as the binding holds
  * it) and reg-id as <unknown-param>.
  * Bytes that XML 1.0 cannot carry (control characters, invalid UTF-8)
- * are replaced by '?'. On success *out is a NUL-terminated buffer of *len
+ * are replaced by '?' where the field is shown, and the field's exact
+ * bytes follow in hex in an <aor:raw field="NAME"> extension element,
+ * which aor_reginfo_parse applies, so the round trip is exact. On success *out is a NUL-terminated buffer of *len
  * bytes, freed with aor_reginfo_free(), and 0 is returned; otherwise
  * AOR_E_NOMEM or AOR_E_INTERNAL and *out is NULL. Needs no lock. */
 int aor_reginfo_render(const str *aor, aor_binding_t *const *v, int n,
@@ -42,6 +46,22 @@ int aor_reginfo_render(const str *aor, aor_binding_t *const *v, int n,
 
 /* Frees a document returned by aor_reginfo_render (NULL is ignored). */
 void aor_reginfo_free(char *doc);
+
+/* scratch a writer needs: any field, or the longest one in hex */
+#define AOR_REGINFO_SCRATCH (2 * AOR_BINDING_MAX_DATA + 16)
+
+/* Starts a <reginfo> element of the given version, state "full", with the
+ * namespace declarations the registrations need, on w (which the caller
+ * set up and ends the element on). Returns 0 or AOR_E_INTERNAL (a write
+ * failed). */
+int aor_reginfo_write_start(xmlTextWriterPtr w, uint32_t version);
+
+/* Writes one <registration> of the AoR key aor with its n bindings v, as
+ * aor_reginfo_render does, on w inside a <reginfo> element; scratch holds
+ * AOR_REGINFO_SCRATCH bytes. Returns 0, or AOR_E_NOMEM when a write failed
+ * (then w is unusable), AOR_E_INTERNAL for bad arguments. */
+int aor_reginfo_write_reg(xmlTextWriterPtr w, char *scratch, const str *aor,
+		aor_binding_t *const *v, int n, time_t now);
 
 /* Called once per active contact; the strings of in point into the
  * parsed document and are valid only during the call. in->hash and
@@ -68,5 +88,12 @@ typedef int (*aor_reginfo_cb)(const aor_binding_in_t *in, void *arg);
  * entity. Returns the number of calls made, or the negative error (of cb
  * too). */
 int aor_reginfo_parse(const char *buf, int len, aor_reginfo_cb cb, void *arg);
+
+/* aor_reginfo_parse for one <registration> element reg of a tree libxml2
+ * built (a streaming reader's expanded node): checks all of it, then
+ * calls cb for each active contact. Decodes <aor:raw> text in place, so
+ * call it once per element. Returns the number of calls or the negative
+ * error, as aor_reginfo_parse. */
+int aor_reginfo_parse_reg(xmlNodePtr reg, aor_reginfo_cb cb, void *arg);
 
 #endif /* AOR_REGINFO_H */

@@ -205,8 +205,8 @@ TEST(reginfo_render_says_rfc3680_terms)
 		"callid=\"a84b&lt;4c76&gt;&amp;e66710&quot;'@pc33.example.com\" "
 		"cseq=\"4294967295\">");
 	HAS("<uri>sip:alice@192.0.2.10:5070;transport=tcp;"
-		"x=\"&lt;a&amp;b&gt;\";y='c'</uri>");
-	HAS("<unknown-param name=\"+sip.instance\">\"&lt;urn:uuid:");
+		"x=&quot;&lt;a&amp;b&gt;&quot;;y='c'</uri>");
+	HAS("<unknown-param name=\"+sip.instance\">&quot;&lt;urn:uuid:");
 	HAS("<unknown-param name=\"reg-id\">2147483647</unknown-param>");
 	/* the permanent binding: no expires, no q */
 	HAS("<contact state=\"active\" event=\"registered\" "
@@ -235,16 +235,16 @@ TEST(reginfo_render_of_no_binding_is_state_init)
 	ASSERT_EQ(g.n, 0);
 }
 
-TEST(reginfo_render_replaces_what_xml_cannot_carry)
+TEST(reginfo_render_shows_what_xml_cannot_carry_as_question_marks)
 {
 	aor_binding_in_t in;
 	aor_binding_t *b;
-	static const char want[] =
-			"x?y??????????z\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
 	str key = STR_C(KEY), ua = STR_NULL;
+	static const char ua_in[] = "x\0y\x1b\x80\xc0\xaf\xed\xa0\x80\xef\xbf\xbez"
+								"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
 	struct got g;
 	char *doc;
-	int len, r, ok;
+	int len, r, shown, hex, ok;
 
 	got_init(&g);
 	memset(&in, 0, sizeof(in));
@@ -252,24 +252,103 @@ TEST(reginfo_render_replaces_what_xml_cannot_carry)
 	in.f[AOR_F_URI] = STR_C("sip:a@b");
 	/* NUL, ESC, a lone continuation byte, an overlong '/', a surrogate,
 	 * U+FFFE; then valid 2, 3 and 4 byte characters */
-	in.f[AOR_F_UA] = (str){"x\0y\x1b\x80\xc0\xaf\xed\xa0\x80\xef\xbf\xbez"
-						   "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
-			23};
+	in.f[AOR_F_UA] = (str){(char *)ua_in, sizeof(ua_in) - 1};
 	in.q = AOR_Q_UNSPEC;
 	b = aor_binding_new(&in);
 	ASSERT(b != NULL);
 	r = aor_reginfo_render(&key, &b, 1, 0, aor_test_now, &doc, &len);
 	free(b);
 	ASSERT_EQ(r, 0);
+	shown = strstr(doc, "<aor:user-agent>x?y??????????z\xc3\xa9\xe2\x82\xac"
+						"\xf0\x9f\x98\x80</aor:user-agent>")
+			!= NULL;
+	hex = strstr(doc, "<aor:raw field=\"user-agent\">7800791b80c0afeda080"
+					  "efbfbe7ac3a9e282acf09f9880</aor:raw>")
+		  != NULL;
 	r = aor_reginfo_parse(doc, len, collect, &g);
+	if(!shown || !hex)
+		fprintf(stderr, "%s\n", doc);
 	aor_reginfo_free(doc);
 	if(r == 1)
 		ua = aor_binding_get(g.b[0], AOR_F_UA);
-	ok = r == 1 && ua.len == (int)sizeof(want) - 1
-		 && memcmp(ua.s, want, ua.len) == 0;
+	/* the reader gets the exact bytes back */
+	ok = r == 1 && ua.len == (int)sizeof(ua_in) - 1
+		 && memcmp(ua.s, ua_in, ua.len) == 0;
 	got_free(&g);
+	ASSERT(shown);
+	ASSERT(hex);
 	ASSERT_EQ(r, 1);
 	ASSERT(ok);
+}
+
+TEST(reginfo_round_trip_is_exact_for_every_byte_in_every_field)
+{
+	char bytes[AOR_F_COUNT][300];
+	aor_binding_in_t in;
+	aor_binding_t *b;
+	struct got g;
+	char *doc;
+	int len, r, f, i;
+
+	/* each field: its name's first letter, then all 256 byte values, the
+	 * specials of XML among them, then a plain tail */
+	memset(&in, 0, sizeof(in));
+	for(f = 0; f < AOR_F_COUNT; f++) {
+		bytes[f][0] = (char)('a' + f);
+		for(i = 0; i < 256; i++)
+			bytes[f][1 + i] = (char)i;
+		memcpy(bytes[f] + 257, "<&>\"'end", 8);
+		in.f[f] = (str){bytes[f], 265};
+	}
+	in.id = 99;
+	in.expires = aor_test_now + 60;
+	in.modified = aor_test_now;
+	in.methods = 0xffffffffu;
+	in.q = 1000;
+	b = aor_binding_new(&in);
+	ASSERT(b != NULL);
+	got_init(&g);
+	r = aor_reginfo_render(&in.f[AOR_F_AOR], &b, 1, 1, aor_test_now, &doc,
+			&len);
+	if(r == 0) {
+		r = aor_reginfo_parse(doc, len, collect, &g);
+		aor_reginfo_free(doc);
+	}
+	if(r == 1 && g.n == 1)
+		assert_same(b, g.b[0]);
+	got_free(&g);
+	free(b);
+	ASSERT_EQ(r, 1);
+}
+
+TEST(reginfo_bad_raw_elements_are_rejected)
+{
+	static const char *const bad[] = {
+			"<aor:raw field=\"uri\">7</aor:raw>",	/* odd length */
+			"<aor:raw field=\"uri\">zz</aor:raw>",	/* not hex */
+			"<aor:raw field=\"nope\">41</aor:raw>", /* unknown field */
+			"<aor:raw field=\"aor\">41</aor:raw>",	/* the key, in a contact */
+			"<aor:raw>41</aor:raw>",				/* no field */
+	};
+	char doc[1024];
+	struct got g;
+	unsigned int i;
+	int r;
+
+	for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(doc, sizeof(doc),
+				"<reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\" "
+				"xmlns:aor=\"" AOR_REGINFO_EXT_NS "\" version=\"0\" "
+				"state=\"full\"><registration aor=\"sip:a\" id=\"a\" "
+				"state=\"active\"><contact state=\"active\" id=\"1\">"
+				"<uri>sip:a@b</uri>%s</contact></registration></reginfo>",
+				bad[i]);
+		got_init(&g);
+		r = parse_str(doc, &g);
+		got_free(&g);
+		if(r != AOR_E_BAD_CONTACT)
+			UNIT_FAIL("case %u: %d", i, r);
+	}
 }
 
 /* the example of RFC 3680 section 6, trimmed: another producer's ids,
