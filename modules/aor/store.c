@@ -165,8 +165,8 @@ static int run_len(aor_binding_t *const *link)
 	return n;
 }
 
-int aor_table_find(aor_table_t *t, uint32_t hash, const str *aor,
-		aor_rec_t *rec)
+int aor_table_find(
+		aor_table_t *t, uint32_t hash, const str *aor, aor_rec_t *rec)
 {
 	aor_gen_t *g = gen_get(t);
 	aor_binding_t **link;
@@ -190,17 +190,33 @@ int aor_table_find(aor_table_t *t, uint32_t hash, const str *aor,
 	return rec->n;
 }
 
-void aor_rec_add(aor_rec_t *rec, aor_binding_t *b)
+static void rec_link(aor_rec_t *rec, aor_binding_t *b)
 {
 	aor_table_t *t = rec->t;
 
-	b->id = aor_atomic_add(&t->next_id, 1);
 	b->next = *rec->link;
 	*rec->link = b;
 	if(rec->n++ == 0)
 		aor_atomic_add(&t->aors, 1);
 	aor_atomic_add(&t->bindings, 1);
 	aor_atomic_add(&t->mem, (long)aor_binding_size(b));
+}
+
+void aor_rec_add(aor_rec_t *rec, aor_binding_t *b)
+{
+	b->id = aor_atomic_add(&rec->t->next_id, 1);
+	rec_link(rec, b);
+}
+
+void aor_rec_insert(aor_rec_t *rec, aor_binding_t *b)
+{
+	uint64_t cur = aor_atomic_get(&rec->t->next_id);
+
+	while(cur < b->id
+			&& !__atomic_compare_exchange_n(&rec->t->next_id, &cur, b->id, 0,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	rec_link(rec, b);
 }
 
 void aor_rec_del(aor_rec_t *rec, aor_binding_t **link)
@@ -230,8 +246,8 @@ void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
 
 /* Walks the runs of one slot chain; deletes the bindings for which del()
  * says so, calling cb first. Lock held. */
-static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now,
-		int all, aor_expire_cb cb, void *arg)
+static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now, int all,
+		aor_expire_cb cb, void *arg)
 {
 	aor_rec_t rec;
 	aor_binding_t **link;
@@ -284,8 +300,8 @@ int aor_table_expire_slot(aor_table_t *t, uint32_t pos, time_t now,
 	return n < 0 ? 0 : n;
 }
 
-int aor_table_flush_slot(aor_table_t *t, uint32_t pos, aor_expire_cb on_del,
-		void *arg)
+int aor_table_flush_slot(
+		aor_table_t *t, uint32_t pos, aor_expire_cb on_del, void *arg)
 {
 	return slot_clean(t, pos, 0, 1, on_del, arg);
 }
@@ -342,8 +358,8 @@ static int resize_start(aor_table_t *t, aor_gen_t *g)
 	aor_atomic_set(&t->gen, ng);
 	lock_barrier(t);
 	AOR_FREE(g);
-	AOR_LOG_DBG("table %.*s: growing to %u slots\n", t->name.len, t->name.s,
-			size);
+	AOR_LOG_DBG(
+			"table %.*s: growing to %u slots\n", t->name.len, t->name.s, size);
 	return 1;
 }
 
@@ -427,8 +443,8 @@ static int same_key(const aor_binding_t *a, const aor_binding_t *b)
  * the number of records in the slot. The lock of cursor & lock_mask covers
  * the slot in the current array and the old slot that maps to it, whatever
  * the array sizes (both are at least the lock count). */
-static unsigned int scan_slot(aor_table_t *t, uint64_t *cursor,
-		aor_scan_cb cb, void *arg)
+static unsigned int scan_slot(
+		aor_table_t *t, uint64_t *cursor, aor_scan_cb cb, void *arg)
 {
 	uint32_t lk = (uint32_t)*cursor & t->lock_mask, pos;
 	const aor_binding_t *b, *prev = NULL;

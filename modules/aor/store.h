@@ -28,10 +28,10 @@
 /* one generation of a table's slot arrays; immutable once published */
 typedef struct aor_gen
 {
-	uint32_t mask;				/* slots - 1 */
+	uint32_t mask; /* slots - 1 */
 	aor_binding_t **slots;
-	uint32_t old_mask;			/* of old_slots */
-	aor_binding_t **old_slots;	/* being drained into slots, or NULL */
+	uint32_t old_mask;		   /* of old_slots */
+	aor_binding_t **old_slots; /* being drained into slots, or NULL */
 } aor_gen_t;
 
 typedef struct aor_table
@@ -39,13 +39,13 @@ typedef struct aor_table
 	str name;
 	aor_lockset_t *locks;
 	uint32_t lock_mask;
-	aor_gen_t *gen;		   /* read under a slot lock, swapped by the timer */
-	uint32_t drain_pos;	   /* next old slot the timer drains */
-	uint32_t expire_pos;   /* next slot the expiry walk visits */
-	long aors;			   /* atomic: AoRs with at least one binding */
-	long bindings;		   /* atomic */
-	long mem;			   /* atomic: bytes held by bindings and arrays */
-	uint64_t next_id;	   /* atomic: ids of new bindings */
+	aor_gen_t *gen;		 /* read under a slot lock, swapped by the timer */
+	uint32_t drain_pos;	 /* next old slot the timer drains */
+	uint32_t expire_pos; /* next slot the expiry walk visits */
+	long aors;			 /* atomic: AoRs with at least one binding */
+	long bindings;		 /* atomic */
+	long mem;			 /* atomic: bytes held by bindings and arrays */
+	uint64_t next_id;	 /* atomic: ids of new bindings */
 	struct aor_table *next;
 } aor_table_t;
 
@@ -81,11 +81,16 @@ static inline void aor_table_unlock(aor_table_t *t, uint32_t hash)
 /* Finds the record of aor. Fills rec (rec->n is 0 when the AoR has no
  * binding; rec->link is then where a first binding goes) and returns n.
  * Lock of hash held. Drains the old slot of hash when the table resizes. */
-int aor_table_find(aor_table_t *t, uint32_t hash, const str *aor,
-		aor_rec_t *rec);
+int aor_table_find(
+		aor_table_t *t, uint32_t hash, const str *aor, aor_rec_t *rec);
 
 /* Adds b as the first binding of rec; assigns b->id. Lock held. */
 void aor_rec_add(aor_rec_t *rec, aor_binding_t *b);
+
+/* Adds b as the first binding of rec keeping its id (a binding restored
+ * from a snapshot), and moves the table's id counter past it so that new
+ * ids never repeat it. Lock held. */
+void aor_rec_insert(aor_rec_t *rec, aor_binding_t *b);
 
 /* Unlinks and frees the binding at *link (a link inside rec). Lock held.
  * This is the one path by which a binding leaves the store. */
@@ -122,8 +127,8 @@ long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg);
  * freed. Takes and releases the slot's lock. Returns the number removed,
  * or -1 when pos is past the current array (a walk pos = 0, 1, ... ends
  * there, and covers an array that grows meanwhile). */
-int aor_table_flush_slot(aor_table_t *t, uint32_t pos, aor_expire_cb on_del,
-		void *arg);
+int aor_table_flush_slot(
+		aor_table_t *t, uint32_t pos, aor_expire_cb on_del, void *arg);
 
 /* Called by aor_table_scan for each binding of a visited slot, under the
  * slot's lock: b is valid only during the call, so cb copies what it needs;
