@@ -9,6 +9,7 @@ Fixtures
                     starts a Kamailio (see kam.Kamailio) stopped after the test.
   kam               module scope: a Kamailio with default settings, or with
                     those of the test module's KAM_OPTIONS dict.
+  kam_cfg           module scope: a Kamailio running etc/kamailio.cfg itself.
   client            a sip.Client bound to `kam`.
   uas_factory       uas_factory(code=200) -> a running sip.Uas, closed after.
 On a failing test, the tail of each running Kamailio's log is attached to the
@@ -31,9 +32,9 @@ _running = []
 _seq = itertools.count()
 
 
-def _start(tmp_path_factory, **kw):
+def _start(tmp_path_factory, make=kammod.Kamailio, **kw):
     d = str(tmp_path_factory.mktemp("kam%d-" % next(_seq)))
-    k = kammod.Kamailio(d, **kw)
+    k = make(d, **kw)
     k.start()
     _running.append(k)
     return k
@@ -89,6 +90,15 @@ def module_kamailio(tmp_path_factory):
     yield factory
     for k in started:
         _stop(k)
+
+
+@pytest.fixture(scope="module")
+def kam_cfg(tmp_path_factory):
+    """A Kamailio running etc/kamailio.cfg (kam.etc_kamailio): digest
+    authentication against a copy of etc/db, users alice and bob."""
+    k = _start(tmp_path_factory, make=kammod.etc_kamailio)
+    yield k
+    _stop(k)
 
 
 @pytest.fixture
