@@ -6,7 +6,7 @@ set -eu
 
 level=${1:-build}
 build_pkgs="kamailio kamailio-extra-modules kamailio-utils-modules dpkg-dev build-essential bison flex libxml2-dev pkg-config"
-test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind"
+test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core"
 pkgs=$build_pkgs
 [ "$level" = test ] && pkgs="$build_pkgs $test_pkgs"
 

@@ -9,10 +9,14 @@ Fixtures
                     starts a Kamailio (see kam.Kamailio) stopped after the test.
   kam               module scope: a Kamailio with default settings, or with
                     those of the test module's KAM_OPTIONS dict.
+  kam_cfg           module scope: a Kamailio running etc/kamailio.cfg itself.
   client            a sip.Client bound to `kam`.
   uas_factory       uas_factory(code=200) -> a running sip.Uas, closed after.
-On a failing test, the tail of each running Kamailio's log is attached to the
-report. Verdicts never come from the log.
+  baresip_factory   baresip_factory(user, password, port) -> a running
+                    baresip.Baresip softphone, stopped (quit) after.
+On a failing test, the tail of each running Kamailio's log, and each
+softphone's output and events, are attached to the report. Verdicts never
+come from the log.
 """
 
 import atexit
@@ -24,16 +28,19 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import baresip as baresipmod  # noqa: E402
 import kam as kammod  # noqa: E402
 import sip  # noqa: E402
 
 _running = []
+_softphones = []
 _seq = itertools.count()
 
 
-def _start(tmp_path_factory, **kw):
+def _start(tmp_path_factory, make=None, **kw):
     d = str(tmp_path_factory.mktemp("kam%d-" % next(_seq)))
-    k = kammod.Kamailio(d, **kw)
+    # kammod.Kamailio looked up now: test_kemi.py swaps in a subclass.
+    k = (make or kammod.Kamailio)(d, **kw)
     k.start()
     _running.append(k)
     return k
@@ -47,7 +54,9 @@ def _stop(k):
 
 @atexit.register
 def _stop_all():
-    """Last resort: no Kamailio outlives the test run."""
+    """Last resort: no Kamailio or softphone outlives the test run."""
+    for b in list(_softphones):
+        b.stop()
     for k in list(_running):
         _stop(k)
 
@@ -91,6 +100,15 @@ def module_kamailio(tmp_path_factory):
         _stop(k)
 
 
+@pytest.fixture(scope="module")
+def kam_cfg(tmp_path_factory):
+    """A Kamailio running etc/kamailio.cfg (kam.etc_kamailio): digest
+    authentication against a copy of etc/db, users alice and bob."""
+    k = _start(tmp_path_factory, make=kammod.etc_kamailio)
+    yield k
+    _stop(k)
+
+
 @pytest.fixture
 def client(kam):
     c = kam.client()
@@ -112,6 +130,26 @@ def uas_factory():
 
 
 @pytest.fixture
+def baresip_factory(tmp_path_factory):
+    """baresip_factory(user, password, registrar_port) -> a started
+    baresip.Baresip in a directory of its own; stopped after the test
+    (quit first, so it unregisters; kill as a last resort)."""
+    made = []
+
+    def factory(user, password, registrar_port):
+        d = str(tmp_path_factory.mktemp("baresip-%s-" % user))
+        b = baresipmod.Baresip(d, user, password, registrar_port)
+        made.append(b)
+        _softphones.append(b)
+        b.start()
+        return b
+    yield factory
+    for b in made:
+        b.stop()
+        _softphones.remove(b)
+
+
+@pytest.fixture
 def user(request):
     """A user name unique to this test (AoR names never shared)."""
     name = request.node.name.replace("test_", "", 1)
@@ -126,3 +164,5 @@ def pytest_runtest_makereport(item, call):
         for k in list(_running):
             rep.sections.append(("kamailio log tail (%s, port %d)"
                                  % (k.log_path, k.port), k.log_tail(40)))
+        for b in list(_softphones):
+            rep.sections.append((b.title, b.log_tail(40)))

@@ -13,6 +13,7 @@ the tests can be checked against the stock registrar.
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -27,6 +28,8 @@ MPATH = os.environ.get("KAMAILIO_MPATH",
                        "/usr/lib/x86_64-linux-gnu/kamailio/modules/")
 IMPL = os.environ.get("AOR_IMPL", "aor")
 AOR_SO = os.environ.get("AOR_SO", os.path.join(ROOT, "build", "aor.so"))
+ETC_CFG = os.path.join(ROOT, "etc", "kamailio.cfg")
+ETC_DB = os.path.join(ROOT, "etc", "db")
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -450,3 +453,22 @@ request_route {
         out = self.kamcmd("aor.flush")
         nums = re.findall(r"\d+", out)
         return int(nums[0]) if nums else None
+
+
+def etc_kamailio(workdir):
+    """A Kamailio (not started) running the project's own etc/kamailio.cfg,
+    the config `make run` starts, with the defines `make run` gives it
+    (LISTEN, AOR_SO, DBURL, CTL_SOCK): 127.0.0.1 on a port free for UDP and
+    TCP (it listens on both), a copy of etc/db in workdir. It always loads
+    the aor module, whatever AOR_IMPL says."""
+    db = os.path.join(workdir, "db")
+    shutil.copytree(ETC_DB, db)
+    with open(ETC_CFG) as f:
+        text = f.read()
+    port = sip.free_port(tcp_span=1)
+    return Kamailio(workdir, cfg_text=text, port=port, impl="aor", defines={
+        "LISTEN": "127.0.0.1:%d" % port,
+        "AOR_SO": '"%s"' % AOR_SO,
+        "DBURL": '"text://%s"' % db,
+        "CTL_SOCK": '"unix:%s"' % os.path.join(workdir, "ctl"),
+    })

@@ -33,6 +33,29 @@ def free_udp_port():
         s.close()
 
 
+def free_port(tcp_span=1, tries=50):
+    """A UDP port p on 127.0.0.1 that was free a moment ago, with the TCP
+    ports p .. p+tcp_span-1 free as well: for a server that listens on UDP
+    and TCP (etc/kamailio.cfg), or also on p+1 (baresip's TLS)."""
+    for _ in range(tries):
+        port = free_udp_port()
+        if port + tcp_span > 65535:
+            continue
+        socks = []
+        try:
+            for p in range(port, port + tcp_span):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind((HOST, p))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP+TCP port span in %d tries" % tries)
+
+
 def token(n=10):
     return "".join(random.choice(string.ascii_lowercase + string.digits)
                    for _ in range(n))

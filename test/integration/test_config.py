@@ -1,15 +1,14 @@
 """The project's own etc/kamailio.cfg: digest authentication of REGISTER.
 
 Kamailio runs the real config (defines LISTEN, AOR_SO, DBURL, CTL_SOCK as
-`make run` gives them) on a free port, with a copy of etc/db. Users:
+`make run` gives them) on a free port, with a copy of etc/db (the kam_cfg
+fixture of conftest.py, kam.etc_kamailio). Users:
 alice/alice-secret, bob/bob-secret, realm 127.0.0.1 (RFC 3261 22.4,
 RFC 2617 3.2.2).
 """
 
 import hashlib
-import os
 import re
-import shutil
 
 import pytest
 
@@ -17,29 +16,7 @@ import kam as kammod
 import sip
 from checks import assert_ok
 
-CFG = os.path.join(kammod.ROOT, "etc", "kamailio.cfg")
-DB = os.path.join(kammod.ROOT, "etc", "db")
 REALM = "127.0.0.1"
-
-
-@pytest.fixture(scope="module")
-def kam_cfg(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("etc-cfg"))
-    db = os.path.join(d, "db")
-    shutil.copytree(DB, db)
-    with open(CFG) as f:
-        text = f.read()
-    port = sip.free_udp_port()
-    # The real cfg always loads the aor module, whatever AOR_IMPL says.
-    k = kammod.Kamailio(d, cfg_text=text, port=port, impl="aor", defines={
-        "LISTEN": "127.0.0.1:%d" % port,
-        "AOR_SO": '"%s"' % kammod.AOR_SO,
-        "DBURL": '"text://%s"' % db,
-        "CTL_SOCK": '"unix:%s"' % os.path.join(d, "ctl"),
-    })
-    k.start()
-    yield k
-    k.stop()
 
 
 def md5(s):
