@@ -97,7 +97,8 @@ test:
 
 clean:
 	rm -f $(AOR_SO) $(AOR_SO).tmp $(BUILD)/cfgcheck.log
-	rm -rf $(BUILD)/run
+	rm -rf $(BUILD)/run $(BUILD)/deb $(BUILD)/$(DEB_PKG)_*.deb \
+		$(BUILD)/$(DEB_PKG)-dbgsym_*.deb
 	$(if $(KSRC),rm -rf $(KMODULE))
 
 distclean:
@@ -182,7 +183,7 @@ deb: $(DEB_FILE)
 # Rebuilt only when the module or a packaged file changed. The copy builds
 # against this tree's Kamailio sources (KAMAILIO_SRC), so Kamailio is not
 # fetched or configured again.
-$(DEB_FILE): $(AOR_SO) $(DEB_INPUTS)
+$(DEB_FILE): $(AOR_SO) $(DEB_INPUTS) $(BUILD)/deb-inputs
 	sh tools/install-deps.sh deb
 	rm -rf $(BUILD)/deb
 	mkdir -p $(DEB_TREE)
@@ -191,6 +192,13 @@ $(DEB_FILE): $(AOR_SO) $(DEB_INPUTS)
 	lintian --display-info $(BUILD)/deb/$(DEB_PKG)_$(DEB_VERSION)_$(DEB_ARCH).changes
 	mv $(BUILD)/deb/*.deb $(BUILD)/
 	@echo "built $@"
+
+# The list of packaged files, rewritten only when it changes, so that a file
+# that goes away (modules/aor/README) rebuilds the package too.
+$(BUILD)/deb-inputs: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(sort $(DEB_INPUTS))' | cmp -s - $@ || \
+		echo '$(sort $(DEB_INPUTS))' > $@
 
 unit: tree
 	@if [ -f test/unit/run.sh ]; then \
