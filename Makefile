@@ -63,8 +63,9 @@ KMODULE := $(KSRC)/src/modules/aor
 # The Debian package, built by dpkg-buildpackage from a copy of the sources
 # under build/deb/ (it writes its results into the parent directory).
 DEB_PKG := kamailio-aor-module
-DEB_VERSION := $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
-DEB_ARCH := $(shell dpkg-architecture -qDEB_HOST_ARCH 2>/dev/null)
+# Read without dpkg-dev, which a fresh machine lacks until install-deps.sh.
+DEB_VERSION := $(shell head -n 1 debian/changelog | cut -d ' ' -f 2 | tr -d '()')
+DEB_ARCH := $(shell dpkg --print-architecture)
 DEB_FILE := $(BUILD)/$(DEB_PKG)_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_TREE := $(BUILD)/deb/$(DEB_PKG)-$(DEB_VERSION)
 DEB_SOURCES := Makefile README.md debian etc modules/aor tools
