@@ -5,6 +5,8 @@
 #                        foreground (LISTEN=addr:port, default 127.0.0.1:5060)
 #   make test            dependencies, build, unit tests, integration tests
 #   make deps            install the build dependencies (Debian packages)
+#   make deb             build/kamailio-aor-module_<version>_<arch>.deb
+#                        (debian/, dpkg-buildpackage), checked by lintian
 #   make clean           remove the module's build outputs, keep the Kamailio tree
 #   make distclean       remove build/
 #
@@ -58,6 +60,19 @@ KCFG_FLAGS = FLAVOUR=kamailio prefix=/usr cfg_target=/etc/kamailio/ \
 KCONFIG := $(KSRC)/src/config.mak
 KMODULE := $(KSRC)/src/modules/aor
 
+# The Debian package, built by dpkg-buildpackage from a copy of the sources
+# under build/deb/ (it writes its results into the parent directory).
+DEB_PKG := kamailio-aor-module
+# Read without dpkg-dev, which a fresh machine lacks until install-deps.sh.
+DEB_VERSION := $(shell head -n 1 debian/changelog | cut -d ' ' -f 2 | tr -d '()')
+DEB_ARCH := $(shell dpkg --print-architecture)
+DEB_FILE := $(BUILD)/$(DEB_PKG)_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_TREE := $(BUILD)/deb/$(DEB_PKG)-$(DEB_VERSION)
+DEB_SOURCES := Makefile README.md debian etc modules/aor tools
+DEB_INPUTS := Makefile README.md $(wildcard debian/* debian/source/* \
+	etc/* etc/db/* modules/aor/*.[ch] modules/aor/Makefile \
+	modules/aor/README tools/*)
+
 RUN_DEFINES := -A 'LISTEN=$(LISTEN)' -A 'AOR_SO="$(AOR_SO)"' \
 	-A 'DBURL="text://$(CURDIR)/etc/db"' -A 'CTL_SOCK="$(CTL_SOCK)"'
 
@@ -67,7 +82,7 @@ TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit integration tree clean distclean FORCE
+.PHONY: all deps run test unit integration tree deb clean distclean FORCE
 
 all: $(AOR_SO)
 
@@ -83,7 +98,8 @@ test:
 
 clean:
 	rm -f $(AOR_SO) $(AOR_SO).tmp $(BUILD)/cfgcheck.log
-	rm -rf $(BUILD)/run
+	rm -rf $(BUILD)/run $(BUILD)/deb $(BUILD)/$(DEB_PKG)_*.deb \
+		$(BUILD)/$(DEB_PKG)-dbgsym_*.deb
 	$(if $(KSRC),rm -rf $(KMODULE))
 
 distclean:
@@ -93,7 +109,7 @@ ifeq ($(KSRC),)
 
 # Package kamailio not installed yet (fresh machine): install the
 # dependencies, then start over so that its version is known.
-all run unit integration tree:
+all run unit integration tree deb:
 	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
 		echo "kamailio-aor: package kamailio is still not installed" >&2; \
 		exit 1; \
@@ -162,6 +178,28 @@ run: $(AOR_SO)
 	@echo
 	exec $(KAMAILIO) -DD -E -f etc/kamailio.cfg $(RUN_DEFINES) \
 		-Y $(BUILD)/run
+
+deb: $(DEB_FILE)
+
+# Rebuilt only when the module or a packaged file changed. The copy builds
+# against this tree's Kamailio sources (KAMAILIO_SRC), so Kamailio is not
+# fetched or configured again.
+$(DEB_FILE): $(AOR_SO) $(DEB_INPUTS) $(BUILD)/deb-inputs
+	sh tools/install-deps.sh deb
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_TREE)
+	tar -cf - --exclude=__pycache__ $(DEB_SOURCES) | tar -xf - -C $(DEB_TREE)
+	cd $(DEB_TREE) && KAMAILIO_SRC='$(KSRC)' dpkg-buildpackage -us -uc -b
+	lintian --display-info $(BUILD)/deb/$(DEB_PKG)_$(DEB_VERSION)_$(DEB_ARCH).changes
+	mv $(BUILD)/deb/*.deb $(BUILD)/
+	@echo "built $@"
+
+# The list of packaged files, rewritten only when it changes, so that a file
+# that goes away (modules/aor/README) rebuilds the package too.
+$(BUILD)/deb-inputs: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(sort $(DEB_INPUTS))' | cmp -s - $@ || \
+		echo '$(sort $(DEB_INPUTS))' > $@
 
 unit: tree
 	@if [ -f test/unit/run.sh ]; then \

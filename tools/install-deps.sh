@@ -1,14 +1,16 @@
 #!/bin/sh
 # Install what kamailio-aor needs to build, run and test, from Debian's packages.
 # As root it runs apt-get itself; otherwise it prints the exact commands.
-# Usage: tools/install-deps.sh [build|test]
+# Usage: tools/install-deps.sh [build|test|deb]
 set -eu
 
 level=${1:-build}
 build_pkgs="kamailio kamailio-extra-modules kamailio-utils-modules dpkg-dev build-essential bison flex libxml2-dev pkg-config"
 test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core"
+deb_pkgs="debhelper lintian fakeroot"
 pkgs=$build_pkgs
-[ "$level" = test ] && pkgs="$build_pkgs $test_pkgs"
+[ "$level" = test ] && pkgs="$build_pkgs $test_pkgs $deb_pkgs"
+[ "$level" = deb ] && pkgs="$build_pkgs $deb_pkgs"
 
 missing=""
 for p in $pkgs; do

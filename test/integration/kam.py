@@ -167,17 +167,23 @@ class Kamailio:
     def __init__(self, workdir, modparams=None, register=None, route=None,
                  request_route=None, children=2, globals_=None,
                  modules=(), extra=None, cfg_text=None, defines=None,
-                 impl=None, port=None):
+                 impl=None, port=None, aor_so=None, mpath=None):
         """modparams: registrar parameters ({"max_contacts": 2}); they go to
         modparam("aor", ...) or, with AOR_IMPL=stock, to usrloc/registrar.
         register: the body of the REGISTER branch; route: the body for
         other requests; request_route: the whole request_route body.
         globals_: extra core settings (text); modules: extra loadmodule
         names; extra: extra cfg text (modparams of other modules, routes).
-        cfg_text: use this cfg verbatim (with -D defines) instead."""
+        cfg_text: use this cfg verbatim (with -D defines) instead.
+        aor_so: what `loadmodule` names for the aor module (default
+        $AOR_SO, an absolute path; "aor.so" loads it from the module path).
+        mpath: the module path (default $KAMAILIO_MPATH); "" leaves mpath
+        out, so Kamailio uses its compiled-in module directory."""
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.impl = impl or IMPL
+        self.aor_so = aor_so or AOR_SO
+        self.mpath = MPATH if mpath is None else mpath
         self.port = port or sip.free_udp_port()
         self.ctl = os.path.join(workdir, "ctl")
         self.ctl_uri = "unix:" + self.ctl
@@ -219,7 +225,7 @@ class Kamailio:
     def registrar_loadmodules(self):
         if self.impl == "stock":
             return 'loadmodule "usrloc.so"\nloadmodule "registrar.so"'
-        return 'loadmodule "%s"' % AOR_SO
+        return 'loadmodule "%s"' % self.aor_so
 
     def build_cfg(self, register, route, request_route, children, globals_,
                   modules, extra):
@@ -269,7 +275,7 @@ disable_tcp=yes
 auto_aliases=no
 listen=udp:127.0.0.1:%(port)d
 alias=127.0.0.1:%(port)d
-mpath="%(mpath)s"
+%(mpath)s
 %(globals)s
 
 %(mods)s
@@ -286,7 +292,8 @@ request_route {
 %(request_route)s
 }
 """ % {"impl": self.impl, "children": children, "port": self.port,
-       "mpath": MPATH, "globals": globals_, "mods": mods,
+       "mpath": 'mpath="%s"' % self.mpath if self.mpath else "",
+       "globals": globals_, "mods": mods,
        "regmods": self.registrar_loadmodules(), "ctl": self.ctl_uri,
        "regparams": self.registrar_modparams(), "extra": extra,
        "request_route": request_route}
