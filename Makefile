@@ -74,7 +74,8 @@ DEB_INPUTS := Makefile README.md $(wildcard debian/* debian/source/* \
 	modules/aor/README tools/*)
 
 RUN_DEFINES := -A 'LISTEN=$(LISTEN)' -A 'AOR_SO="$(AOR_SO)"' \
-	-A 'DBURL="text://$(CURDIR)/etc/db"' -A 'CTL_SOCK="$(CTL_SOCK)"'
+	-A 'DBURL="text://$(CURDIR)/etc/db"' -A 'CTL_SOCK="$(CTL_SOCK)"' \
+	-A 'SNAPSHOT="$(BUILD)/run/aor-snapshot.xml"'
 
 # What the tests get: the module, the Kamailio tree, the sources.
 TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \

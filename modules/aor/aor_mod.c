@@ -25,6 +25,7 @@
 
 #include "aor_mod.h"
 #include "events.h"
+#include "persist.h"
 #include "rpc.h"
 #include "stats.h"
 
@@ -58,6 +59,8 @@ struct aor_params aor_params = {
 	.db_url = NULL,
 	.gruu_enabled = 0,
 	.event_callback = NULL,
+	.snapshot_file = NULL,
+	.snapshot_interval = 60,
 };
 /* clang-format on */
 
@@ -79,8 +82,7 @@ static int w_aor_save(sip_msg_t *msg, char *table, char *flags, char *uri);
 static int w_aor_lookup(sip_msg_t *msg, char *table, char *uri);
 static int w_aor_registered(sip_msg_t *msg, char *table, char *uri);
 static int w_aor_lookup_branches(sip_msg_t *msg, char *table, char *p2);
-static int w_aor_unregister(
-		sip_msg_t *msg, char *table, char *uri, char *ruid);
+static int w_aor_unregister(sip_msg_t *msg, char *table, char *uri, char *ruid);
 static int w_aor_save1(sip_msg_t *msg, char *table, char *p2);
 static int w_aor_save2(sip_msg_t *msg, char *table, char *flags);
 static int w_aor_lookup1(sip_msg_t *msg, char *table, char *p2);
@@ -136,6 +138,8 @@ static param_export_t params[] = {
 	{"db_url", PARAM_STRING, &aor_params.db_url},
 	{"gruu_enabled", PARAM_INT, &aor_params.gruu_enabled},
 	{"event_callback", PARAM_STRING, &aor_params.event_callback},
+	{"snapshot_file", PARAM_STRING, &aor_params.snapshot_file},
+	{"snapshot_interval", PARAM_INT, &aor_params.snapshot_interval},
 	{0, 0, 0}
 };
 
@@ -195,9 +199,10 @@ static int aor_params_check(void)
 	bad |= check_range("retry_after", p->retry_after, 0, 86400);
 	bad |= check_range("nat_bflag", p->nat_bflag, -1, 31);
 	bad |= check_range("nat_source", p->nat_source, 0, 2);
+	bad |= check_range("snapshot_interval", p->snapshot_interval, 0, 86400);
 	if(p->max_expires && p->min_expires > p->max_expires) {
-		LM_ERR("modparam min_expires=%d above max_expires=%d\n",
-				p->min_expires, p->max_expires);
+		LM_ERR("modparam min_expires=%d above max_expires=%d\n", p->min_expires,
+				p->max_expires);
 		bad = -1;
 	}
 	if(p->max_contacts_policy == NULL
@@ -299,11 +304,16 @@ static int mod_init(void)
 		return -1;
 	}
 	if(rpc_register_array(aor_rpc_cmds) != 0
-			|| rpc_register_array(aor_reginfo_rpc_cmds) != 0) {
+			|| rpc_register_array(aor_reginfo_rpc_cmds) != 0
+			|| rpc_register_array(aor_persist_rpc_cmds) != 0) {
 		LM_ERR("cannot register the aor.* RPC commands\n");
 		return -1;
 	}
+	/* last: the snapshot fills the tables the steps above made */
+	if(aor_persist_init() < 0)
+		return -1;
 	register_sync_timers(1);
+	register_basic_timers(aor_persist_timers());
 	return 0;
 }
 
@@ -312,13 +322,13 @@ static int child_init(int rank)
 	if(rank != PROC_MAIN)
 		return 0;
 	/* 100 ms steps: bounded resize and expiry work per step */
-	if(fork_sync_utimer(PROC_TIMER, "aor maintenance", 1, aor_timer_tick,
-			   NULL, 100000)
+	if(fork_sync_utimer(
+			   PROC_TIMER, "aor maintenance", 1, aor_timer_tick, NULL, 100000)
 			< 0) {
 		LM_ERR("cannot start the aor maintenance timer\n");
 		return -1;
 	}
-	return 0;
+	return aor_persist_child_init();
 }
 
 static void mod_destroy(void)
@@ -327,6 +337,7 @@ static void mod_destroy(void)
 
 	if(aor_table_list == NULL)
 		return;
+	aor_persist_destroy();
 	for(t = *aor_table_list; t; t = next) {
 		next = t->next;
 		aor_table_free(t);

@@ -48,6 +48,8 @@ struct aor_params
 	char *db_url;
 	int gruu_enabled;
 	char *event_callback;
+	char *snapshot_file;
+	int snapshot_interval;
 };
 
 extern struct aor_params aor_params;

@@ -465,7 +465,7 @@ request_route {
 def etc_kamailio(workdir):
     """A Kamailio (not started) running the project's own etc/kamailio.cfg,
     the config `make run` starts, with the defines `make run` gives it
-    (LISTEN, AOR_SO, DBURL, CTL_SOCK): 127.0.0.1 on a port free for UDP and
+    (LISTEN, AOR_SO, DBURL, CTL_SOCK, SNAPSHOT): 127.0.0.1 on a port free for UDP and
     TCP (it listens on both), a copy of etc/db in workdir. It always loads
     the aor module, whatever AOR_IMPL says."""
     db = os.path.join(workdir, "db")
@@ -478,4 +478,5 @@ def etc_kamailio(workdir):
         "AOR_SO": '"%s"' % AOR_SO,
         "DBURL": '"text://%s"' % db,
         "CTL_SOCK": '"unix:%s"' % os.path.join(workdir, "ctl"),
+        "SNAPSHOT": '"%s"' % os.path.join(workdir, "aor-snapshot.xml"),
     })

@@ -1,0 +1,336 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * Persistence glue (see persist.h): the snapshot loaded into shared memory
+ * at start-up, with sockets resolved and expired bindings dropped; the
+ * writer timer, the shutdown snapshot and RPC aor.snapshot, one writer at
+ * a time; the counters snapshot_writes, snapshot_failures and
+ * snapshot_loaded.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../core/counters.h"
+#include "../../core/pt.h"
+#include "../../core/socket_info.h"
+#include "../../core/timer_proc.h"
+
+#include "aor_mod.h"
+#include "errors.h"
+#include "persist.h"
+#include "snapshot.h"
+
+#define NOSOCK_LOG_MAX 5 /* bindings without their socket logged by name */
+
+/* shared by every process */
+struct persist_state
+{
+	int busy;	   /* a writer is running */
+	long writes;   /* snapshots written */
+	long failures; /* snapshots that failed */
+	long loaded;   /* bindings loaded at start-up */
+};
+
+static struct persist_state *state;
+static int started; /* main process: Kamailio got as far as forking */
+
+static int enabled(void)
+{
+	return aor_params.snapshot_file != NULL
+		   && aor_params.snapshot_file[0] != '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* loading                                                            */
+
+struct load
+{
+	time_t now;
+	long expired;
+	long nosock;
+	long dups;
+};
+
+/* 1 when rec already holds a binding with id (the writer met it twice:
+ * its walk is at-least-once while a table grows) */
+static int has_id(const aor_rec_t *rec, uint64_t id)
+{
+	aor_binding_t *b = *rec->link;
+	int i;
+
+	for(i = 0; i < rec->n; i++, b = b->next)
+		if(b->id == id)
+			return 1;
+	return 0;
+}
+
+static void *sock_of(struct load *ld, const aor_binding_in_t *in)
+{
+	str s = in->f[AOR_F_SOCK];
+	struct socket_info *si;
+
+	if(s.len == 0)
+		return NULL;
+	si = lookup_local_socket(&s);
+	if(si == NULL && ld->nosock++ < NOSOCK_LOG_MAX)
+		LM_WARN("snapshot: binding %.*s of %.*s was received on %.*s, which "
+				"is not a listening socket now; kept, sent by routing\n",
+				in->f[AOR_F_URI].len, in->f[AOR_F_URI].s, in->f[AOR_F_AOR].len,
+				in->f[AOR_F_AOR].s, s.len, s.s);
+	return si;
+}
+
+static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
+{
+	struct load *ld = arg;
+	aor_binding_in_t x = *in;
+	aor_binding_t *b;
+	aor_table_t *t;
+	aor_rec_t rec;
+	int r = 0;
+
+	if(x.expires != 0 && x.expires <= ld->now) {
+		ld->expired++;
+		return 0;
+	}
+	if((t = aor_table_get(table)) == NULL)
+		return AOR_E_NOMEM;
+	if(aor_limits.max_bindings
+			&& aor_atomic_get(&t->bindings) >= (long)aor_limits.max_bindings)
+		return AOR_E_TABLE_FULL;
+	x.hash = aor_hash(&x.f[AOR_F_AOR]);
+	x.sock = sock_of(ld, &x);
+	if((b = aor_binding_new(&x)) == NULL)
+		return AOR_E_NOMEM;
+	aor_table_lock(t, x.hash);
+	aor_table_find(t, x.hash, &x.f[AOR_F_AOR], &rec);
+	if(x.id != 0 && has_id(&rec, x.id)) {
+		ld->dups++;
+		r = 1;
+	} else if(x.id != 0) {
+		aor_rec_insert(&rec, b);
+	} else {
+		aor_rec_add(&rec, b); /* another producer's contact: a new id */
+	}
+	aor_table_unlock(t, x.hash);
+	if(r)
+		shm_free(b);
+	/* grow as it fills (only this process runs yet): bounded per call */
+	aor_table_maint(t, 64);
+	return 0;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000
+		   + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void load(void)
+{
+	const char *path = aor_params.snapshot_file;
+	aor_snapshot_report_t rep;
+	struct load ld = {0};
+	struct timespec t0;
+	char aside[4096];
+	int r;
+
+	ld.now = aor_now();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = aor_snapshot_load(path, load_one, &ld, &rep);
+	if(r == AOR_E_NOT_FOUND) {
+		LM_INFO("snapshot %s: no file yet, starting empty\n", path);
+		return;
+	}
+	if(r == AOR_E_INTERNAL) {
+		LM_ERR("snapshot %s: cannot be read (%s); starting empty, the file "
+			   "is left as it is\n",
+				path, rep.what);
+		return;
+	}
+	rep.bindings -= ld.expired + ld.dups;
+	state->loaded = rep.bindings;
+	if(r == 0) {
+		LM_INFO("snapshot %s: loaded %ld bindings in %ld ms (%ld expired "
+				"dropped, %ld kept without their socket)\n",
+				path, rep.bindings, ms_since(&t0), ld.expired, ld.nosock);
+		return;
+	}
+	/* not whole: keep the file for the operator, load what was read */
+	if(aor_snapshot_move_aside(path, ld.now, aside, sizeof(aside)) < 0)
+		snprintf(aside, sizeof(aside), "nowhere (rename failed: %s)",
+				strerror(errno));
+	LM_ERR("snapshot %s: %s (line %d); recovered %ld bindings from the "
+		   "readable part (%ld registrations skipped, %ld expired dropped, "
+		   "%ld kept without their socket); the file was moved to %s\n",
+			path, rep.what, rep.line, rep.bindings, rep.skipped, ld.expired,
+			ld.nosock, aside);
+}
+
+/* ------------------------------------------------------------------ */
+/* writing                                                            */
+
+/* Writes a snapshot now unless another writer runs (force: the shutdown,
+ * when no other process is left). Returns 0, 1 when busy, or the error. */
+static int write_now(int force, aor_snapshot_stat_t *st, long *ms)
+{
+	struct timespec t0;
+	int expect = 0, r;
+
+	if(!__atomic_compare_exchange_n(
+			   &state->busy, &expect, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
+			&& !force)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = aor_snapshot_write(
+			aor_params.snapshot_file, aor_tables(), aor_now(), st);
+	*ms = ms_since(&t0);
+	aor_atomic_add(r == 0 ? &state->writes : &state->failures, 1);
+	__atomic_store_n(&state->busy, 0, __ATOMIC_RELEASE);
+	return r;
+}
+
+static void snapshot_tick(unsigned int ticks, void *param)
+{
+	aor_snapshot_stat_t st;
+	long ms;
+
+	if(write_now(0, &st, &ms) == 0)
+		LM_DBG("snapshot %s: %ld bindings, %ld bytes in %ld ms\n",
+				aor_params.snapshot_file, st.bindings, st.bytes, ms);
+}
+
+static counter_val_t cnt_get(counter_handle_t h, void *p)
+{
+	return aor_atomic_get((long *)p);
+}
+
+static int counters_init(void)
+{
+	counter_handle_t h;
+
+	if(counter_register(&h, "aor", "snapshot_writes", CNT_F_NO_RESET, cnt_get,
+			   &state->writes, "snapshot files written",
+			   0) < 0
+			|| counter_register(&h, "aor", "snapshot_failures", CNT_F_NO_RESET,
+					   cnt_get, &state->failures,
+					   "snapshot writes that failed (the previous file kept)",
+					   0)
+					   < 0
+			|| counter_register(&h, "aor", "snapshot_loaded", CNT_F_NO_RESET,
+					   cnt_get, &state->loaded,
+					   "bindings loaded from the snapshot at start-up", 0)
+					   < 0) {
+		LM_ERR("cannot register the snapshot counters\n");
+		return -1;
+	}
+	return 0;
+}
+
+int aor_persist_init(void)
+{
+	state = shm_malloc(sizeof(*state));
+	if(state == NULL) {
+		SHM_MEM_ERROR_FMT("%zu bytes\n", sizeof(*state));
+		return -1;
+	}
+	memset(state, 0, sizeof(*state));
+	if(counters_init() < 0)
+		return -1;
+	if(!enabled())
+		return 0;
+	if(aor_params.snapshot_file[0] != '/')
+		LM_WARN("modparam snapshot_file=\"%s\" is relative to Kamailio's "
+				"working directory\n",
+				aor_params.snapshot_file);
+	load();
+	return 0;
+}
+
+int aor_persist_timers(void)
+{
+	return enabled() && aor_params.snapshot_interval > 0 ? 1 : 0;
+}
+
+int aor_persist_child_init(void)
+{
+	started = 1;
+	if(!aor_persist_timers())
+		return 0;
+	/* its own process: a slow disk never stalls expiry or SIP workers */
+	if(fork_basic_timer(PROC_TIMER, "aor snapshot", 1, snapshot_tick, NULL,
+			   aor_params.snapshot_interval)
+			< 0) {
+		LM_ERR("cannot start the aor snapshot timer\n");
+		return -1;
+	}
+	return 0;
+}
+
+void aor_persist_destroy(void)
+{
+	aor_snapshot_stat_t st;
+	long ms;
+
+	if(!started || !enabled() || state == NULL)
+		return;
+	/* the children are gone: a writer killed mid-file left only the
+	 * temporary file, which this write replaces */
+	if(write_now(1, &st, &ms) == 0)
+		LM_INFO("snapshot %s: %ld bindings of %ld AoRs saved at shutdown in "
+				"%ld ms\n",
+				aor_params.snapshot_file, st.bindings, st.aors, ms);
+}
+
+/* ------------------------------------------------------------------ */
+/* RPC                                                                */
+
+static const char *aor_rpc_snapshot_doc[2] = {
+		"Writes the snapshot file now; returns the file, AoRs, bindings, "
+		"bytes and milliseconds taken",
+		0};
+
+static void aor_rpc_snapshot(rpc_t *rpc, void *c)
+{
+	aor_snapshot_stat_t st;
+	long ms;
+	void *h;
+	int r;
+
+	if(!enabled()) {
+		rpc->fault(c, 500, "Persistence is off (modparam snapshot_file)");
+		return;
+	}
+	r = write_now(0, &st, &ms);
+	if(r == 1) {
+		rpc->fault(c, 503, "A snapshot is being written, try again");
+		return;
+	}
+	if(r < 0) {
+		rpc->fault(c, 500, "Snapshot failed (see the log); previous kept");
+		return;
+	}
+	if(rpc->add(c, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "sdddd", "file", aor_params.snapshot_file, "aors",
+			(int)st.aors, "bindings", (int)st.bindings, "bytes",
+			(int)(st.bytes > INT_MAX ? INT_MAX : st.bytes), "ms", (int)ms);
+}
+
+/* clang-format off */
+rpc_export_t aor_persist_rpc_cmds[] = {
+	{"aor.snapshot", aor_rpc_snapshot, aor_rpc_snapshot_doc, 0},
+	{0, 0, 0, 0}
+};
+/* clang-format on */
