@@ -69,7 +69,7 @@ TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit integration tree doc clean distclean FORCE
+.PHONY: all deps run test unit integration tree doc doc-render clean distclean FORCE
 
 all: $(AOR_SO)
 
@@ -95,7 +95,7 @@ ifeq ($(KSRC),)
 
 # Package kamailio not installed yet (fresh machine): install the
 # dependencies, then start over so that its version is known.
-all run unit integration tree doc:
+all run unit integration tree doc doc-render:
 	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
 		echo "kamailio-aor: package kamailio is still not installed" >&2; \
 		exit 1; \
@@ -189,6 +189,11 @@ DOC_MAKE = $(MAKE) --no-print-directory -C $(KDOC) xsltproc_flags=--nonet \
 
 doc: $(FETCH_STAMP)
 	sh tools/install-deps.sh doc
+	@$(MAKE) --no-print-directory doc-render
+
+# Renders without installing anything (test/integration/test_doc.py runs it
+# with DOC_README and DOC_HTML_DIR in a temporary directory).
+doc-render:
 	@mkdir -p $(KDOC) $(abspath $(DOC_HTML_DIR))
 	rm -f $(KDOC)/*.xml $(KDOC)/*.d $(KMODULE)/README
 	cp doc/*.xml doc/Makefile $(KDOC)/
