@@ -28,6 +28,7 @@ import kam as kammod
 SRC = os.environ.get("AOR_SRC", os.path.join(kammod.ROOT, "modules", "aor"))
 DOC = os.path.join(kammod.ROOT, "doc", "aor_admin.xml")
 README = os.path.join(kammod.ROOT, "modules", "aor", "README")
+README_MD = os.path.join(kammod.ROOT, "README.md")
 
 
 # -- what the code exports --------------------------------------------------
@@ -428,3 +429,37 @@ def test_readme_is_rendered_from_the_current_doc(tmp_path):
     assert out.read_text(encoding="utf-8") == committed, (
         "modules/aor/README is not what doc/*.xml renders to: run make doc "
         "and commit modules/aor/README")
+
+
+# -- README.md: the parameter table and the migration guide -----------------
+
+def _migration_rows():
+    """(stock names, what aor does) of README.md's migration table."""
+    with open(README_MD, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"\n\| stock parameter \(module\) \|.*?\n\n", text, re.S)
+    assert m, "README.md has no migration table ('| stock parameter (module) |')"
+    rows = []
+    for line in m.group(0).splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2:
+            rows.append((re.findall(r"`([a-z_*]+)`", cells[0]), cells[1]))
+    return text, rows
+
+
+def test_readme_md_names_every_modparam_and_maps_stock_ones_truly():
+    """README.md lists every modparam; the migration guide keeps only
+    parameters aor has and deletes only parameters it lacks."""
+    params = set(code_params())
+    text, rows = _migration_rows()
+    gap = sorted(p for p in params if "`%s`" % p not in text)
+    assert not gap, "README.md does not mention modparams %s" % gap
+    bad = []
+    for names, action in rows:
+        for n in names:
+            if action == "same name" and n not in params:
+                bad.append("%s: the guide keeps it, aor has no such "
+                           "modparam" % n)
+            if action == "delete" and n in params:
+                bad.append("%s: the guide says delete, aor has it" % n)
+    assert not bad, "\n".join(bad)
