@@ -4,6 +4,8 @@
 #   make run             build, check etc/kamailio.cfg, run Kamailio in the
 #                        foreground (LISTEN=addr:port, default 127.0.0.1:5060)
 #   make test            dependencies, build, unit tests, integration tests
+#   make doc             render doc/*.xml (DocBook) to modules/aor/README and
+#                        build/doc/aor.html
 #   make deps            install the build dependencies (Debian packages)
 #   make deb             build/kamailio-aor-module_<version>_<arch>.deb
 #                        (debian/, dpkg-buildpackage), checked by lintian
@@ -83,7 +85,7 @@ TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit integration tree deb clean distclean FORCE
+.PHONY: all deps run test unit integration tree doc doc-render deb clean distclean FORCE
 
 all: $(AOR_SO)
 
@@ -110,7 +112,7 @@ ifeq ($(KSRC),)
 
 # Package kamailio not installed yet (fresh machine): install the
 # dependencies, then start over so that its version is known.
-all run unit integration tree deb:
+all run unit integration tree doc doc-render deb:
 	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
 		echo "kamailio-aor: package kamailio is still not installed" >&2; \
 		exit 1; \
@@ -211,5 +213,33 @@ unit: tree
 
 integration: $(AOR_SO)
 	$(TEST_ENV) $(PYTHON) -m pytest -q test/integration
+
+# The documentation is rendered as Kamailio renders a module's: doc/ is
+# copied to src/modules/aor/doc/ of the Kamailio tree, and Kamailio's own
+# doc/docbook Makefile runs there (xsltproc with docbook-xsl; lynx -dump for
+# the plain-text README). --nonet: the DTD and the stylesheets come from the
+# XML catalog of docbook-xml and docbook-xsl, never from the network. The
+# README is committed, as Kamailio commits its modules' READMEs.
+DOC_README ?= $(MODULE_SRC)/README
+DOC_HTML_DIR ?= $(BUILD)/doc
+KDOC := $(KMODULE)/doc
+DOC_MAKE = $(MAKE) --no-print-directory -C $(KDOC) xsltproc_flags=--nonet \
+	lynx_flags='-nolist -display_charset=utf-8'
+
+doc: $(FETCH_STAMP)
+	sh tools/install-deps.sh doc
+	@$(MAKE) --no-print-directory doc-render
+
+# Renders without installing anything (test/integration/test_doc.py runs it
+# with DOC_README and DOC_HTML_DIR in a temporary directory).
+doc-render:
+	@mkdir -p $(KDOC) $(abspath $(DOC_HTML_DIR))
+	rm -f $(KDOC)/*.xml $(KDOC)/*.d $(KMODULE)/README
+	cp doc/*.xml doc/Makefile $(KDOC)/
+	$(DOC_MAKE) README
+	$(DOC_MAKE) html output_dir=$(abspath $(DOC_HTML_DIR)) html_css=sr-doc.css
+	cp $(KSRC)/doc/docbook/sr-doc.css $(abspath $(DOC_HTML_DIR))/
+	cp $(KMODULE)/README $(DOC_README)
+	@echo "kamailio-aor: $(DOC_README) and $(DOC_HTML_DIR)/aor.html"
 
 endif

@@ -1,16 +1,27 @@
 #!/bin/sh
 # Install what kamailio-aor needs to build, run and test, from Debian's packages.
 # As root it runs apt-get itself; otherwise it prints the exact commands.
-# Usage: tools/install-deps.sh [build|test|deb]
+# Usage: tools/install-deps.sh [build|test|doc|deb]
+#   build  compile the module against Debian's kamailio
+#   doc    render the DocBook documentation (make doc)
+#   deb    build the Debian package (make deb)
+#   test   build + doc + deb + what the tests run
 set -eu
 
 level=${1:-build}
 build_pkgs="kamailio kamailio-extra-modules kamailio-utils-modules dpkg-dev build-essential bison flex libxml2-dev pkg-config"
 test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core"
+# as Kamailio's doc/docbook: xsltproc, the DocBook DTD and stylesheets (with
+# their XML catalog entries, so nothing is fetched), lynx for plain text
+doc_pkgs="xsltproc docbook-xml docbook-xsl lynx"
 deb_pkgs="debhelper lintian fakeroot"
-pkgs=$build_pkgs
-[ "$level" = test ] && pkgs="$build_pkgs $test_pkgs $deb_pkgs"
-[ "$level" = deb ] && pkgs="$build_pkgs $deb_pkgs"
+case $level in
+	build) pkgs=$build_pkgs ;;
+	doc) pkgs="$build_pkgs $doc_pkgs" ;;
+	deb) pkgs="$build_pkgs $deb_pkgs" ;;
+	test) pkgs="$build_pkgs $doc_pkgs $deb_pkgs $test_pkgs" ;;
+	*) echo "usage: $0 [build|test|doc|deb]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $pkgs; do
