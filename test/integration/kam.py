@@ -192,6 +192,7 @@ class Kamailio:
         self.modparams = dict(modparams or {})
         self.defines = dict(defines or {})
         self.proc = None
+        self.args = []  # more kamailio options (e.g. ["-m", "4096"])
         if cfg_text is None:
             cfg_text = self.build_cfg(register, route, request_route,
                                       children, globals_ or "", modules,
@@ -301,7 +302,7 @@ request_route {
     # -- process -----------------------------------------------------------
 
     def start(self, timeout=START_TIMEOUT):
-        cmd = [KAMAILIO, "-DD", "-E", "-f", self.cfg_path]
+        cmd = [KAMAILIO, "-DD", "-E", "-f", self.cfg_path] + self.args
         for k, v in self.defines.items():
             cmd += ["-A", k if v is None else "%s=%s" % (k, v)]
         self.cmdline = cmd
@@ -345,14 +346,14 @@ request_route {
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self):
+    def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM the main process, SIGKILL its process group after a bound."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
             try:
                 self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(STOP_TIMEOUT)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 pass
         # The group id is our child's pid (start_new_session); this reaps

@@ -580,6 +580,8 @@ static double ms_since(struct timeval *t0)
 
 static int bench_cb(const str *table, const aor_binding_in_t *in, void *arg)
 {
+	(void)table;
+	(void)in;
 	(*(long *)arg)++;
 	return 0;
 }
@@ -591,7 +593,7 @@ static int bench(long n, const char *path)
 	aor_snapshot_stat_t st;
 	aor_snapshot_report_t rep;
 	struct timeval t0;
-	char name[32], uri[64];
+	char name[48], uri[80];
 	long i, seen = 0;
 	double wms, lms;
 
