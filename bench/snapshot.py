@@ -33,8 +33,8 @@ from test_snapshot import make_snapshot  # noqa: E402
 
 
 def stat(k, name):
-    out = k.kamcmd("stats.get_statistics", "aor:" + name)
-    m = re.search(r"=\s*(-?\d+)", out)
+    out = k.kamcmd("stats.get_statistics", "aor:")
+    m = re.search(r"aor:%s\s*=\s*(-?\d+)" % name, out)
     return int(m.group(1)) if m else None
 
 

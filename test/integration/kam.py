@@ -324,10 +324,16 @@ request_route {
                 raise RuntimeError("kamailio exited with %s during start\n%s"
                                    % (self.proc.returncode, self.log_tail()))
             if os.path.exists(self.ctl):
-                r = subprocess.run([KAMCMD, "-s", self.ctl_uri, "core.uptime"],
-                                   capture_output=True, text=True, timeout=5)
-                if r.returncode == 0:
-                    break
+                # the socket exists before mod_init ends (a large snapshot
+                # may take seconds to load): no answer yet is not an error
+                try:
+                    r = subprocess.run([KAMCMD, "-s", self.ctl_uri,
+                                        "core.uptime"], capture_output=True,
+                                       text=True, timeout=5)
+                    if r.returncode == 0:
+                        break
+                except subprocess.TimeoutExpired:
+                    pass
             if time.monotonic() > deadline:
                 raise RuntimeError("kamailio not ready (ctl) in time\n%s"
                                    % self.log_tail())
