@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: bare Kamailio, stock registrar+usrloc, and aor.
+
+    make bench                         (N = 10,000 and 100,000)
+    make bench BENCH_ARGS="--sizes 10000,100000,1000000"
+    python3 bench/bench.py --help
+
+Three configurations of the same Kamailio (Debian's 5.6.3), same workers
+(4), same shared memory, same loopback UDP socket:
+  bare   REGISTER -> stateless 200, INVITE -> stateless 302; stores nothing
+  stock  registrar + usrloc (memory only, db_mode 0, default hash_size)
+  aor    this module, default settings
+each driven by the scenarios in bench/sipp/: register N unique AoRs,
+refresh them (same Call-ID, next CSeq), INVITE each (lookup(), then a
+stateless 302 and the ACK) in sequential and in random order, unregister.
+
+Figures:
+  callgrind  instructions per REGISTER and per INVITE+ACK (all processes,
+             collection only inside receive_msg), for the qm and the TLSF
+             allocators; deterministic, the comparator to trust.
+  cpu        CPU us per request from /proc/<pid>/schedstat of every Kamailio
+             process, per phase; median, min and max of --reps runs.
+  shm        core.shmmem real_used before and after registering N, per
+             binding; and what is left after unregistering all.
+  walk       time to page through every AoR: aor.list by cursor for aor,
+             ul.dump for stock (which fails on large tables: reported so).
+Every SIPp run must end with 0 failed calls and 0 retransmissions, or its
+figures are marked invalid.
+"""
+
+import argparse
+import glob
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+KAMAILIO = os.environ.get("KAMAILIO", "/usr/sbin/kamailio")
+KAMCMD = os.environ.get("KAMCMD", "/usr/sbin/kamcmd")
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+MPATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+AOR_SO = os.environ.get("AOR_SO", os.path.join(ROOT, "build", "aor.so"))
+CONFIGS = ("bare", "stock", "aor")
+
+CFG = """#!KAMAILIO
+debug=1
+log_stderror=yes
+memdbg=5
+memlog=5
+children=%(children)d
+listen=udp:127.0.0.1:%(port)d
+disable_tcp=yes
+maxbuffer=%(buf)d
+auto_aliases=no
+mpath="%(mpath)s"
+loadmodule "sl.so"
+loadmodule "ctl.so"
+loadmodule "kex.so"
+loadmodule "textops.so"
+%(loads)s
+modparam("ctl", "binrpc", "unix:%(ctl)s")
+%(params)s
+request_route {
+    if(is_method("ACK")) {
+        exit;
+    }
+    if(is_method("REGISTER")) {
+%(register)s
+        exit;
+    }
+    if(is_method("INVITE")) {
+%(invite)s
+        exit;
+    }
+    sl_send_reply("405", "Method Not Allowed");
+}
+"""
+
+LOOKUP = """        if(lookup("location")) {
+            sl_send_reply("302", "Moved Temporarily");
+        } else {
+            sl_send_reply("404", "Not Found");
+        }"""
+
+SETUPS = {
+    "bare": {
+        "loads": "",
+        "params": "",
+        "register": '        sl_send_reply("200", "OK");',
+        "invite": '        sl_send_reply("302", "Moved Temporarily");',
+    },
+    "stock": {
+        "loads": 'loadmodule "usrloc.so"\nloadmodule "registrar.so"',
+        "params": 'modparam("usrloc", "db_mode", 0)\n'
+                  'modparam("registrar", "min_expires", 0)',
+        "register": '        save("location");',
+        "invite": LOOKUP,
+    },
+    "aor": {
+        "loads": 'loadmodule "%s"' % AOR_SO,
+        "params": 'modparam("aor", "min_expires", 0)',
+        "register": '        save("location");',
+        "invite": LOOKUP,
+    },
+}
+
+
+def free_port():
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Kam:
+    """One Kamailio of one configuration, optionally under callgrind."""
+
+    def __init__(self, work, setup, shm_mb, allocator, children=4,
+                 callgrind=False):
+        self.dir = tempfile.mkdtemp(prefix=setup + "-", dir=work)
+        self.port = free_port()
+        self.ctl = os.path.join(self.dir, "ctl")
+        cfg = CFG % dict(SETUPS[setup], children=children, port=self.port,
+                         buf=4 << 20, mpath=MPATH, ctl=self.ctl)
+        self.cfg = os.path.join(self.dir, "kamailio.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(cfg)
+        self.cmd = [KAMAILIO, "-DD", "-E", "-f", self.cfg, "-m", str(shm_mb),
+                    "-M", "32", "-x", allocator]
+        self.callgrind = callgrind
+        if callgrind:
+            self.cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes",
+                        "--collect-atstart=no",
+                        "--toggle-collect=receive_msg",
+                        "--callgrind-out-file=%s/callgrind.out.%%p"
+                        % self.dir] + self.cmd
+        self.log = open(os.path.join(self.dir, "kamailio.log"), "wb")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.dir,
+                                     start_new_session=True)
+        self.wait_ready(300 if callgrind else 60)
+
+    def rpc(self, *args, timeout=60):
+        r = subprocess.run([KAMCMD, "-s", "unix:" + self.ctl] +
+                           [str(a) for a in args], capture_output=True,
+                           text=True, timeout=timeout)
+        return r.returncode, r.stdout + r.stderr
+
+    def wait_ready(self, limit):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("kamailio exited: see %s" % self.dir)
+            if os.path.exists(self.ctl):
+                try:
+                    if self.rpc("core.uptime", timeout=5)[0] == 0:
+                        return
+                except subprocess.TimeoutExpired:
+                    pass
+            time.sleep(0.2)
+        raise RuntimeError("kamailio not ready: see %s" % self.dir)
+
+    def pids(self):
+        out = subprocess.run(["pgrep", "-g", str(self.proc.pid)],
+                             capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def cpu_ns(self):
+        total = 0
+        for p in self.pids():
+            try:
+                with open("/proc/%d/schedstat" % p) as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
+        return total
+
+    def shm_used(self):
+        _, out = self.rpc("core.shmmem")
+        m = re.search(r"real_used:\s*(\d+)", out)
+        return int(m.group(1)) if m else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(120)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.log.close()
+
+
+def inf_file(work, users, order):
+    path = os.path.join(work, "users-%s-%d.csv" % (order, len(users)))
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write("SEQUENTIAL\n" if order == "seq" else "RANDOM\n")
+            f.write("".join("%s;\n" % u for u in users))
+    return path
+
+
+def sipp(k, work, scenario, inf, n, rate, keys=()):
+    """Runs n calls; returns (ok, seconds, note)."""
+    stat = os.path.join(work, "sipp-stat-%d.csv" % os.getpid())
+    cmd = [SIPP, "127.0.0.1:%d" % k.port, "-sf",
+           os.path.join(HERE, "sipp", scenario), "-inf", inf,
+           "-m", str(n), "-r", str(rate), "-l", str(max(rate // 10, 50)),
+           "-i", "127.0.0.1", "-p", str(free_port()), "-buff_size",
+           str(4 << 20), "-nostdin", "-bg", "-trace_stat", "-stf", stat,
+           "-fd", "3600", "-timeout", "3600s", "-timeout_error",
+           "-recv_timeout", "8000"]
+    for name, value in keys:
+        cmd += ["-key", name, str(value)]
+    if scenario == "register.xml":
+        cmd += ["-cid_str", "reg-%u@bench"]
+    if os.path.exists(stat):
+        os.unlink(stat)
+    t0 = time.monotonic()
+    # -bg forks; run in the foreground instead for a clean exit code
+    cmd.remove("-bg")
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=work,
+                       timeout=max(120, n // max(rate, 1) * 4 + 60))
+    secs = time.monotonic() - t0
+    failed = retrans = None
+    if os.path.exists(stat):
+        rows = open(stat).read().strip().splitlines()
+        head = rows[0].split(";")
+        last = rows[-1].split(";")
+        col = dict(zip(head, last))
+        failed = int(col.get("FailedCall(C)", "0") or 0)
+        retrans = int(col.get("Retransmissions(C)", "0") or 0)
+    ok = r.returncode == 0 and failed == 0 and retrans == 0
+    return ok, secs, "exit %d failed %s retrans %s" % (r.returncode, failed,
+                                                       retrans)
+
+
+def phases(users):
+    """(name, scenario, order, keys) of one run, in order."""
+    return [
+        ("register", "register.xml", "seq", (("regseq", 1), ("expires", 3600))),
+        ("refresh", "register.xml", "seq", (("regseq", 2), ("expires", 3600))),
+        ("invite_seq", "invite.xml", "seq", ()),
+        ("invite_rand", "invite.xml", "rand", ()),
+        ("unregister", "register.xml", "seq", (("regseq", 3), ("expires", 0))),
+    ]
+
+
+# ---------------------------------------------------------------- callgrind
+
+def callgrind_parts(d):
+    """{part: instructions} summed over the processes' dumps in d."""
+    parts = {}
+    for f in glob.glob(os.path.join(d, "callgrind.out.*")):
+        m = re.search(r"callgrind\.out\.\d+(?:\.(\d+))?$", f)
+        if not m:
+            continue
+        part = int(m.group(1) or 0)
+        with open(f) as fh:
+            for line in fh:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    parts[part] = parts.get(part, 0) + int(line.split()[1])
+                    break
+    return parts
+
+
+def run_callgrind(work, setup, allocator, n, shm_mb):
+    """Instructions per REGISTER and per INVITE+ACK under callgrind."""
+    users = ["cg%06d" % i for i in range(n)]
+    k = Kam(work, setup, shm_mb, allocator, callgrind=True)
+    try:
+        ok1, _, note1 = sipp(k, work, "register.xml",
+                             inf_file(work, users, "seq"), n, 100,
+                             (("regseq", 1), ("expires", 3600)))
+        subprocess.run(["callgrind_control", "-d"], capture_output=True,
+                       timeout=120)
+        ok2, _, note2 = sipp(k, work, "invite.xml",
+                             inf_file(work, users, "seq"), n, 100)
+        subprocess.run(["callgrind_control", "-d"], capture_output=True,
+                       timeout=120)
+    finally:
+        k.stop()
+    parts = callgrind_parts(k.dir)
+    reg = parts.get(1, 0) / n
+    inv = parts.get(2, 0) / n
+    if os.environ.get("BENCH_KEEP"):
+        keep = os.path.join(os.environ["BENCH_KEEP"], "%s-%s" % (setup,
+                                                                 allocator))
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(k.dir, keep)
+        print("callgrind files of %s/%s kept in %s" % (setup, allocator,
+                                                        keep))
+    shutil.rmtree(k.dir, ignore_errors=True)
+    return {"register": reg, "invite": inv, "ok": ok1 and ok2,
+            "note": note1 + "; " + note2}
+
+
+# --------------------------------------------------------------------- runs
+
+def walk(k, setup, n):
+    """Seconds to page through every AoR, or a failure note."""
+    t0 = time.monotonic()
+    if setup == "stock":
+        rc, out = k.rpc("ul.dump", timeout=600)
+        secs = time.monotonic() - t0
+        if rc != 0 or "error" in out[:200].lower():
+            return "fails (%s)" % out.strip().splitlines()[0][:60] \
+                if out.strip() else "fails"
+        return "%.2f s" % secs
+    if setup != "aor":
+        return "-"
+    cursor, pages, seen = "0", 0, 0
+    while True:
+        rc, out = k.rpc("aor.list", "location", 1000, "s:" + cursor,
+                        timeout=60)
+        if rc != 0:
+            return "fails (%s)" % out[:60]
+        pages += 1
+        seen += len(re.findall(r"^\s*aor: ", out, re.M))
+        m = re.search(r"next:\s*(\S+)", out)
+        cursor = m.group(1) if m else "0"
+        if cursor == "0":
+            break
+    return "%.2f s (%d pages, %d AoRs)" % (time.monotonic() - t0, pages, seen)
+
+
+def run_once(work, setup, n, rate, shm_mb, allocator):
+    users = ["u%07d" % i for i in range(n)]
+    k = Kam(work, setup, shm_mb, allocator)
+    res = {"ok": True, "notes": []}
+    try:
+        shm0 = k.shm_used()
+        for name, scen, order, keys in phases(users):
+            c0 = k.cpu_ns()
+            ok, secs, note = sipp(k, work, scen, inf_file(work, users, order),
+                                  n, rate, keys)
+            res[name] = (k.cpu_ns() - c0) / 1000.0 / n
+            res["ok"] &= ok
+            if not ok:
+                res["notes"].append("%s: %s" % (name, note))
+            if name == "invite_rand":
+                res["shm_per_binding"] = (k.shm_used() - shm0) / n
+                res["walk"] = walk(k, setup, n)
+        res["shm_left"] = k.shm_used() - shm0
+    finally:
+        k.stop()
+        shutil.rmtree(k.dir, ignore_errors=True)
+    return res
+
+
+def fmt_ratio(a, b):
+    return "%.2fx" % (a / b) if a and b else "-"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="10000,100000",
+                    help="N values for the CPU runs (1000000 takes long)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--rate", type=int, default=4000,
+                    help="SIPp calls per second")
+    ap.add_argument("--shm", type=int, default=1024, help="shm MB")
+    ap.add_argument("--callgrind-n", type=int, default=2000)
+    ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--allocators", default="qm,tlsf")
+    args = ap.parse_args()
+    configs = args.configs.split(",")
+    work = tempfile.mkdtemp(prefix="aor-bench-")
+    print("kamailio-aor bench: %s, %s" % (
+        time.strftime("%Y-%m-%d"), subprocess.run(
+            [KAMAILIO, "-v"], capture_output=True,
+            text=True).stdout.splitlines()[0]))
+    try:
+        if not args.no_callgrind:
+            print("\n## instructions per request (callgrind, N=%d)"
+                  % args.callgrind_n)
+            print("| alloc | request | bare | stock | aor | aor/bare | "
+                  "aor/stock | stock/bare |")
+            print("|---|---|---|---|---|---|---|---|")
+            for alloc in args.allocators.split(","):
+                cg = {s: run_callgrind(work, s, alloc, args.callgrind_n,
+                                       args.shm) for s in configs}
+                for req in ("register", "invite"):
+                    v = {s: cg[s][req] for s in configs}
+                    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                        alloc, req,
+                        *["%.1fk%s" % (v[s] / 1000,
+                                       "" if cg[s]["ok"] else " (invalid)")
+                          if s in v else "-" for s in CONFIGS],
+                        fmt_ratio(v.get("aor"), v.get("bare")),
+                        fmt_ratio(v.get("aor"), v.get("stock")),
+                        fmt_ratio(v.get("stock"), v.get("bare"))))
+                    sys.stdout.flush()
+        if not args.no_cpu:
+            for n in [int(x) for x in args.sizes.split(",")]:
+                runs = {s: [run_once(work, s, n, args.rate, args.shm, "qm")
+                            for _ in range(args.reps if n < 1000000 else 1)]
+                        for s in configs}
+                print("\n## N = %d: CPU us per request (median [min-max] of "
+                      "%d), qm" % (n, len(runs[configs[0]])))
+                print("| phase | bare | stock | aor | aor/bare | aor/stock |")
+                print("|---|---|---|---|---|---|")
+                for ph in ("register", "refresh", "invite_seq",
+                           "invite_rand", "unregister"):
+                    med = {}
+                    cells = []
+                    for s in CONFIGS:
+                        if s not in runs:
+                            cells.append("-")
+                            continue
+                        xs = [r[ph] for r in runs[s]]
+                        med[s] = statistics.median(xs)
+                        cells.append("%.1f [%.1f-%.1f]" % (med[s], min(xs),
+                                                            max(xs)))
+                    print("| %s | %s | %s | %s | %s | %s |" % (
+                        ph, *cells, fmt_ratio(med.get("aor"), med.get("bare")),
+                        fmt_ratio(med.get("aor"), med.get("stock"))))
+                print("| shm per binding (B) | %s |" % " | ".join(
+                    "%.0f" % statistics.median(
+                        r["shm_per_binding"] for r in runs[s])
+                    if s in runs else "-" for s in CONFIGS) + " | | |")
+                print("| shm left after unregister (B) | %s |" % " | ".join(
+                    "%d" % runs[s][-1]["shm_left"] if s in runs else "-"
+                    for s in CONFIGS) + " | | |")
+                print("| walk every AoR | %s |" % " | ".join(
+                    runs[s][-1]["walk"] if s in runs else "-"
+                    for s in CONFIGS) + " | | |")
+                for s in configs:
+                    for r in runs[s]:
+                        if not r["ok"]:
+                            print("invalid run %s N=%d: %s" % (
+                                s, n, "; ".join(r["notes"])))
+                sys.stdout.flush()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
