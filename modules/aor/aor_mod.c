@@ -167,6 +167,7 @@ static int check_range(const char *name, int v, int lo, int hi)
 }
 
 #define AOR_INT_MAX 0x7fffffff
+#define AOR_TABLE_NAME_MAX 64
 
 static int parse_policy(const char *s, enum aor_policy *p)
 {
@@ -251,6 +252,26 @@ aor_table_t *aor_tables(void)
 	return aor_table_list ? *aor_table_list : NULL;
 }
 
+/* a table name is a short plain word: it is a counter name, an RPC
+ * argument and an attribute of the snapshot file */
+static int table_name_ok(const str *name)
+{
+	int i;
+
+	if(name->len <= 0 || name->len > AOR_TABLE_NAME_MAX)
+		goto bad;
+	for(i = 0; i < name->len; i++)
+		if(!isalnum((unsigned char)name->s[i]) && name->s[i] != '_'
+				&& name->s[i] != '-' && name->s[i] != '.')
+			goto bad;
+	return 1;
+bad:
+	LM_ERR("table name \"%.*s\" refused: 1 to %d letters, digits, '_', '-' "
+		   "or '.'\n",
+			name->len > 80 ? 80 : name->len, name->s, AOR_TABLE_NAME_MAX);
+	return 0;
+}
+
 aor_table_t *aor_table_get(const str *name)
 {
 	aor_table_t *t;
@@ -259,6 +280,8 @@ aor_table_t *aor_table_get(const str *name)
 		if(t->name.len == name->len
 				&& strncasecmp(t->name.s, name->s, name->len) == 0)
 			return t;
+	if(!table_name_ok(name))
+		return NULL;
 	if(aor_table_list == NULL || !_ksr_is_main) {
 		LM_ERR("no table named %.*s (tables are named in the script)\n",
 				name->len, name->s);

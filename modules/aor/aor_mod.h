@@ -72,8 +72,8 @@ aor_table_t *aor_tables(void);
 /* Copies the live bindings of rec (lock held) into this process's scratch
  * buffer; *out receives pointers to the copies (at most max). Returns the
  * count, or AOR_E_NOMEM. The copies stay valid until the next call. */
-int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_binding_t **out,
-		int max);
+int aor_rec_copy(
+		const aor_rec_t *rec, time_t now, aor_binding_t **out, int max);
 
 /* Builds the AoR key of uri (user@domain, or user with use_domain=0) into
  * buf (at least len of uri); domain folded to lower case, user too when
@@ -87,8 +87,8 @@ typedef int (*aor_match_f)(const aor_binding_t *b, const void *arg);
  * match returns 1 (every binding when match is NULL); runs the
  * contact-deleted event of each after the lock is released. Returns how
  * many were removed. */
-int aor_remove(aor_table_t *t, const str *key, aor_match_f match,
-		const void *arg);
+int aor_remove(
+		aor_table_t *t, const str *key, aor_match_f match, const void *arg);
 
 /* 1 when b's id is *(const uint64_t *)arg: an aor_match_f */
 int aor_match_id(const aor_binding_t *b, const void *arg);

@@ -101,7 +101,8 @@ time_t aor_expires_abs(time_t now, long long rel)
 
 int aor_ruid_fmt(uint64_t id, char *buf)
 {
-	return snprintf(buf, AOR_RUID_LEN + 1, "aor-%016llx", (unsigned long long)id);
+	return snprintf(
+			buf, AOR_RUID_LEN + 1, "aor-%016llx", (unsigned long long)id);
 }
 
 int aor_ruid_parse(const str *s, uint64_t *id)
@@ -148,8 +149,8 @@ typedef struct uri_parts
 	kv_t headers[URI_MAX_PARAMS];
 } uri_parts_t;
 
-static int split_kv(const char *p, const char *end, char sep, kv_t *out,
-		int max)
+static int split_kv(
+		const char *p, const char *end, char sep, kv_t *out, int max)
 {
 	const char *q, *eq;
 	int n = 0;
@@ -314,8 +315,8 @@ static int kv_value_equal(const kv_t *a, const kv_t *b, int icase)
  * transport-parameter"); the rest are ignored */
 static int params_match(const uri_parts_t *a, const uri_parts_t *b)
 {
-	static const char *strict[] = {"user", "ttl", "method", "maddr",
-			"transport"};
+	static const char *strict[] = {
+			"user", "ttl", "method", "maddr", "transport"};
 	const kv_t *o;
 	str k;
 	int i, j;

@@ -47,10 +47,10 @@ typedef struct aor_binding
 	void *sock;				  /* struct socket_info * of the glue, or NULL */
 	uint32_t hash;			  /* full hash of the AoR */
 	uint32_t cseq;
-	uint32_t cflags;		  /* branch flags restored on lookup */
-	uint32_t methods;		  /* allowed methods bitmask, all bits = any */
-	int32_t reg_id;			  /* RFC 5626 reg-id, 0 when absent */
-	int16_t q;				  /* 0..1000 or AOR_Q_UNSPEC */
+	uint32_t cflags;  /* branch flags restored on lookup */
+	uint32_t methods; /* allowed methods bitmask, all bits = any */
+	int32_t reg_id;	  /* RFC 5626 reg-id, 0 when absent */
+	int16_t q;		  /* 0..1000 or AOR_Q_UNSPEC */
 	uint16_t off[AOR_F_COUNT + 1];
 	char data[];
 } aor_binding_t;
@@ -99,7 +99,8 @@ aor_binding_t *aor_binding_new(const aor_binding_in_t *in);
 
 /* 1 when the strings of b equal those of in (so a refresh may update b in
  * place), 0 otherwise. */
-int aor_binding_same_strings(const aor_binding_t *b, const aor_binding_in_t *in);
+int aor_binding_same_strings(
+		const aor_binding_t *b, const aor_binding_in_t *in);
 
 /* Copies the scalar fields of in into b (a refresh in place). */
 void aor_binding_refresh(aor_binding_t *b, const aor_binding_in_t *in);

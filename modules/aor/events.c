@@ -211,7 +211,8 @@ static void run_one(int kind, const aor_binding_t *b)
 		keng = sr_kemi_eng_get();
 		evname.s = (char *)ev_names[kind];
 		evname.len = strlen(evname.s);
-		if(keng && sr_kemi_route(keng, fmsg, EVENT_ROUTE, &ev_kemi_cb, &evname)
+		if(keng
+				&& sr_kemi_route(keng, fmsg, EVENT_ROUTE, &ev_kemi_cb, &evname)
 						   < 0)
 			LM_ERR("KEMI event callback %.*s failed\n", ev_kemi_cb.len,
 					ev_kemi_cb.s);

@@ -16,7 +16,7 @@
 #include "events.h"
 
 #define TICKS_PER_SEC 10
-#define RESIZE_BUDGET 8192	  /* old slots drained per tick */
+#define RESIZE_BUDGET 8192	   /* old slots drained per tick */
 #define EXPIRE_MAX_SLOTS 65536 /* slots swept per tick, at most */
 
 static void expire_slice(aor_table_t *t, time_t now)
@@ -30,8 +30,8 @@ static void expire_slice(aor_table_t *t, time_t now)
 	for(i = 0; i < n; i++) {
 		if(t->expire_pos >= size)
 			t->expire_pos = 0;
-		if(aor_table_expire_slot(t, t->expire_pos++, now, aor_event_expired,
-				   NULL)
+		if(aor_table_expire_slot(
+				   t, t->expire_pos++, now, aor_event_expired, NULL)
 				> 0)
 			aor_events_run();
 	}

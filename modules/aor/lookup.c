@@ -33,8 +33,7 @@ static size_t copy_cap = 0;
 
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
-int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_binding_t **out,
-		int max)
+int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_binding_t **out, int max)
 {
 	const aor_binding_t *b;
 	size_t need = 0, off = 0;
@@ -224,10 +223,9 @@ static int add_branch(sip_msg_t *msg, const aor_binding_t *b)
 
 	ruid.s = rb;
 	ruid.len = aor_ruid_fmt(b->id, rb);
-	if(append_branch(msg, &uri, dst.len ? &dst : NULL,
-			   path.len ? &path : NULL, b->q, b->cflags,
-			   (struct socket_info *)b->sock, inst.len ? &inst : NULL,
-			   b->reg_id, &ruid, ua.len ? &ua : NULL)
+	if(append_branch(msg, &uri, dst.len ? &dst : NULL, path.len ? &path : NULL,
+			   b->q, b->cflags, (struct socket_info *)b->sock,
+			   inst.len ? &inst : NULL, b->reg_id, &ruid, ua.len ? &ua : NULL)
 			< 0) {
 		LM_ERR("cannot add a branch to %.*s\n", uri.len, uri.s);
 		return -1;
@@ -310,8 +308,8 @@ int ki_aor_registered(sip_msg_t *msg, str *table, str *uri)
 	return fetch(t, &key, v, 1) > 0 ? 1 : -1;
 }
 
-int aor_remove(aor_table_t *t, const str *key, aor_match_f match,
-		const void *arg)
+int aor_remove(
+		aor_table_t *t, const str *key, aor_match_f match, const void *arg)
 {
 	uint32_t hash = aor_hash(key);
 	aor_binding_t **link;
@@ -372,13 +370,12 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 	if(t == NULL)
 		return -3;
 	/* the R-URI first, then every branch that names a registered AoR */
-	if(request_key(msg, NULL, buf, &key) == 0
-			&& route_to(msg, t, &key, 1) == 1)
+	if(request_key(msg, NULL, buf, &key) == 0 && route_to(msg, t, &key, 1) == 1)
 		found = 1;
 	nb = nr_branches;
 	for(i = 0; i < nb; i++) {
-		p = get_branch(i, &len, &q, &dst, &path, &flags, &sock, &ruid, &inst,
-				&ua);
+		p = get_branch(
+				i, &len, &q, &dst, &path, &flags, &sock, &ruid, &inst, &ua);
 		if(p == NULL || len <= 0 || len >= MAX_URI_SIZE)
 			continue;
 		memcpy(ub, p, len);

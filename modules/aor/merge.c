@@ -23,8 +23,8 @@ enum
 	ACT_DELETE
 };
 
-int aor_expires_resolve(const aor_limits_t *lim, long long param,
-		long long hdr, long long *out)
+int aor_expires_resolve(
+		const aor_limits_t *lim, long long param, long long hdr, long long *out)
 {
 	long long e;
 
@@ -121,8 +121,8 @@ static aor_binding_t *find_live(const aor_rec_t *rec, const aor_contact_t *c,
 	return NULL;
 }
 
-static void fill_in(aor_binding_in_t *in, const aor_regreq_t *req,
-		const aor_contact_t *c)
+static void fill_in(
+		aor_binding_in_t *in, const aor_regreq_t *req, const aor_contact_t *c)
 {
 	memset(in, 0, sizeof(*in));
 	in->f[AOR_F_AOR] = req->aor;
@@ -298,8 +298,8 @@ nomem:
 	return AOR_E_NOMEM;
 }
 
-static void notify(const aor_regreq_t *req, enum aor_change ch,
-		const aor_binding_t *b)
+static void notify(
+		const aor_regreq_t *req, enum aor_change ch, const aor_binding_t *b)
 {
 	if(req->on_change)
 		req->on_change(ch, b, req->cb_arg);
@@ -330,8 +330,8 @@ static void mutate(aor_rec_t *rec, const aor_regreq_t *req, aor_plan_t *plan,
 		p = plan_of(plan, req->ncontacts, b);
 		if(aor_binding_expired(b, req->now) || p == NULL
 				|| p->action == ACT_DELETE) {
-			ch = aor_binding_expired(b, req->now) ? AOR_CH_EXPIRED
-				 : p					   ? AOR_CH_DELETED
+			ch = aor_binding_expired(b, req->now)  ? AOR_CH_EXPIRED
+				 : p							   ? AOR_CH_DELETED
 				 : is_victim(victims, nvictims, b) ? AOR_CH_EVICTED
 				 : req->star || req->only_this	   ? AOR_CH_DELETED
 												   : -1;

@@ -53,16 +53,16 @@ enum aor_change
 
 /* called under the slot lock for each change; b is valid only during the
  * call (deleted ones are freed right after) */
-typedef void (*aor_change_cb)(enum aor_change ch, const aor_binding_t *b,
-		void *arg);
+typedef void (*aor_change_cb)(
+		enum aor_change ch, const aor_binding_t *b, void *arg);
 
 /* one Contact of the request */
 typedef struct aor_contact
 {
 	str uri;
-	str instance;	 /* +sip.instance value, empty when absent */
-	int32_t reg_id;	 /* 0 when absent */
-	int16_t q;		 /* thousandths or AOR_Q_UNSPEC */
+	str instance;	   /* +sip.instance value, empty when absent */
+	int32_t reg_id;	   /* 0 when absent */
+	int16_t q;		   /* thousandths or AOR_Q_UNSPEC */
 	long long expires; /* resolved seconds; 0 removes; -1: not given */
 	uint32_t methods;
 } aor_contact_t;
@@ -81,8 +81,8 @@ typedef struct aor_regreq
 	void *sock;
 	uint32_t cflags;
 	time_t now;
-	int star;		/* Contact: * */
-	int only_this;	/* save() flag 0x04: keep only this request's bindings */
+	int star;	   /* Contact: * */
+	int only_this; /* save() flag 0x04: keep only this request's bindings */
 	int ncontacts;
 	aor_contact_t *contacts;
 	aor_change_cb on_change;
@@ -107,8 +107,8 @@ typedef struct aor_plan
  * absent) and default_expires, clamped to max_expires. Sets *out (0 means
  * remove). Returns 0, or AOR_E_TOO_BRIEF when below min_expires in reject
  * mode (then *out is min_expires, for the Min-Expires header). */
-int aor_expires_resolve(const aor_limits_t *lim, long long param,
-		long long hdr, long long *out);
+int aor_expires_resolve(const aor_limits_t *lim, long long param, long long hdr,
+		long long *out);
 
 /* Applies req to rec (the record of req->aor, lock held) with plan as
  * scratch (req->ncontacts entries). Returns 0 when applied, or a negative

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "../../core/counters.h"
+#include "../../core/globals.h"
 #include "../../core/pt.h"
 #include "../../core/socket_info.h"
 #include "../../core/timer_proc.h"
@@ -28,12 +29,14 @@
 #include "persist.h"
 #include "snapshot.h"
 
-#define NOSOCK_LOG_MAX 5 /* bindings without their socket logged by name */
+#define NOSOCK_LOG_MAX 5  /* bindings without their socket logged by name */
+#define SHM_RESERVE_DIV 8 /* the load leaves 1/8 of shm to the rest */
 
 /* shared by every process */
 struct persist_state
 {
 	int busy;	   /* a writer is running */
+	int frozen;	   /* the file could be neither read nor moved aside */
 	long writes;   /* snapshots written */
 	long failures; /* snapshots that failed */
 	long loaded;   /* bindings loaded at start-up */
@@ -106,6 +109,10 @@ static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
 	if(aor_limits.max_bindings
 			&& aor_atomic_get(&t->bindings) >= (long)aor_limits.max_bindings)
 		return AOR_E_TABLE_FULL;
+	/* a file from a larger server must not starve the modules and workers
+	 * that start after this one */
+	if(shm_available() < shm_mem_size / SHM_RESERVE_DIV)
+		return AOR_E_NOMEM;
 	x.hash = aor_hash(&x.f[AOR_F_AOR]);
 	x.sock = sock_of(ld, &x);
 	if((b = aor_binding_new(&x)) == NULL)
@@ -137,6 +144,17 @@ static long ms_since(const struct timespec *t0)
 		   + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* the file can be neither read nor moved aside: writing would destroy
+ * what it holds, so no snapshot is written until the operator acts */
+static void freeze(const char *path, const char *why)
+{
+	state->frozen = 1;
+	LM_ERR("snapshot %s: cannot be read (%s) nor moved aside (%s); starting "
+		   "empty and writing NO snapshot, so that the file is not lost: "
+		   "move or fix it and restart\n",
+			path, why, strerror(errno));
+}
+
 static void load(void)
 {
 	const char *path = aor_params.snapshot_file;
@@ -154,9 +172,13 @@ static void load(void)
 		return;
 	}
 	if(r == AOR_E_INTERNAL) {
-		LM_ERR("snapshot %s: cannot be read (%s); starting empty, the file "
-			   "is left as it is\n",
-				path, rep.what);
+		/* not loaded: never let a later snapshot replace it */
+		if(aor_snapshot_move_aside(path, ld.now, aside, sizeof(aside)) == 0)
+			LM_ERR("snapshot %s: cannot be read (%s); starting empty, the "
+				   "file was moved to %s\n",
+					path, rep.what, aside);
+		else
+			freeze(path, rep.what);
 		return;
 	}
 	rep.bindings -= ld.expired + ld.dups;
@@ -168,9 +190,13 @@ static void load(void)
 		return;
 	}
 	/* not whole: keep the file for the operator, load what was read */
-	if(aor_snapshot_move_aside(path, ld.now, aside, sizeof(aside)) < 0)
-		snprintf(aside, sizeof(aside), "nowhere (rename failed: %s)",
+	if(aor_snapshot_move_aside(path, ld.now, aside, sizeof(aside)) < 0) {
+		snprintf(aside, sizeof(aside),
+				"nowhere (rename failed: %s; no snapshot will be written "
+				"over it)",
 				strerror(errno));
+		state->frozen = 1;
+	}
 	LM_ERR("snapshot %s: %s (line %d); recovered %ld bindings from the "
 		   "readable part (%ld registrations skipped, %ld expired dropped, "
 		   "%ld kept without their socket); the file was moved to %s\n",
@@ -188,6 +214,13 @@ static int write_now(int force, aor_snapshot_stat_t *st, long *ms)
 	struct timespec t0;
 	int expect = 0, r;
 
+	if(state->frozen) {
+		LM_ERR("snapshot %s: not written: the file found at start-up could "
+			   "be neither read nor moved aside (see the start-up log)\n",
+				aor_params.snapshot_file);
+		aor_atomic_add(&state->failures, 1);
+		return AOR_E_INTERNAL;
+	}
 	if(!__atomic_compare_exchange_n(
 			   &state->busy, &expect, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
 			&& !force)
@@ -281,12 +314,16 @@ int aor_persist_child_init(void)
 void aor_persist_destroy(void)
 {
 	aor_snapshot_stat_t st;
+	aor_table_t *t;
 	long ms;
 
 	if(!started || !enabled() || state == NULL)
 		return;
 	/* the children are gone: a writer killed mid-file left only the
-	 * temporary file, which this write replaces */
+	 * temporary file, which this write replaces; a process killed while it
+	 * held a slot lock left that lock taken */
+	for(t = aor_tables(); t; t = t->next)
+		aor_table_unlock_all(t);
 	if(write_now(1, &st, &ms) == 0)
 		LM_INFO("snapshot %s: %ld bindings of %ld AoRs saved at shutdown in "
 				"%ld ms\n",

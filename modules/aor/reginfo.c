@@ -310,7 +310,7 @@ int aor_reginfo_write_reg(xmlTextWriterPtr w, char *scratch, const str *aor,
 	if(key_raw)
 		raw(&o, AOR_F_AOR, *aor);
 	end(&o);
-	return o.failed ? AOR_E_NOMEM : 0;
+	return o.failed ? AOR_E_INTERNAL : 0;
 }
 
 int aor_reginfo_render(const str *aor, aor_binding_t *const *v, int n,
@@ -337,9 +337,8 @@ int aor_reginfo_render(const str *aor, aor_binding_t *const *v, int n,
 	if(xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0
 			|| aor_reginfo_write_start(w, version) < 0)
 		goto out;
-	if((ret = aor_reginfo_write_reg(w, scratch, aor, v, n, now)) < 0)
+	if(aor_reginfo_write_reg(w, scratch, aor, v, n, now) < 0)
 		goto out;
-	ret = AOR_E_NOMEM;
 	if(xmlTextWriterEndDocument(w) < 0)
 		goto out;
 	xmlFreeTextWriter(w); /* flushes into xb */
@@ -567,14 +566,28 @@ static int hexval(char c)
 	return -1;
 }
 
+/* where <aor:raw> bytes are decoded: never into the tree, whose strings
+ * libxml2 may share between nodes (its dictionary) */
+struct rawbuf
+{
+	int decode; /* 0 in the checking pass: nothing is decoded */
+	char *p;	/* allocated at the first <aor:raw> to decode */
+	int base;	/* bytes of the AoR key, kept while contacts are decoded */
+	int used;
+};
+
+#define RAWBUF_SIZE (2 * (AOR_BINDING_MAX_DATA + 1))
+
 /* An <aor:raw field="NAME">HEX</aor:raw> element: the field's index into
- * *f and its bytes into *s. With decode the hex text is decoded in place
- * (the tree is ours), so do it once per element; without, *s points at
- * the hex with the decoded length, enough to check sizes. 0 or -1. */
-static int raw_in(const xmlNode *e, int decode, int *f, str *s)
+ * *f and its bytes into *s, decoded into rb (in the checking pass, *s
+ * points at the hex with the decoded length, enough to check sizes). 0,
+ * -1 when malformed, -2 when longer than a binding can hold, -3 when out
+ * of memory. */
+static int raw_in(const xmlNode *e, struct rawbuf *rb, int *f, str *s)
 {
 	str name, hex;
 	int i, hi, lo;
+	char *out;
 
 	if(attr(e, "field", &name) <= 0 || text_of(e->children, &hex) < 0
 			|| hex.len % 2 != 0)
@@ -585,30 +598,42 @@ static int raw_in(const xmlNode *e, int decode, int *f, str *s)
 			break;
 	if(*f == AOR_F_COUNT)
 		return -1;
+	if(rb->used + hex.len / 2 > RAWBUF_SIZE)
+		return -2;
+	if(rb->decode && rb->p == NULL && (rb->p = malloc(RAWBUF_SIZE)) == NULL)
+		return -3;
+	out = rb->decode ? rb->p + rb->used : NULL;
 	for(i = 0; i < hex.len; i += 2) {
 		hi = hexval(hex.s[i]);
 		lo = hexval(hex.s[i + 1]);
 		if(hi < 0 || lo < 0)
 			return -1;
-		if(decode)
-			hex.s[i / 2] = (char)(hi << 4 | lo);
+		if(out)
+			out[i / 2] = (char)(hi << 4 | lo);
 	}
-	s->s = hex.s;
+	s->s = out ? out : hex.s;
 	s->len = hex.len / 2;
+	rb->used += s->len;
 	return 0;
 }
 
 /* the <aor:raw> children of a contact override the fields they name */
-static int contact_raw(const xmlNode *c, aor_binding_in_t *in, int decode)
+static int contact_raw(
+		const xmlNode *c, aor_binding_in_t *in, struct rawbuf *rb)
 {
 	const xmlNode *e;
-	int f;
+	int f, r;
 	str s;
 
+	rb->used = rb->base;
 	for(e = c->children; e != NULL; e = e->next) {
 		if(!is_el(e, AOR_REGINFO_EXT_NS, EXT_RAW))
 			continue;
-		if(raw_in(e, decode, &f, &s) < 0 || f == AOR_F_AOR)
+		if((r = raw_in(e, rb, &f, &s)) == -2)
+			return AOR_E_TOO_LONG;
+		if(r == -3)
+			return AOR_E_NOMEM;
+		if(r < 0 || f == AOR_F_AOR)
 			return AOR_E_BAD_CONTACT;
 		in->f[f] = s;
 	}
@@ -617,7 +642,7 @@ static int contact_raw(const xmlNode *c, aor_binding_in_t *in, int decode)
 
 /* the children of <contact>: exactly one <uri>, then the rest */
 static int contact_children(const xmlNode *c, aor_binding_in_t *in,
-		time_t *exp_at, int *have_exp, int decode)
+		time_t *exp_at, int *have_exp, struct rawbuf *rb)
 {
 	const xmlNode *e;
 	int uris = 0, r = 0;
@@ -639,7 +664,7 @@ static int contact_children(const xmlNode *c, aor_binding_in_t *in,
 		} /* elements of other namespaces: extensions we do not know */
 	}
 	if(r == 0)
-		r = contact_raw(c, in, decode);
+		r = contact_raw(c, in, rb);
 	if(r == 0 && (uris != 1 || in->f[AOR_F_URI].len == 0))
 		r = AOR_E_BAD_CONTACT;
 	return r;
@@ -647,8 +672,8 @@ static int contact_children(const xmlNode *c, aor_binding_in_t *in,
 
 /* One <contact> into in (strings pointing into the tree). Returns 1 for
  * an active contact, 0 for a terminated one (skipped), or an error. */
-static int contact_in(
-		const xmlNode *c, const str *key, aor_binding_in_t *in, int decode)
+static int contact_in(const xmlNode *c, const str *key, aor_binding_in_t *in,
+		struct rawbuf *rb)
 {
 	time_t exp_at = 0, now = aor_now();
 	int have_exp = 0, r;
@@ -668,7 +693,7 @@ static int contact_in(
 		return AOR_E_BAD_CONTACT;
 	if((r = contact_attrs(c, in, &rel)) < 0)
 		return r;
-	if((r = contact_children(c, in, &exp_at, &have_exp, decode)) < 0)
+	if((r = contact_children(c, in, &exp_at, &have_exp, rb)) < 0)
 		return r;
 	/* our absolute expiry wins: it does not grow while a snapshot waits */
 	if(have_exp)
@@ -681,12 +706,12 @@ static int contact_in(
 }
 
 /* the AoR key of a <registration>: its aor after "sip:", or the exact
- * bytes of its <aor:raw field="aor"> (decoded with decode, see raw_in) */
-static int reg_key(const xmlNode *reg, int decode, str *key)
+ * bytes of its <aor:raw field="aor"> (decoded into rb, see raw_in) */
+static int reg_key(const xmlNode *reg, struct rawbuf *rb, str *key)
 {
 	const xmlNode *e;
 	str aor;
-	int f;
+	int f, r;
 
 	if(attr(reg, "aor", &aor) <= 0 || aor.len <= 4
 			|| strncasecmp(aor.s, "sip:", 4) != 0)
@@ -696,39 +721,48 @@ static int reg_key(const xmlNode *reg, int decode, str *key)
 	for(e = reg->children; e != NULL; e = e->next) {
 		if(!is_el(e, AOR_REGINFO_EXT_NS, EXT_RAW))
 			continue;
-		if(raw_in(e, decode, &f, key) < 0 || f != AOR_F_AOR || key->len == 0)
+		rb->used = 0;
+		if((r = raw_in(e, rb, &f, key)) == -3)
+			return AOR_E_NOMEM;
+		if(r < 0 || f != AOR_F_AOR || key->len == 0)
 			return AOR_E_BAD_AOR;
 	}
+	rb->base = rb->used;
 	return 0;
 }
 
 /* one <registration>: its contacts, handed to cb unless cb is NULL (the
- * checking pass, which leaves the tree as it is) */
+ * checking pass, which decodes nothing) */
 static int registration(const xmlNode *reg, aor_reginfo_cb cb, void *arg)
 {
+	struct rawbuf rb = {cb != NULL, NULL, 0, 0};
 	aor_binding_in_t in;
 	const xmlNode *c;
 	str key;
 	int n = 0, r;
 
-	if((r = reg_key(reg, cb != NULL, &key)) < 0)
-		return r;
+	if((r = reg_key(reg, &rb, &key)) < 0)
+		goto out;
 	for(c = reg->children; c != NULL; c = c->next) {
 		if(c->type != XML_ELEMENT_NODE)
 			continue;
 		if(!in_ns(c, AOR_REGINFO_NS))
 			continue; /* an extension */
+		r = AOR_E_BAD_CONTACT;
 		if(!is_el(c, AOR_REGINFO_NS, "contact"))
-			return AOR_E_BAD_CONTACT;
-		if((r = contact_in(c, &key, &in, cb != NULL)) < 0)
-			return r;
+			goto out;
+		if((r = contact_in(c, &key, &in, &rb)) < 0)
+			goto out;
 		if(r == 0)
 			continue;
 		if(cb != NULL && (r = cb(&in, arg)) < 0)
-			return r;
+			goto out;
 		n++;
 	}
-	return n;
+	r = n;
+out:
+	free(rb.p);
+	return r;
 }
 
 /* the root <reginfo> (RFC 3680 5.4: version and state required) */

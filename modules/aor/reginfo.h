@@ -58,8 +58,8 @@ int aor_reginfo_write_start(xmlTextWriterPtr w, uint32_t version);
 
 /* Writes one <registration> of the AoR key aor with its n bindings v, as
  * aor_reginfo_render does, on w inside a <reginfo> element; scratch holds
- * AOR_REGINFO_SCRATCH bytes. Returns 0, or AOR_E_NOMEM when a write failed
- * (then w is unusable), AOR_E_INTERNAL for bad arguments. */
+ * AOR_REGINFO_SCRATCH bytes. Returns 0, or AOR_E_INTERNAL when a write
+ * failed (then w is unusable) or an argument is bad. */
 int aor_reginfo_write_reg(xmlTextWriterPtr w, char *scratch, const str *aor,
 		aor_binding_t *const *v, int n, time_t now);
 
@@ -91,9 +91,8 @@ int aor_reginfo_parse(const char *buf, int len, aor_reginfo_cb cb, void *arg);
 
 /* aor_reginfo_parse for one <registration> element reg of a tree libxml2
  * built (a streaming reader's expanded node): checks all of it, then
- * calls cb for each active contact. Decodes <aor:raw> text in place, so
- * call it once per element. Returns the number of calls or the negative
- * error, as aor_reginfo_parse. */
+ * calls cb for each active contact. Leaves the tree as it is. Returns the
+ * number of calls or the negative error, as aor_reginfo_parse. */
 int aor_reginfo_parse_reg(xmlNodePtr reg, aor_reginfo_cb cb, void *arg);
 
 #endif /* AOR_REGINFO_H */

@@ -118,8 +118,8 @@ static int contact_fmt(char *p, const aor_binding_t *b, time_t now)
 	return n;
 }
 
-int aor_reply_ok_headers(sip_msg_t *msg, aor_binding_t **b, int n,
-		time_t now, const str *path)
+int aor_reply_ok_headers(
+		sip_msg_t *msg, aor_binding_t **b, int n, time_t now, const str *path)
 {
 	char *buf, *p;
 	size_t need = 128 + (path ? path->len : 0);

@@ -72,8 +72,8 @@ static int rpc_key(str *arg, char *buf, str *key)
 	return 0;
 }
 
-static void add_binding(rpc_t *rpc, void *c, void *arr, const aor_binding_t *b,
-		time_t now)
+static void add_binding(
+		rpc_t *rpc, void *c, void *arr, const aor_binding_t *b, time_t now)
 {
 	str uri = aor_binding_get(b, AOR_F_URI);
 	str cid = aor_binding_get(b, AOR_F_CALLID);
@@ -92,11 +92,11 @@ static void add_binding(rpc_t *rpc, void *c, void *arr, const aor_binding_t *b,
 		return;
 	rpc->struct_add(h, "SdfdSdSSSSSSdd", "contact", &uri, "expires",
 			b->expires ? (int)aor_binding_left(b, now) : 0, "q",
-			b->q == AOR_Q_UNSPEC ? -1.0 : b->q / 1000.0,
-			"cseq", (int)b->cseq, "callid", &cid, "flags", (int)b->cflags,
-			"user_agent", &ua, "received", &rcv, "path", &path, "socket",
-			&sock, "instance", &inst, "ruid", &ruid, "reg_id", (int)b->reg_id,
-			"last_modified", (int)b->modified);
+			b->q == AOR_Q_UNSPEC ? -1.0 : b->q / 1000.0, "cseq", (int)b->cseq,
+			"callid", &cid, "flags", (int)b->cflags, "user_agent", &ua,
+			"received", &rcv, "path", &path, "socket", &sock, "instance", &inst,
+			"ruid", &ruid, "reg_id", (int)b->reg_id, "last_modified",
+			(int)b->modified);
 }
 
 int aor_rpc_fetch(rpc_t *rpc, void *c, const char *usage, char *keybuf,
@@ -146,8 +146,8 @@ static void aor_rpc_show(rpc_t *rpc, void *c)
 	time_t now = aor_now();
 	int n, i;
 
-	n = aor_rpc_fetch(rpc, c, "aor.show AOR [table]", buf, &key, v,
-			RPC_SHOW_MAX);
+	n = aor_rpc_fetch(
+			rpc, c, "aor.show AOR [table]", buf, &key, v, RPC_SHOW_MAX);
 	if(n < 0)
 		return;
 	if(rpc->add(c, "{", &h) < 0)
@@ -189,8 +189,8 @@ static void aor_rpc_flush(rpc_t *rpc, void *c)
 		return;
 	/* slot by slot, so that the deleted events of each slot run (after
 	 * its unlock) before the next slot adds more */
-	for(pos = 0; (k = aor_table_flush_slot(t, pos, aor_event_deleted, NULL))
-				 >= 0;
+	for(pos = 0;
+			(k = aor_table_flush_slot(t, pos, aor_event_deleted, NULL)) >= 0;
 			pos++) {
 		n += k;
 		if(k > 0)
@@ -348,8 +348,8 @@ static void list_copy(const aor_binding_t *b, void *arg)
  * time, until the page holds limit AoRs or LIST_BUDGET estimated bytes. A
  * slot that would overfill a non-empty page is given back: *cursor then
  * names it and it starts the next page. Returns 0 or AOR_E_NOMEM. */
-static int list_fill(aor_table_t *t, list_page_t *p, uint64_t *cursor,
-		int limit)
+static int list_fill(
+		aor_table_t *t, list_page_t *p, uint64_t *cursor, int limit)
 {
 	list_page_t mark;
 	uint64_t next;
@@ -562,8 +562,8 @@ static int rpc_add_key(const str *arg, char *buf, str *key)
 	if(memchr(arg->s, '@', arg->len) != NULL)
 		u.len = snprintf(ub, sizeof(ub), "sip:%.*s", arg->len, arg->s);
 	else if(!aor_params.use_domain)
-		u.len = snprintf(ub, sizeof(ub), "sip:%.*s@localhost", arg->len,
-				arg->s);
+		u.len = snprintf(
+				ub, sizeof(ub), "sip:%.*s@localhost", arg->len, arg->s);
 	else
 		return -1; /* with use_domain=1 an AoR needs its domain */
 	u.s = ub;
@@ -668,9 +668,9 @@ static void aor_rpc_add(rpc_t *rpc, void *c)
 	aor_table_unlock(t, in.hash);
 	if(err < 0) {
 		AOR_FREE(b);
-		rpc->fault(c, 503, "%s", err == AOR_E_TOO_MANY
-										 ? "Too many contacts (max_contacts)"
-										 : "Table full (max_bindings)");
+		rpc->fault(c, 503, "%s",
+				err == AOR_E_TOO_MANY ? "Too many contacts (max_contacts)"
+									  : "Table full (max_bindings)");
 		return;
 	}
 	aor_events_run();
@@ -719,8 +719,7 @@ static const char *aor_rpc_add_doc[2] = {
 		" aor.add AOR CONTACT EXPIRES [Q] [table]",
 		0};
 static const char *aor_rpc_stats_doc[2] = {
-		"Per table: AoRs, bindings, slots, shared memory bytes, resizing",
-		0};
+		"Per table: AoRs, bindings, slots, shared memory bytes, resizing", 0};
 
 /* clang-format off */
 rpc_export_t aor_rpc_cmds[] = {

@@ -21,7 +21,7 @@
 #include "reginfo.h"
 #include "rpc.h"
 
-#define REGINFO_MAX 256		 /* bindings shown, as aor.show */
+#define REGINFO_MAX 256 /* bindings shown, as aor.show */
 
 static void aor_rpc_reginfo(rpc_t *rpc, void *c)
 {
@@ -32,8 +32,8 @@ static void aor_rpc_reginfo(rpc_t *rpc, void *c)
 	str key;
 	int n, len;
 
-	n = aor_rpc_fetch(rpc, c, "aor.reginfo AOR [table]", buf, &key, v,
-			REGINFO_MAX);
+	n = aor_rpc_fetch(
+			rpc, c, "aor.reginfo AOR [table]", buf, &key, v, REGINFO_MAX);
 	if(n < 0)
 		return;
 	/* a one-shot document, not a subscription's NOTIFY: version 0 */

@@ -36,7 +36,7 @@
 #define SAVE_ONLY_THIS 0x04
 #define SAVE_PREPARE 0x10
 
-#define AOR_MAX_URI 1024  /* as Kamailio's MAX_URI_SIZE */
+#define AOR_MAX_URI 1024 /* as Kamailio's MAX_URI_SIZE */
 #define AOR_MAX_PATH 4096
 #define AOR_MAX_UA 512
 
@@ -112,8 +112,8 @@ static int contact_expires(const contact_t *c, long long *param)
 	return 0;
 }
 
-static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
-		long *min)
+static int contact_fill(
+		const contact_t *c, long long hdr, aor_contact_t *o, long *min)
 {
 	struct sip_uri pu;
 	param_t *p;
@@ -182,8 +182,8 @@ static int expires_header(sip_msg_t *msg, long long *hdr)
 }
 
 /* every Contact of every Contact header; a lone * sets req->star */
-static int contacts_parse(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
-		long *min)
+static int contacts_parse(
+		sip_msg_t *msg, aor_regreq_t *req, long long hdr, long *min)
 {
 	struct hdr_field *h;
 	contact_body_t *cb;
@@ -286,7 +286,8 @@ static int source_differs(sip_msg_t *msg, const str *contact)
 	if(parse_uri(contact->s, contact->len, &u) < 0)
 		return 1;
 	ip = ip_addr2strz(&msg->rcv.src_ip);
-	port = u.port_no ? u.port_no : (u.type == SIPS_URI_T ? SIPS_PORT : SIP_PORT);
+	port = u.port_no ? u.port_no
+					 : (u.type == SIPS_URI_T ? SIPS_PORT : SIP_PORT);
 	return port != msg->rcv.src_port || (int)strlen(ip) != u.host.len
 		   || strncasecmp(ip, u.host.s, u.host.len) != 0;
 }
@@ -342,8 +343,8 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 	if(parse_headers(msg, HDR_EOH_F, 0) < 0)
 		return AOR_E_BAD_CONTACT;
 	if(uri == NULL) {
-		if(msg->to == NULL || (msg->to->parsed == NULL
-				&& parse_to_header(msg) < 0))
+		if(msg->to == NULL
+				|| (msg->to->parsed == NULL && parse_to_header(msg) < 0))
 			return AOR_E_BAD_AOR;
 		uri = &get_to(msg)->uri;
 	}

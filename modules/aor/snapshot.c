@@ -211,6 +211,39 @@ static int doc_write(struct wr *wr, aor_table_t *tables)
 	return r;
 }
 
+/* the file the writer writes through: errno of the first failed write
+ * is kept for the log (libxml2's own report goes to stderr) */
+struct fdout
+{
+	int fd;
+	int err;
+};
+
+static int fd_write(void *ctx, const char *buf, int len)
+{
+	struct fdout *o = ctx;
+	ssize_t w;
+	int done = 0;
+
+	while(done < len) {
+		w = write(o->fd, buf + done, len - done);
+		if(w < 0 && errno == EINTR)
+			continue;
+		if(w <= 0) {
+			o->err = w < 0 ? errno : EIO;
+			return -1;
+		}
+		done += (int)w;
+	}
+	return len;
+}
+
+static int fd_close(void *ctx)
+{
+	(void)ctx;
+	return 0; /* the caller fsyncs and closes */
+}
+
 /* fsync of the directory holding path, so that the rename is durable */
 static int dir_sync(const char *path)
 {
@@ -238,7 +271,8 @@ int aor_snapshot_write(const char *path, aor_table_t *tables, time_t now,
 		aor_snapshot_stat_t *st)
 {
 	struct wr wr;
-	xmlOutputBufferPtr ob;
+	struct fdout fo = {-1, 0};
+	xmlOutputBufferPtr ob = NULL;
 	char tmp[4096];
 	struct stat sb;
 	int fd, r, err = 0;
@@ -252,16 +286,23 @@ int aor_snapshot_write(const char *path, aor_table_t *tables, time_t now,
 		AOR_LOG_ERR("snapshot %s: path too long\n", path);
 		return AOR_E_INTERNAL;
 	}
-	/* the bindings name users and addresses: owner only */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* the bindings name users and addresses: owner only; a new file, never
+	 * one a symbolic link points at */
+	if(unlink(tmp) < 0 && errno != ENOENT) {
+		AOR_LOG_ERR("snapshot %s: cannot remove %s: %s\n", path, tmp,
+				strerror(errno));
+		return AOR_E_INTERNAL;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if(fd < 0) {
 		AOR_LOG_ERR("snapshot %s: cannot create %s: %s\n", path, tmp,
 				strerror(errno));
 		return AOR_E_INTERNAL;
 	}
+	fo.fd = fd;
 	wr.scratch = malloc(AOR_REGINFO_SCRATCH);
-	ob = xmlOutputBufferCreateFd(fd, NULL); /* leaves fd open */
-	wr.w = ob ? xmlNewTextWriter(ob) : NULL;
+	ob = xmlOutputBufferCreateIO(fd_write, fd_close, &fo, NULL);
+	wr.w = ob ? xmlNewTextWriter(ob) : NULL; /* owns ob from here */
 	if(wr.scratch == NULL || wr.w == NULL) {
 		if(wr.w == NULL && ob != NULL)
 			xmlOutputBufferClose(ob);
@@ -271,9 +312,11 @@ int aor_snapshot_write(const char *path, aor_table_t *tables, time_t now,
 	xmlTextWriterSetIndent(wr.w, 1);
 	xmlTextWriterSetIndentString(wr.w, BAD_CAST_S(" "));
 	r = doc_write(&wr, tables);
-	if(r == AOR_E_INTERNAL)
-		err = errno; /* of the write that failed, when it was a write */
 	xmlFreeTextWriter(wr.w);
+	wr.w = NULL;
+	err = fo.err;
+	if(r == 0 && err != 0)
+		r = AOR_E_INTERNAL;
 	if(r < 0)
 		goto out;
 	step = "fsync";
@@ -301,6 +344,8 @@ int aor_snapshot_write(const char *path, aor_table_t *tables, time_t now,
 		AOR_LOG_WARN("snapshot %s: fsync of its directory: %s\n", path,
 				strerror(errno));
 out:
+	if(wr.w != NULL)
+		xmlFreeTextWriter(wr.w);
 	free(wr.scratch);
 	free(wr.v);
 	if(fd >= 0)
@@ -327,6 +372,8 @@ struct rd
 	void *arg;
 	char table[TABLE_NAME_MAX + 1]; /* "" outside a <table> */
 	int cb_err;						/* the callback stopped the load */
+	long calls;						/* contacts handed to the callback */
+	long end_bindings;				/* what the end marker says, or -1 */
 };
 
 /* records the first problem only: later ones follow from it */
@@ -395,6 +442,8 @@ static int contact_cb(const aor_binding_in_t *in, void *arg)
 	r = rd->cb(&t, in, rd->arg);
 	if(r < 0)
 		rd->cb_err = r;
+	else
+		rd->calls++;
 	return r;
 }
 
@@ -474,6 +523,21 @@ static void table_in(struct rd *rd)
 	xmlFree(name);
 }
 
+/* <end bindings="N">: how many contacts the writer wrote */
+static void end_in(struct rd *rd)
+{
+	xmlChar *b = xmlTextReaderGetAttribute(rd->r, BAD_CAST_S("bindings"));
+	char *e;
+
+	rd->end_bindings = -1;
+	if(b != NULL) {
+		rd->end_bindings = strtol((const char *)b, &e, 10);
+		if(*e != '\0' || rd->end_bindings < 0)
+			rd->end_bindings = -1;
+	}
+	xmlFree(b);
+}
+
 /* One element at the reader, by depth. Returns 1 when its subtree was
  * consumed (skip it), 0 to read on into it, -1 to stop. */
 static int element_in(struct rd *rd, int *ended)
@@ -490,8 +554,10 @@ static int element_in(struct rd *rd, int *ended)
 				table_in(rd);
 				return 0;
 			}
-			if(is(rd, AOR_SNAPSHOT_NS, "end"))
+			if(is(rd, AOR_SNAPSHOT_NS, "end")) {
 				*ended = 1;
+				end_in(rd);
+			}
 			return 1; /* an extension: skipped */
 		case 2:
 			return is(rd, AOR_REGINFO_NS, "reginfo") ? 0 : 1;
@@ -548,6 +614,10 @@ int aor_snapshot_load(const char *path, aor_snapshot_cb cb, void *arg,
 	}
 	if(ret == 0 && !ended)
 		problem(&rd, AOR_E_INTERNAL, "no end marker (not a whole snapshot)");
+	if(ret == 0 && ended && rd.end_bindings != rd.calls)
+		problem(&rd, AOR_E_INTERNAL,
+				"the end marker counts %ld bindings, the file holds %ld",
+				rd.end_bindings, rd.calls);
 	if(ret == -1)
 		problem(&rd, AOR_E_INTERNAL, "not well-formed XML");
 	xmlFreeTextReader(rd.r);
@@ -561,11 +631,23 @@ int aor_snapshot_move_aside(
 	struct tm tm;
 	char ts[32];
 
+	int i, n;
+
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%S", &tm);
-	if(snprintf(buf, size, "%s.corrupt-%s", path, ts) >= (int)size) {
-		errno = ENAMETOOLONG;
-		return -1;
+	/* never over an earlier one (two damaged starts in one second) */
+	for(i = 0; i < 100; i++) {
+		if(i == 0)
+			n = snprintf(buf, size, "%s.corrupt-%s", path, ts);
+		else
+			n = snprintf(buf, size, "%s.corrupt-%s-%d", path, ts, i);
+		if(n >= (int)size) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if(access(buf, F_OK) < 0 && errno == ENOENT)
+			return rename(path, buf);
 	}
-	return rename(path, buf);
+	errno = EEXIST;
+	return -1;
 }

@@ -74,8 +74,8 @@ static counter_val_t gauge_mem(counter_handle_t h, void *p)
 	return aor_atomic_get(&((aor_table_t *)p)->mem);
 }
 
-static int gauge(aor_table_t *t, const char *what, counter_cbk_f f,
-		const char *doc)
+static int gauge(
+		aor_table_t *t, const char *what, counter_cbk_f f, const char *doc)
 {
 	counter_handle_t h;
 	char *name;

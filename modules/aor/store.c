@@ -319,6 +319,14 @@ long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg)
 	return n;
 }
 
+void aor_table_unlock_all(aor_table_t *t)
+{
+	uint32_t i;
+
+	for(i = 0; i <= t->lock_mask; i++)
+		aor_lockset_release(t->locks, i);
+}
+
 uint32_t aor_table_size(aor_table_t *t)
 {
 	return gen_get(t)->mask + 1;

@@ -78,6 +78,10 @@ static inline void aor_table_unlock(aor_table_t *t, uint32_t hash)
 	aor_lockset_release(t->locks, hash & t->lock_mask);
 }
 
+/* Releases every lock of t. Only for the last process standing (the
+ * shutdown): a process killed while it held a slot lock left it locked. */
+void aor_table_unlock_all(aor_table_t *t);
+
 /* Finds the record of aor. Fills rec (rec->n is 0 when the AoR has no
  * binding; rec->link is then where a first binding goes) and returns n.
  * Lock of hash held. Drains the old slot of hash when the table resizes. */

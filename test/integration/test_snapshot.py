@@ -218,6 +218,8 @@ def test_expired_bindings_are_dropped_at_load(kamailio_factory, tmp_path):
     make_snapshot(live, ["live0", "live1"], expires_in=600)
     regs = [ln for ln in open(live) if "<registration" in ln]
     text = text.replace("  </reginfo>", "".join(regs) + "  </reginfo>")
+    text = text.replace('<end aors="4" bindings="4"/>',
+                        '<end aors="6" bindings="6"/>')
     with open(path, "w") as f:
         f.write(text)
     k = kamailio_factory(modparams=snapshot_params(path))
@@ -314,6 +316,16 @@ def huge_text(path):
     return (2, 3)
 
 
+def end_count_mismatch(path):
+    """Well-formed, but the end marker counts more than the file holds (a
+    registration went missing): loaded, yet moved aside as not whole."""
+    make_snapshot(path, ["ec%02d" % i for i in range(5)])
+    text = open(path).read().replace('bindings="5"', 'bindings="6"')
+    with open(path, "w") as f:
+        f.write(text)
+    return (5, 5)
+
+
 def entity_bomb(path):
     with open(path, "w") as f:
         f.write('<?xml version="1.0"?><!DOCTYPE snapshot [<!ENTITY a '
@@ -324,7 +336,8 @@ def entity_bomb(path):
 
 @pytest.mark.parametrize("damage", [truncated, corrupt_middle, empty, binary,
                                     wrong_namespace, rfc3680_document,
-                                    huge_field, huge_text, entity_bomb])
+                                    huge_field, huge_text, end_count_mismatch,
+                                    entity_bomb])
 def test_damaged_file_never_stops_kamailio(kamailio_factory, tmp_path,
                                            damage):
     """Kamailio starts and answers, the readable part is loaded, the file
@@ -346,6 +359,20 @@ def test_damaged_file_never_stops_kamailio(kamailio_factory, tmp_path,
     k2 = kamailio_factory(modparams=snapshot_params(path, interval=0))
     assert k2.count()[1] == bindings + 1
     assert aside_files(path) == moved
+
+
+def test_unreadable_file_is_moved_aside_not_overwritten(kamailio_factory,
+                                                        tmp_path):
+    """A snapshot Kamailio cannot open (here: a directory in its place) is
+    never replaced by an empty one: it is moved aside and kept."""
+    path = str(tmp_path / "snap.xml")
+    os.mkdir(path)
+    k = kamailio_factory(modparams=snapshot_params(path, interval=0))
+    assert k.count() == (0, 0)
+    moved = aside_files(path)
+    assert len(moved) == 1 and os.path.isdir(moved[0])
+    k.kamcmd("aor.snapshot")
+    assert os.path.isfile(path)
 
 
 def test_kill9_at_random_moments_loses_nothing_snapshotted(kamailio_factory,

@@ -550,6 +550,43 @@ TEST(snapshot_of_a_growing_table_misses_nothing)
 	dir_rm();
 }
 
+TEST(snapshot_end_marker_must_match_the_contacts_read)
+{
+	static const char doc[] = HEAD REG(
+			"a", "id=\"1\"", "sip:a@h") "</reginfo></table><end aors=\"2\" "
+										"bindings=\"2\"/></snapshot>";
+	aor_snapshot_report_t rep;
+	struct got g;
+
+	dir_new();
+	got_init(&g);
+	write_file(in_dir("f.xml"), doc, sizeof(doc) - 1);
+	ASSERT_EQ(load(in_dir("f.xml"), &g, &rep), 1);
+	ASSERT_EQ(g.n, 1);
+	ASSERT(strstr(rep.what, "end marker counts 2") != NULL);
+	got_free(&g);
+	dir_rm();
+}
+
+TEST(snapshot_move_aside_never_replaces_an_earlier_one)
+{
+	char a[512], b[512];
+
+	dir_new();
+	write_file(in_dir("s.xml"), "one", 3);
+	ASSERT_EQ(
+			aor_snapshot_move_aside(in_dir("s.xml"), 1700000000, a, sizeof(a)),
+			0);
+	write_file(in_dir("s.xml"), "two", 3);
+	ASSERT_EQ(
+			aor_snapshot_move_aside(in_dir("s.xml"), 1700000000, b, sizeof(b)),
+			0);
+	ASSERT(strcmp(a, b) != 0);
+	ASSERT_EQ(access(a, F_OK), 0);
+	ASSERT_EQ(access(b, F_OK), 0);
+	dir_rm();
+}
+
 TEST(snapshot_move_aside_names_the_time)
 {
 	char buf[512];
