@@ -190,7 +190,7 @@ static int aor_params_check(void)
 	bad |= check_range("min_expires", p->min_expires, 0, AOR_INT_MAX);
 	bad |= check_range("min_expires_mode", p->min_expires_mode, 0, 1);
 	bad |= check_range("max_expires", p->max_expires, 0, AOR_INT_MAX);
-	bad |= check_range("max_contacts", p->max_contacts, 0, AOR_INT_MAX);
+	bad |= check_range("max_contacts", p->max_contacts, 0, AOR_REC_MAX);
 	bad |= check_range("max_bindings", p->max_bindings, 0, AOR_INT_MAX);
 	bad |= check_range("default_q", p->default_q, -1, 1000);
 	bad |= check_range("hash_size", p->hash_size, 1, 24);
@@ -224,7 +224,8 @@ static int aor_params_check(void)
 	aor_limits.min_expires = p->min_expires;
 	aor_limits.max_expires = p->max_expires;
 	aor_limits.min_mode = p->min_expires_mode;
-	aor_limits.max_contacts = p->max_contacts;
+	/* 0: no limit of the operator's, yet never more than a reply lists */
+	aor_limits.max_contacts = p->max_contacts ? p->max_contacts : AOR_REC_MAX;
 	aor_limits.max_bindings = p->max_bindings;
 	return 0;
 }

@@ -34,7 +34,10 @@ enum aor_err
 	AOR_E_NOT_FOUND = -15,	 /* no such AoR or binding */
 	AOR_E_BAD_INSTANCE = -16,/* reg-id without +sip.instance */
 	AOR_E_INTERNAL = -17,	 /* a broken invariant or a parser failure */
-	AOR_E_COUNT = 18
+	AOR_E_BAD_MSG = -18,	 /* headers that do not parse, truncated body */
+	AOR_E_BAD_RURI = -19,	 /* Request-URI that does not parse */
+	AOR_E_RURI_SCHEME = -20, /* Request-URI neither sip: nor sips: */
+	AOR_E_COUNT = 21
 };
 
 #endif /* AOR_ERRORS_H */
