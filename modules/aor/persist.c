@@ -26,6 +26,7 @@
 #include "aor_mod.h"
 #include "errors.h"
 #include "persist.h"
+#include "rpc.h"
 #include "snapshot.h"
 
 #define NOSOCK_LOG_MAX 5 /* bindings without their socket logged by name */
@@ -308,6 +309,8 @@ static void aor_rpc_snapshot(rpc_t *rpc, void *c)
 	void *h;
 	int r;
 
+	if(aor_rpc_no_extra(rpc, c, "aor.snapshot") < 0)
+		return;
 	if(!enabled()) {
 		rpc->fault(c, 500, "Persistence is off (modparam snapshot_file)");
 		return;
