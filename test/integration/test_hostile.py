@@ -804,6 +804,8 @@ def _(ctx):
 
 @case("oversize-10000-char-contact-user", 400)
 def _(ctx):
+    """A 10,000-character user in a Contact URI: longer than a bound URI
+    may be (1024): 400."""
     return build(ctx, contacts=["<sip:%s@127.0.0.1:5101>" % ("u" * 10000)],
                  expires=300)
 
@@ -901,12 +903,16 @@ def _(ctx):
 
 @case("expires-two-equal-headers", 400)
 def _(ctx):
+    """Two Expires headers, even equal ones: Expires is single-valued
+    (RFC 3261 7.3.1): 400."""
     return build(ctx, contacts=["<%s>" % ctx.ct()],
                  extra=[("Expires", "300"), ("Expires", "300")])
 
 
 @case("expires-comma-list", 400)
 def _(ctx):
+    """A comma list in Expires is not delta-seconds (RFC 3261 20.19):
+    400."""
     return build(ctx, contacts=["<%s>" % ctx.ct()], expires="300, 600")
 
 
@@ -918,11 +924,13 @@ def _(ctx):
 
 @case("expires-2^32-on-victim", 400)
 def _(ctx):
+    """Expires 2**32 on victim1's binding: delta-seconds are 32-bit
+    (RFC 3261 20.19); refused, the binding keeps its expiry."""
     return build(ctx, to="sip:victim1@127.0.0.1",
                  contacts=["<%s>" % DEAD], expires="4294967296")
 
 
-# encodings and NUL bytes ------------------------------------------------------
+# encodings and NUL bytes -----------------------------------------------------
 
 @case("utf8-display-name", 200, stores=own(lambda c: c.ct()))
 def _(ctx):
@@ -983,6 +991,8 @@ def _(ctx):
 
 @case("nul-byte-in-contact-uri", 400)
 def _(ctx):
+    """A NUL inside a Contact URI: a URI holds no control character
+    (RFC 3261 25.1); never bound (lookup would forward to it)."""
     return build(ctx, contacts=["<sip:%s\x00evil@127.0.0.1:5101>" % ctx.user],
                  expires=300)
 
@@ -1004,7 +1014,7 @@ def _(ctx):
                  extra=[("X-Nu\x00ll", "1")])
 
 
-# wildcard ---------------------------------------------------------------------
+# wildcard --------------------------------------------------------------------
 
 @case("star-with-expires-300-on-victim", 400)
 def _(ctx):
@@ -1015,17 +1025,21 @@ def _(ctx):
 
 @case("star-without-expires-on-victim", 400)
 def _(ctx):
+    """'*' without Expires: the default expiry is not 0 (RFC 3261 10.3
+    step 6): 400, victim1 keeps its bindings."""
     return build(ctx, to="sip:victim1@127.0.0.1", contacts=["*"])
 
 
 @case("star-and-contact-in-one-header-on-victim", 400)
 def _(ctx):
+    """'*' and a contact in one header: '*' only alone (10.3 step 6)."""
     return build(ctx, to="sip:victim1@127.0.0.1",
                  contacts=["*, <%s>" % ctx.ct(user="victim1")], expires=0)
 
 
 @case("star-and-contact-in-two-headers-on-victim", 400)
 def _(ctx):
+    """A contact header and a '*' header: '*' only alone."""
     return build(ctx, to="sip:victim1@127.0.0.1",
                  contacts=["<%s>" % ctx.ct(user="victim1"), "*"], expires=0)
 
@@ -1057,6 +1071,8 @@ def _(ctx):
 
 @case("cseq-non-numeric-on-victim", 400)
 def _(ctx):
+    """CSeq 'abc': no sequence number (RFC 3261 20.16): 400, victim1's
+    binding not removed."""
     return build(ctx, to="sip:victim1@127.0.0.1", cseq="abc REGISTER",
                  contacts=["<%s>" % DEAD], expires=0)
 
@@ -1071,12 +1087,16 @@ def _(ctx):
 
 @case("cseq-negative-on-victim", 400)
 def _(ctx):
+    """CSeq -1 with victim1's Call-ID: not a 32-bit unsigned number
+    (RFC 3261 8.1.1.5): 400."""
     return build(ctx, to="sip:victim1@127.0.0.1", callid=V1_CALLID,
                  cseq="-1 REGISTER", contacts=["<%s>" % DEAD], expires=0)
 
 
 @case("cseq-missing-number-on-victim", DROP)
 def _(ctx):
+    """'CSeq: REGISTER' without a number: the core's CSeq parser fails,
+    and no reply can be built without a CSeq: dropped."""
     return build(ctx, to="sip:victim1@127.0.0.1", cseq="REGISTER",
                  contacts=["<%s>" % DEAD], expires=0)
 
@@ -1107,6 +1127,8 @@ def _(ctx):
 
 @case("cseq-decreasing-same-call-id-on-victim", 400)
 def _(ctx):
+    """victim2's Call-ID with a lower CSeq, removing its instance
+    binding: RFC 3261 10.3 step 7 aborts the update: 400."""
     return build(ctx, to="sip:victim2@127.0.0.1", callid=V2_CALLID,
                  cseq="%d REGISTER" % (V2_CSEQ - 100),
                  contacts=['<sip:victim2@127.0.0.1:5003>;+sip.instance="%s"'
@@ -1117,12 +1139,15 @@ def _(ctx):
 
 @case("callid-missing-on-victim", DROP)
 def _(ctx):
+    """No Call-ID: the core cannot build a reply without one (RFC 3261
+    8.1.1 makes it mandatory): dropped."""
     return build(ctx, to="sip:victim1@127.0.0.1", contacts=["<%s>" % DEAD],
                  expires=0, drop=("Call-ID",))
 
 
 @case("callid-empty-on-victim", 400)
 def _(ctx):
+    """An empty Call-ID (a blank): no identifier (RFC 3261 20.8): 400."""
     return build(ctx, to="sip:victim1@127.0.0.1", contacts=["<%s>" % DEAD],
                  expires=0, callid=" ")
 
@@ -1138,25 +1163,30 @@ def _(ctx):
 
 @case("to-duplicate-headers-victim-and-own", DROP)
 def _(ctx):
+    """Two To headers, victim1's first: the core's strict parser
+    refuses the duplicate: dropped; victim1 gains nothing."""
     return build(ctx, to="sip:victim1@127.0.0.1", contacts=["<%s>" % DEAD],
                  expires=0, extra=[("To", "<%s>" % ctx.aor)])
 
 
-# other contact abuses -----------------------------------------------------------
+# other contact abuses --------------------------------------------------------
 
 @case("contact-port-99999", 400)
 def _(ctx):
+    """Port 99999 is no port (RFC 3261 25.1): 400."""
     return build(ctx, contacts=["<sip:%s@127.0.0.1:99999>" % ctx.user],
                  expires=300)
 
 
 @case("contact-without-scheme", 400)
 def _(ctx):
+    """<127.0.0.1:5101> is no SIP URI: 400."""
     return build(ctx, contacts=["<127.0.0.1:5101>"], expires=300)
 
 
 @case("contact-ipv6-unclosed", 400)
 def _(ctx):
+    """An IPv6 reference without its ']': the URI does not parse: 400."""
     return build(ctx, contacts=["<sip:%s@[::1:5101>" % ctx.user],
                  expires=300)
 
@@ -1178,6 +1208,7 @@ def _(ctx):
 
 @case("register-over-tcp-to-victim-with-bad-cseq", 400, transport="TCP")
 def _(ctx):
+    """Over TCP as over UDP: a bad CSeq is a 400 on the connection."""
     return build(ctx, to="sip:victim1@127.0.0.1", cseq="x REGISTER",
                  contacts=["<%s>" % DEAD], expires=0)
 
@@ -1185,6 +1216,8 @@ def _(ctx):
 @case("escnull-over-tcp", 200, transport="TCP",
       stores=own("sip:%00@127.0.0.1:5101"))
 def _(ctx):
+    """An escaped NUL in a contact URI over TCP: escaped, it is no
+    control byte (RFC 4475 3.1.1.4): bound, as over UDP."""
     return build(ctx, contacts=["<sip:%00@127.0.0.1:5101>"], expires=300)
 
 
