@@ -448,10 +448,11 @@ L:0
 def _(ctx):
     """RE%47IST%45R is an unknown method, not REGISTER (RFC 4475 3.1.1.5):
     its contacts for victim1 are never bound. The script answers the
-    unknown method with 404, but Kamailio's core cannot build that reply
-    (it fails to parse this message's headers), so nothing is sent: a
-    limitation of the core; what matters here is that victim1 is
-    untouched."""
+    unknown method with 404, but Kamailio's core cannot build that reply:
+    its header parser refuses the name "C%6Fntact" ('%' is a token
+    character, RFC 3261 25.1, yet not in a header name for the core), so
+    nothing is sent. A limitation of the core; what matters here is that
+    victim1 is untouched. (Without that header the 404 comes.)"""
     return raw(ctx, """
 RE%%47IST%%45R %(ruri)s SIP/2.0
 To: "%%Z%%45" <sip:victim1@127.0.0.1>
