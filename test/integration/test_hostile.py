@@ -749,8 +749,9 @@ def _(ctx):
 
 @case("4475-3.3.9-mcl01-two-content-lengths", DROP)
 def _(ctx):
-    """Two Content-Length values (0 and 193): the body length is unknown,
-    so Kamailio's receiver drops the message."""
+    """Two Content-Length values (0 and 193): the body length is unknown;
+    Kamailio's strict header parser refuses a duplicate Content-Length,
+    and the message is dropped."""
     return build(ctx, to="sip:victim1@127.0.0.1",
                  contacts=["<%s>" % ctx.ct(user="victim1")], expires=300,
                  extra=[("Content-Length", "0")], cl=193)
