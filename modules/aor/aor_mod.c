@@ -248,8 +248,8 @@ static int aor_params_check(void)
 	bad |= check_flags(p);
 	bad |= check_str("received_param", p->received_param, is_token,
 			"a token (RFC 3261 25.1)");
-	bad |= check_str("event_callback", p->event_callback, is_ident,
-			"a function name");
+	bad |= check_str(
+			"event_callback", p->event_callback, is_ident, "a function name");
 	if(p->max_expires && p->min_expires > p->max_expires) {
 		LM_ERR("modparam min_expires=%d above max_expires=%d\n", p->min_expires,
 				p->max_expires);

@@ -555,8 +555,7 @@ static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
 	}
 	if(n < 3)
 		tname.len = 0;
-	if(aor_rpc_no_extra(rpc, c, "aor.rm_contact AOR CONTACT|RUID [table]")
-			< 0)
+	if(aor_rpc_no_extra(rpc, c, "aor.rm_contact AOR CONTACT|RUID [table]") < 0)
 		return;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
@@ -567,8 +566,8 @@ static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
 	ct = rpc_contact(ct);
 	byid = aor_ruid_parse(&ct, &id) == 0;
 	if(!byid && !valid_uri(&ct)) {
-		rpc->fault(c, 400, "Malformed contact or ruid: %.*s", ECHO(ct.len),
-				ct.s);
+		rpc->fault(
+				c, 400, "Malformed contact or ruid: %.*s", ECHO(ct.len), ct.s);
 		return;
 	}
 	removed = aor_remove(t, &key, byid ? aor_match_id : contact_is,
@@ -655,8 +654,7 @@ static void aor_rpc_add(rpc_t *rpc, void *c)
 	}
 	if(n < 5)
 		tname.len = 0;
-	if(aor_rpc_no_extra(rpc, c, "aor.add AOR CONTACT EXPIRES [Q] [table]")
-			< 0)
+	if(aor_rpc_no_extra(rpc, c, "aor.add AOR CONTACT EXPIRES [Q] [table]") < 0)
 		return;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
