@@ -182,6 +182,48 @@ static int parse_policy(const char *s, enum aor_policy *p)
 	return 0;
 }
 
+/* RFC 3261 25.1 token: what a header parameter name may be */
+static int is_token(const char *s)
+{
+	for(; *s; s++)
+		if(!isalnum((unsigned char)*s) && strchr("-.!%*_+`'~", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* a function name of a KEMI script: letters, digits, '_', '.', ':' */
+static int is_ident(const char *s)
+{
+	for(; *s; s++)
+		if(!isalnum((unsigned char)*s) && strchr("_.:", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* one string modparam that is not of the form ok() accepts: refused */
+static int check_str(const char *name, const char *v, int (*ok)(const char *),
+		const char *what)
+{
+	if(v == NULL || ok(v))
+		return 0;
+	LM_ERR("modparam %s=\"%s\" is not %s\n", name, v, what);
+	return -1;
+}
+
+/* the flags of the stock modules: 0 or 1 */
+static int check_flags(const struct aor_params *p)
+{
+	int bad = 0;
+
+	bad |= check_range("append_branches", p->append_branches, 0, 1);
+	bad |= check_range("case_sensitive", p->case_sensitive, 0, 1);
+	bad |= check_range("use_domain", p->use_domain, 0, 1);
+	bad |= check_range("use_path", p->use_path, 0, 1);
+	bad |= check_range("method_filtering", p->method_filtering, 0, 1);
+	bad |= check_range("gruu_enabled", p->gruu_enabled, 0, 1);
+	return bad;
+}
+
 static int aor_params_check(void)
 {
 	struct aor_params *p = &aor_params;
@@ -191,7 +233,7 @@ static int aor_params_check(void)
 	bad |= check_range("min_expires", p->min_expires, 0, AOR_INT_MAX);
 	bad |= check_range("min_expires_mode", p->min_expires_mode, 0, 1);
 	bad |= check_range("max_expires", p->max_expires, 0, AOR_INT_MAX);
-	bad |= check_range("max_contacts", p->max_contacts, 0, AOR_INT_MAX);
+	bad |= check_range("max_contacts", p->max_contacts, 0, AOR_REC_MAX);
 	bad |= check_range("max_bindings", p->max_bindings, 0, AOR_INT_MAX);
 	bad |= check_range("default_q", p->default_q, -1, 1000);
 	bad |= check_range("hash_size", p->hash_size, 1, 24);
@@ -201,6 +243,14 @@ static int aor_params_check(void)
 	bad |= check_range("nat_bflag", p->nat_bflag, -1, 31);
 	bad |= check_range("nat_source", p->nat_source, 0, 2);
 	bad |= check_range("snapshot_interval", p->snapshot_interval, 0, 86400);
+	/* accepted for drop-in use (stock usrloc's), not used */
+	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
+	bad |= check_range("db_mode", p->db_mode, 0, 3);
+	bad |= check_flags(p);
+	bad |= check_str("received_param", p->received_param, is_token,
+			"a token (RFC 3261 25.1)");
+	bad |= check_str(
+			"event_callback", p->event_callback, is_ident, "a function name");
 	if(p->max_expires && p->min_expires > p->max_expires) {
 		LM_ERR("modparam min_expires=%d above max_expires=%d\n", p->min_expires,
 				p->max_expires);
@@ -219,13 +269,17 @@ static int aor_params_check(void)
 				p->db_mode);
 	if(p->gruu_enabled)
 		LM_WARN("modparam gruu_enabled ignored: GRUU is not supported\n");
+	if(p->db_url)
+		LM_WARN("modparam db_url ignored: aor keeps bindings in memory; "
+				"use snapshot_file for persistence\n");
 	if(bad)
 		return -1;
 	aor_limits.default_expires = p->default_expires;
 	aor_limits.min_expires = p->min_expires;
 	aor_limits.max_expires = p->max_expires;
 	aor_limits.min_mode = p->min_expires_mode;
-	aor_limits.max_contacts = p->max_contacts;
+	/* 0: no limit of the operator's, yet never more than a reply lists */
+	aor_limits.max_contacts = p->max_contacts ? p->max_contacts : AOR_REC_MAX;
 	aor_limits.max_bindings = p->max_bindings;
 	return 0;
 }

@@ -57,6 +57,10 @@ extern aor_limits_t aor_limits;
 extern sl_api_t aor_slb;
 extern pv_spec_t *aor_received_avp;
 
+/* the most bindings one AoR holds, whatever max_contacts says: the 200 OK
+ * of a REGISTER lists every one (RFC 3261 10.3 step 8) */
+#define AOR_REC_MAX 1024
+
 #define AOR_PATH_OFF 0
 #define AOR_PATH_LAZY 1
 #define AOR_PATH_STRICT 2
@@ -76,8 +80,12 @@ int aor_rec_copy(
 		const aor_rec_t *rec, time_t now, aor_binding_t **out, int max);
 
 /* Builds the AoR key of uri (user@domain, or user with use_domain=0) into
- * buf (at least len of uri); domain folded to lower case, user too when
- * case_sensitive=0. Returns 0, or AOR_E_BAD_AOR. */
+ * buf (at least len of uri); the user unescaped (RFC 3261 10.3 step 5)
+ * except for the bytes that are not printable ASCII and '%', which stay
+ * escaped in upper-case hex, so that a key holds no NUL and two URIs equal
+ * by RFC 3261 19.1.4 give one key; domain folded to lower case, user too
+ * when case_sensitive=0. Returns 0, or AOR_E_BAD_AOR (also for a bad
+ * escape). */
 int aor_key_from_uri(const str *uri, char *buf, str *key);
 
 /* Says whether binding b is one to remove (arg as given to aor_remove). */

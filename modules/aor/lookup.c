@@ -68,20 +68,63 @@ int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_binding_t **out, int max)
 	return n;
 }
 
+static int hexval(char c)
+{
+	if(c >= '0' && c <= '9')
+		return c - '0';
+	if(c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if(c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* RFC 3261 10.3 step 5: the user with its escapes undone, as described
+ * at aor_key_from_uri; writes at most u->len bytes to out. Returns the
+ * length, or -1 for a '%' not followed by two hex digits. */
+static int user_canon(const str *u, char *out)
+{
+	int i, n = 0, hi, lo, v;
+
+	for(i = 0; i < u->len; i++) {
+		if(u->s[i] != '%') {
+			out[n++] = u->s[i];
+			continue;
+		}
+		if(i + 2 >= u->len)
+			return -1;
+		hi = hexval(u->s[i + 1]);
+		lo = hexval(u->s[i + 2]);
+		if(hi < 0 || lo < 0)
+			return -1;
+		v = hi << 4 | lo;
+		i += 2;
+		if(v > 0x20 && v < 0x7f && v != '%') {
+			out[n++] = (char)v;
+			continue;
+		}
+		out[n++] = '%';
+		out[n++] = "0123456789ABCDEF"[hi];
+		out[n++] = "0123456789ABCDEF"[lo];
+	}
+	return n;
+}
+
 int aor_key_from_uri(const str *uri, char *buf, str *key)
 {
 	struct sip_uri u;
 	char *p = buf;
-	int i;
+	int i, n;
 
 	if(uri->len <= 0 || uri->len > 1024 || parse_uri(uri->s, uri->len, &u) < 0
 			|| u.user.len == 0)
 		return AOR_E_BAD_AOR;
-	memcpy(p, u.user.s, u.user.len);
+	if((n = user_canon(&u.user, p)) <= 0)
+		return AOR_E_BAD_AOR;
 	if(!aor_params.case_sensitive)
-		for(i = 0; i < u.user.len; i++)
+		for(i = 0; i < n; i++)
 			p[i] = tolower((unsigned char)p[i]);
-	p += u.user.len;
+	p += n;
 	if(aor_params.use_domain && u.host.len > 0) {
 		*p++ = '@';
 		for(i = 0; i < u.host.len; i++)

@@ -17,6 +17,8 @@
 #include <limits.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "../../core/counters.h"
 #include "../../core/globals.h"
@@ -27,6 +29,7 @@
 #include "aor_mod.h"
 #include "errors.h"
 #include "persist.h"
+#include "rpc.h"
 #include "snapshot.h"
 
 #define NOSOCK_LOG_MAX 5  /* bindings without their socket logged by name */
@@ -271,6 +274,36 @@ static int counters_init(void)
 	return 0;
 }
 
+/* modparam snapshot_file names a file (not a directory) in a directory
+ * that exists and that Kamailio may write: else nothing could ever be
+ * saved, so the module refuses to load */
+static int path_check(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	struct stat st;
+	size_t n;
+
+	if(stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		LM_ERR("modparam snapshot_file=\"%s\" is a directory\n", path);
+		return -1;
+	}
+	n = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+	if(n >= sizeof(dir)) {
+		LM_ERR("modparam snapshot_file=\"%s\" is too long\n", path);
+		return -1;
+	}
+	memcpy(dir, n ? path : ".", n ? n : 1);
+	dir[n ? n : 1] = '\0';
+	if(access(dir, W_OK | X_OK) < 0) {
+		LM_ERR("modparam snapshot_file=\"%s\": directory %s is not "
+			   "writable: %s\n",
+				path, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int aor_persist_init(void)
 {
 	state = shm_malloc(sizeof(*state));
@@ -283,6 +316,8 @@ int aor_persist_init(void)
 		return -1;
 	if(!enabled())
 		return 0;
+	if(path_check(aor_params.snapshot_file) < 0)
+		return -1;
 	if(aor_params.snapshot_file[0] != '/')
 		LM_WARN("modparam snapshot_file=\"%s\" is relative to Kamailio's "
 				"working directory\n",
@@ -345,6 +380,8 @@ static void aor_rpc_snapshot(rpc_t *rpc, void *c)
 	void *h;
 	int r;
 
+	if(aor_rpc_no_extra(rpc, c, "aor.snapshot") < 0)
+		return;
 	if(!enabled()) {
 		rpc->fault(c, 500, "Persistence is off (modparam snapshot_file)");
 		return;

@@ -52,6 +52,10 @@ static const aor_errinfo_t aor_errtab[AOR_E_COUNT] = {
 	[-AOR_E_NOT_FOUND] = {404, "Not Found", "No such address of record"},
 	[-AOR_E_BAD_INSTANCE] = {400, "Bad Request", "Bad +sip.instance"},
 	[-AOR_E_INTERNAL] = {500, "Server Internal Error", "Internal error"},
+	[-AOR_E_BAD_MSG] = {400, "Bad Request", "Malformed request"},
+	[-AOR_E_BAD_RURI] = {400, "Bad Request", "Bad Request-URI"},
+	[-AOR_E_RURI_SCHEME] = {416, "Unsupported URI Scheme",
+		"Request-URI scheme not supported"},
 };
 /* clang-format on */
 

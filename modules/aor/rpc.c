@@ -46,6 +46,26 @@
  * slots): the bound of a page over a sparse table or a rare filter */
 #define LIST_SCANS_MAX 4096
 #define LIST_FILTER_MAX 256
+/* the most bytes of an argument a fault message repeats */
+#define ECHO_MAX 64
+#define ECHO(n) ((n) > ECHO_MAX ? ECHO_MAX : (n))
+
+int aor_rpc_no_extra(rpc_t *rpc, void *c, const char *usage)
+{
+	str x;
+
+	if(rpc->scan(c, "*.S", &x) < 1)
+		return 0;
+	rpc->fault(c, 400, "Too many arguments. Usage: %s", usage);
+	return -1;
+}
+
+/* 1 when arg is meant as a SIP URI (sip: or sips:), not a stored key */
+static int is_uri(const str *arg)
+{
+	return (arg->len >= 4 && strncasecmp(arg->s, "sip:", 4) == 0)
+		   || (arg->len >= 5 && strncasecmp(arg->s, "sips:", 5) == 0);
+}
 
 static aor_table_t *rpc_table(rpc_t *rpc, void *c, str *name)
 {
@@ -56,16 +76,15 @@ static aor_table_t *rpc_table(rpc_t *rpc, void *c, str *name)
 		name = &def;
 	t = aor_table_get(name);
 	if(t == NULL)
-		rpc->fault(c, 404, "No table named %.*s", name->len, name->s);
+		rpc->fault(c, 404, "No table named %.*s", ECHO(name->len), name->s);
 	return t;
 }
 
 /* the AoR key of an RPC argument: a SIP URI, or a key as stored */
 static int rpc_key(str *arg, char *buf, str *key)
 {
-	if(arg->len >= 4 && strncasecmp(arg->s, "sip", 3) == 0
-			&& aor_key_from_uri(arg, buf, key) == 0)
-		return 0;
+	if(is_uri(arg))
+		return aor_key_from_uri(arg, buf, key) == 0 ? 0 : -1;
 	if(arg->len <= 0 || arg->len > 1024)
 		return -1;
 	*key = *arg;
@@ -108,13 +127,15 @@ int aor_rpc_fetch(rpc_t *rpc, void *c, const char *usage, char *keybuf,
 	uint32_t hash;
 	int n;
 
-	n = rpc->scan(c, "S*S", &arg, &tname);
+	n = rpc->scan(c, ".S*.S", &arg, &tname);
 	if(n < 1) {
 		rpc->fault(c, 400, "Usage: %s", usage);
 		return -1;
 	}
 	if(n < 2)
 		tname.len = 0;
+	if(aor_rpc_no_extra(rpc, c, usage) < 0)
+		return -1;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return -1;
 	if(rpc_key(&arg, keybuf, key) < 0) {
@@ -131,7 +152,7 @@ int aor_rpc_fetch(rpc_t *rpc, void *c, const char *usage, char *keybuf,
 		return -1;
 	}
 	if(n == 0) {
-		rpc->fault(c, 404, "AoR not found: %.*s", key->len, key->s);
+		rpc->fault(c, 404, "AoR not found: %.*s", ECHO(key->len), key->s);
 		return -1;
 	}
 	return n;
@@ -163,8 +184,10 @@ static void aor_rpc_count(rpc_t *rpc, void *c)
 	aor_table_t *t;
 	void *h;
 
-	if(rpc->scan(c, "*S", &tname) < 1)
+	if(rpc->scan(c, "*.S", &tname) < 1)
 		tname.len = 0;
+	if(aor_rpc_no_extra(rpc, c, "aor.count [table]") < 0)
+		return;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
 	if(rpc->add(c, "{", &h) < 0)
@@ -183,8 +206,12 @@ static void aor_rpc_flush(rpc_t *rpc, void *c)
 	long n = 0;
 	int k;
 
-	if(rpc->scan(c, "*S", &tname) < 1)
+	/* '.': a number is a table name too, never "no argument" (which
+	 * would flush the default table) */
+	if(rpc->scan(c, "*.S", &tname) < 1)
 		tname.len = 0;
+	if(aor_rpc_no_extra(rpc, c, "aor.flush [table]") < 0)
+		return;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
 	/* slot by slot, so that the deleted events of each slot run (after
@@ -208,13 +235,15 @@ static void aor_rpc_rm(rpc_t *rpc, void *c)
 	aor_table_t *t;
 	int n = 0;
 
-	n = rpc->scan(c, "S*S", &arg, &tname);
+	n = rpc->scan(c, ".S*.S", &arg, &tname);
 	if(n < 1) {
 		rpc->fault(c, 400, "Usage: aor.rm AOR [table]");
 		return;
 	}
 	if(n < 2)
 		tname.len = 0;
+	if(aor_rpc_no_extra(rpc, c, "aor.rm AOR [table]") < 0)
+		return;
 	n = 0;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
@@ -224,7 +253,7 @@ static void aor_rpc_rm(rpc_t *rpc, void *c)
 	}
 	n = aor_remove(t, &key, NULL, NULL);
 	if(n == 0) {
-		rpc->fault(c, 404, "AoR not found: %.*s", key.len, key.s);
+		rpc->fault(c, 404, "AoR not found: %.*s", ECHO(key.len), key.s);
 		return;
 	}
 	rpc->rpl_printf(c, "removed %d bindings of %.*s", n, key.len, key.s);
@@ -446,6 +475,9 @@ static void aor_rpc_list(rpc_t *rpc, void *c)
 	}
 	if(n < 1)
 		tname.len = 0;
+	if(aor_rpc_no_extra(rpc, c, "aor.list [table [limit [cursor [filter]]]]")
+			< 0)
+		return;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
 	if(n >= 2 && limit < 1) {
@@ -516,13 +548,15 @@ static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
 	int n, byid, removed = 0;
 	void *h;
 
-	n = rpc->scan(c, "SS*S", &arg, &ct, &tname);
+	n = rpc->scan(c, ".S.S*.S", &arg, &ct, &tname);
 	if(n < 2) {
 		rpc->fault(c, 400, "Usage: aor.rm_contact AOR CONTACT|RUID [table]");
 		return;
 	}
 	if(n < 3)
 		tname.len = 0;
+	if(aor_rpc_no_extra(rpc, c, "aor.rm_contact AOR CONTACT|RUID [table]") < 0)
+		return;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
 	if(rpc_key(&arg, buf, &key) < 0) {
@@ -532,14 +566,15 @@ static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
 	ct = rpc_contact(ct);
 	byid = aor_ruid_parse(&ct, &id) == 0;
 	if(!byid && !valid_uri(&ct)) {
-		rpc->fault(c, 400, "Malformed contact or ruid: %.*s", ct.len, ct.s);
+		rpc->fault(
+				c, 400, "Malformed contact or ruid: %.*s", ECHO(ct.len), ct.s);
 		return;
 	}
 	removed = aor_remove(t, &key, byid ? aor_match_id : contact_is,
 			byid ? (const void *)&id : (const void *)&ct);
 	if(removed == 0) {
-		rpc->fault(c, 404, "No binding %.*s of %.*s", ct.len, ct.s, key.len,
-				key.s);
+		rpc->fault(c, 404, "No binding %.*s of %.*s", ECHO(ct.len), ct.s,
+				ECHO(key.len), key.s);
 		return;
 	}
 	if(rpc->add(c, "{", &h) < 0)
@@ -556,8 +591,7 @@ static int rpc_add_key(const str *arg, char *buf, str *key)
 
 	if(arg->len <= 0 || arg->len > 1024)
 		return -1;
-	if((arg->len > 4 && strncasecmp(arg->s, "sip:", 4) == 0)
-			|| (arg->len > 5 && strncasecmp(arg->s, "sips:", 5) == 0))
+	if(is_uri(arg))
 		return aor_key_from_uri(arg, buf, key) == 0 ? 0 : -1;
 	if(memchr(arg->s, '@', arg->len) != NULL)
 		u.len = snprintf(ub, sizeof(ub), "sip:%.*s", arg->len, arg->s);
@@ -613,13 +647,15 @@ static void aor_rpc_add(rpc_t *rpc, void *c)
 	int n, expires, err;
 	void *h;
 
-	n = rpc->scan(c, "SS.d*.f.S", &arg, &ct, &expires, &q, &tname);
+	n = rpc->scan(c, ".S.S.d*.f.S", &arg, &ct, &expires, &q, &tname);
 	if(n < 3) {
 		rpc->fault(c, 400, "Usage: aor.add AOR CONTACT EXPIRES [Q] [table]");
 		return;
 	}
 	if(n < 5)
 		tname.len = 0;
+	if(aor_rpc_no_extra(rpc, c, "aor.add AOR CONTACT EXPIRES [Q] [table]") < 0)
+		return;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
 	if(rpc_add_key(&arg, buf, &key) < 0) {
@@ -628,7 +664,7 @@ static void aor_rpc_add(rpc_t *rpc, void *c)
 	}
 	ct = rpc_contact(ct);
 	if(!valid_uri(&ct)) {
-		rpc->fault(c, 400, "Malformed contact: %.*s", ct.len, ct.s);
+		rpc->fault(c, 400, "Malformed contact: %.*s", ECHO(ct.len), ct.s);
 		return;
 	}
 	if(expires < 0) {
@@ -686,6 +722,8 @@ static void aor_rpc_stats(rpc_t *rpc, void *c)
 	aor_table_t *t;
 	void *h;
 
+	if(aor_rpc_no_extra(rpc, c, "aor.stats") < 0)
+		return;
 	for(t = aor_tables(); t; t = t->next) {
 		aor_table_stat(t, &st);
 		if(rpc->add(c, "{", &h) < 0)

@@ -29,6 +29,10 @@ extern rpc_export_t aor_rpc_cmds[];
 int aor_rpc_fetch(rpc_t *rpc, void *c, const char *usage, char *keybuf,
 		str *key, aor_binding_t **v, int max);
 
+/* Called after a command scanned its arguments: when the caller gave more,
+ * sends a 400 fault naming usage and returns -1; else 0. */
+int aor_rpc_no_extra(rpc_t *rpc, void *c, const char *usage);
+
 /* aor.reginfo (rpc_reginfo.c) */
 extern rpc_export_t aor_reginfo_rpc_cmds[];
 

@@ -38,7 +38,8 @@ static void aor_rpc_reginfo(rpc_t *rpc, void *c)
 		return;
 	/* a one-shot document, not a subscription's NOTIFY: version 0 */
 	if(aor_reginfo_render(&key, v, n, 0, now, &doc, &len) < 0) {
-		rpc->fault(c, 500, "Cannot render reginfo of %.*s", key.len, key.s);
+		rpc->fault(c, 500, "Cannot render reginfo of %.*s",
+				key.len > 64 ? 64 : key.len, key.s);
 		return;
 	}
 	rpc->add(c, "s", doc);

@@ -11,6 +11,7 @@
  * then the reply (RFC 3261 10.3).
  */
 
+#include <ctype.h>
 #include <string.h>
 
 #include "../../core/parser/parse_to.h"
@@ -19,6 +20,7 @@
 #include "../../core/parser/parse_uri.h"
 #include "../../core/parser/parse_methods.h"
 #include "../../core/parser/parse_supported.h"
+#include "../../core/parser/parse_content.h"
 #include "../../core/parser/contact/parse_contact.h"
 #include "../../core/qvalue.h"
 #include "../../core/dset.h"
@@ -36,7 +38,7 @@
 #define SAVE_ONLY_THIS 0x04
 #define SAVE_PREPARE 0x10
 
-#define AOR_MAX_URI 1024 /* as Kamailio's MAX_URI_SIZE */
+#define AOR_MAX_URI 1024  /* as Kamailio's MAX_URI_SIZE */
 #define AOR_MAX_PATH 4096
 #define AOR_MAX_UA 512
 
@@ -112,11 +114,40 @@ static int contact_expires(const contact_t *c, long long *param)
 	return 0;
 }
 
-static int contact_fill(
-		const contact_t *c, long long hdr, aor_contact_t *o, long *min)
+/* RFC 3261 25.1: a URI holds no control character (they are escaped) */
+static int has_ctl(const str *s)
+{
+	int i;
+
+	for(i = 0; i < s->len; i++)
+		if((unsigned char)s->s[i] < 0x21 || s->s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* 0, or AOR_E_* for an empty parameter name or expires or q given twice */
+static int contact_params_check(const contact_t *c)
+{
+	param_t *p;
+	int nexp = 0, nq = 0;
+
+	for(p = c->params; p; p = p->next) {
+		/* RFC 3261 25.1: a contact-param is a token, never empty */
+		if(p->name.len == 0)
+			return AOR_E_BAD_CONTACT;
+		nexp += p->type == P_EXPIRES;
+		nq += p->type == P_Q;
+	}
+	/* RFC 3261 20.10: one expires, one q; which of two counts is unknown */
+	if(nexp > 1)
+		return AOR_E_BAD_EXPIRES;
+	return nq > 1 ? AOR_E_BAD_Q : 0;
+}
+
+static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
+		long *min)
 {
 	struct sip_uri pu;
-	param_t *p;
 	long long param;
 	unsigned int v;
 	str m;
@@ -127,12 +158,10 @@ static int contact_fill(
 	if(o->uri.len == 0 || o->uri.len > AOR_MAX_URI)
 		return o->uri.len ? AOR_E_TOO_LONG : AOR_E_BAD_CONTACT;
 	/* RFC 3261 10.3 step 8 binds URIs; one that does not parse is refused */
-	if(parse_uri(o->uri.s, o->uri.len, &pu) < 0)
+	if(has_ctl(&o->uri) || parse_uri(o->uri.s, o->uri.len, &pu) < 0)
 		return AOR_E_BAD_CONTACT;
-	/* RFC 3261 25.1: a contact-param is a token, never empty */
-	for(p = c->params; p; p = p->next)
-		if(p->name.len == 0)
-			return AOR_E_BAD_CONTACT;
+	if((ret = contact_params_check(c)) < 0)
+		return ret;
 	if((ret = contact_q(c, &o->q)) < 0)
 		return ret;
 	if((ret = contact_expires(c, &param)) < 0)
@@ -167,6 +196,10 @@ static int expires_header(sip_msg_t *msg, long long *hdr)
 	*hdr = -1;
 	if(msg->expires == NULL)
 		return 0;
+	/* RFC 3261 7.3.1, 20.19: Expires is single-valued; of two, which
+	 * counts is unknowable */
+	if(next_sibling_hdr(msg->expires) != NULL)
+		return AOR_E_BAD_EXPIRES;
 	if(msg->expires->parsed == NULL && parse_expires(msg->expires) < 0)
 		return AOR_E_BAD_EXPIRES;
 	e = (exp_body_t *)msg->expires->parsed;
@@ -182,8 +215,8 @@ static int expires_header(sip_msg_t *msg, long long *hdr)
 }
 
 /* every Contact of every Contact header; a lone * sets req->star */
-static int contacts_parse(
-		sip_msg_t *msg, aor_regreq_t *req, long long hdr, long *min)
+static int contacts_parse(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
+		long *min)
 {
 	struct hdr_field *h;
 	contact_body_t *cb;
@@ -212,6 +245,9 @@ static int contacts_parse(
 	/* RFC 3261 10.3 step 6: "*" only alone and only with Expires: 0 */
 	if(req->star)
 		return (nhdr == 1 && n == 0 && hdr == 0) ? 0 : AOR_E_STAR;
+	/* refused before any work under a lock: a record never holds more */
+	if(n > AOR_REC_MAX)
+		return AOR_E_TOO_MANY;
 	if((ret = scratch_reserve(n)) < 0)
 		return ret;
 	n = 0;
@@ -286,8 +322,7 @@ static int source_differs(sip_msg_t *msg, const str *contact)
 	if(parse_uri(contact->s, contact->len, &u) < 0)
 		return 1;
 	ip = ip_addr2strz(&msg->rcv.src_ip);
-	port = u.port_no ? u.port_no
-					 : (u.type == SIPS_URI_T ? SIPS_PORT : SIP_PORT);
+	port = u.port_no ? u.port_no : (u.type == SIPS_URI_T ? SIPS_PORT : SIP_PORT);
 	return port != msg->rcv.src_port || (int)strlen(ip) != u.host.len
 		   || strncasecmp(ip, u.host.s, u.host.len) != 0;
 }
@@ -332,6 +367,66 @@ static void set_received(sip_msg_t *msg, aor_regreq_t *req)
 			msg->rcv.proto == PROTO_UDP ? "" : proto2a(msg->rcv.proto));
 }
 
+/* RFC 3261 18.3: a datagram that ends before the body its Content-Length
+ * announces is an error (400) */
+static int body_complete(sip_msg_t *msg)
+{
+	char *body;
+
+	if(msg->rcv.proto != PROTO_UDP || msg->content_length == NULL)
+		return 1;
+	body = get_body(msg);
+	return body != NULL
+		   && get_content_length(msg) <= (long)(msg->buf + msg->len - body);
+}
+
+/* 1 when s starts with a URI scheme and ':' (RFC 3986 3.1) */
+static int has_scheme(const str *s)
+{
+	int i;
+
+	for(i = 0; i < s->len; i++) {
+		if(s->s[i] == ':')
+			return i > 0;
+		if(!isalpha((unsigned char)s->s[i])
+				&& (i == 0
+						|| (!isdigit((unsigned char)s->s[i]) && s->s[i] != '+'
+								&& s->s[i] != '-' && s->s[i] != '.')))
+			return 0;
+	}
+	return 0;
+}
+
+/* RFC 3261 10.3 step 1: the Request-URI names the registrar's domain. One
+ * that does not parse is a 400; a registrar knows only sip: and sips:
+ * (8.2.2.1: 416 for another scheme) */
+static int ruri_check(sip_msg_t *msg)
+{
+	str *u = &msg->first_line.u.request.uri;
+
+	if(msg->first_line.type != SIP_REQUEST)
+		return AOR_E_BAD_RURI;
+	if(parse_sip_msg_uri(msg) > 0)
+		return (msg->parsed_uri.type == SIP_URI_T
+					   || msg->parsed_uri.type == SIPS_URI_T)
+					   ? 0
+					   : AOR_E_RURI_SCHEME;
+	if(!has_scheme(u) || (u->len > 4 && strncasecmp(u->s, "sip:", 4) == 0)
+			|| (u->len > 5 && strncasecmp(u->s, "sips:", 5) == 0))
+		return AOR_E_BAD_RURI;
+	return AOR_E_RURI_SCHEME;
+}
+
+/* RFC 3261 8.1.1.5: the CSeq method matches the request's, byte for byte
+ * (methods are case-sensitive, 7.1) */
+static int cseq_method_ok(sip_msg_t *msg)
+{
+	str *m = &get_cseq(msg)->method;
+	str *r = &msg->first_line.u.request.method;
+
+	return m->len == r->len && memcmp(m->s, r->s, r->len) == 0;
+}
+
 static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 		char *keybuf, str *echo_path, long *min)
 {
@@ -340,11 +435,13 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 	str s;
 	int ret;
 
-	if(parse_headers(msg, HDR_EOH_F, 0) < 0)
-		return AOR_E_BAD_CONTACT;
+	if(parse_headers(msg, HDR_EOH_F, 0) < 0 || !body_complete(msg))
+		return AOR_E_BAD_MSG;
+	if((ret = ruri_check(msg)) < 0)
+		return ret;
 	if(uri == NULL) {
-		if(msg->to == NULL
-				|| (msg->to->parsed == NULL && parse_to_header(msg) < 0))
+		if(msg->to == NULL || (msg->to->parsed == NULL
+				&& parse_to_header(msg) < 0))
 			return AOR_E_BAD_AOR;
 		uri = &get_to(msg)->uri;
 	}
@@ -360,7 +457,7 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 	if(msg->cseq == NULL || msg->cseq->parsed == NULL)
 		return AOR_E_BAD_CSEQ;
 	s = get_cseq(msg)->number;
-	if(str2int(&s, &cseq) < 0)
+	if(str2int(&s, &cseq) < 0 || !cseq_method_ok(msg))
 		return AOR_E_BAD_CSEQ;
 	req->cseq = cseq;
 	if((ret = expires_header(msg, &hdr)) < 0)
@@ -387,7 +484,7 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
  * number of current bindings (in *out) or an AOR_E_*. */
 static int apply(aor_table_t *t, aor_regreq_t *req, aor_binding_t ***out)
 {
-	static aor_binding_t *copies[1024];
+	static aor_binding_t *copies[AOR_REC_MAX];
 	aor_rec_t rec;
 	int ret;
 
@@ -398,7 +495,7 @@ static int apply(aor_table_t *t, aor_regreq_t *req, aor_binding_t ***out)
 	else
 		ret = 0; /* RFC 3261 10.3 step 6 note: no Contact is a query */
 	if(ret == 0)
-		ret = aor_rec_copy(&rec, req->now, copies, 1024);
+		ret = aor_rec_copy(&rec, req->now, copies, AOR_REC_MAX);
 	aor_table_unlock(t, req->hash);
 	aor_events_run();
 	*out = copies;

@@ -8,6 +8,7 @@ RFC 2617 3.2.2).
 """
 
 import hashlib
+import os
 import re
 
 import pytest
@@ -129,18 +130,106 @@ def test_every_stock_modparam_is_accepted(kamailio_factory, user):
         assert 1799 <= r.contact("sip:%s@127.0.0.1:5301" % user).expires <= 1800
 
 
-@pytest.mark.parametrize("name,value", [
-    ("max_contacts_policy", "evict_newest"),
-    ("min_expires_mode", 7),
-    ("hash_size", -1),
+# Every modparam of aor_mod.c's params table with absurd values: the
+# module (or, for a value of the wrong type, Kamailio's core) refuses it
+# and Kamailio does not start. db_url is the one left out: the module does
+# not use it (it warns), so no value of it is wrong.
+BAD_MODPARAMS = [
+    ("default_expires", -1),
     ("min_expires", -5),
-])
+    ("min_expires_mode", 7),
+    ("min_expires_mode", -1),
+    ("max_expires", -1),
+    ("max_contacts", -1),
+    ("max_contacts", 1025),
+    ("max_contacts_policy", "evict_newest"),
+    ("max_contacts_policy", ""),
+    ("max_contacts_policy", 5),
+    ("max_bindings", -1),
+    ("default_q", 1001),
+    ("default_q", -2),
+    ("append_branches", 2),
+    ("case_sensitive", -1),
+    ("use_domain", 2),
+    ("hash_size", 0),
+    ("hash_size", -1),
+    ("hash_size", 25),
+    ("hash_size", 2147483647),
+    ("hash_size", "abc"),
+    ("timer_interval", 0),
+    ("timer_interval", -1),
+    ("timer_interval", 86401),
+    ("use_path", 5),
+    ("path_mode", 3),
+    ("path_mode", -1),
+    ("received_avp", "notavar"),
+    ("received_avp", "$Ri"),
+    ("received_param", "a b"),
+    ("received_param", "rcv;x=1"),
+    ("method_filtering", 2),
+    ("retry_after", -1),
+    ("retry_after", 86401),
+    ("nat_bflag", 32),
+    ("nat_bflag", -2),
+    ("nat_source", 3),
+    ("timer_procs", -1),
+    ("db_mode", -1),
+    ("db_mode", 4),
+    ("gruu_enabled", 2),
+    ("event_callback", "no such function!"),
+    ("snapshot_file", "/nonexistent-aor-dir/aor.xml"),
+    ("snapshot_file", "/"),
+    ("snapshot_interval", -1),
+    ("snapshot_interval", 86401),
+    ("snapshot_interval", 2147483647),
+]
+NOT_CHECKED = {"db_url"}
+
+
+def modparam_names():
+    """The names in aor_mod.c's params table."""
+    path = os.path.join(kammod.ROOT, "modules", "aor", "aor_mod.c")
+    with open(path) as f:
+        text = f.read()
+    table = text[text.index("param_export_t params[]"):]
+    table = table[:table.index("{0, 0, 0}")]
+    return set(re.findall(r'\{"(\w+)", PARAM_', table))
+
+
+def test_bad_modparam_list_covers_every_modparam():
+    """Every modparam of the module is tried with an absurd value below."""
+    names = modparam_names()
+    assert names, "no params table found in aor_mod.c"
+    assert names - NOT_CHECKED == {n for n, _ in BAD_MODPARAMS}
+
+
+@pytest.mark.parametrize("name,value", BAD_MODPARAMS,
+                         ids=["%s=%s" % (n, v) for n, v in BAD_MODPARAMS])
 def test_bad_modparam_refuses_to_start(tmp_path, name, value):
     """STYLE.md: aor_params_check() rejects every bad modparam and the
-    module refuses to load (Kamailio exits), it never carries on."""
+    module refuses to load: Kamailio exits non-zero, and an error line of
+    its log names the parameter."""
     if kammod.IMPL == "stock":
         pytest.fail("checks the aor module's parameter validation")
     k = kammod.Kamailio(str(tmp_path), modparams={name: value})
+    with pytest.raises(RuntimeError, match="exited") as e:
+        k.start()
+    k.stop()
+    m = re.search(r"exited with (-?\d+)", str(e.value))
+    assert m and int(m.group(1)) != 0, str(e.value)[:300]
+    with open(k.log_path, errors="replace") as f:
+        errors = [line for line in f if "ERROR" in line or "CRIT" in line]
+    assert any(name in line for line in errors), "".join(errors)[-2000:]
+
+
+def test_min_expires_above_max_expires_refuses_to_start(tmp_path):
+    """min_expires above max_expires: no interval could be granted."""
+    if kammod.IMPL == "stock":
+        pytest.fail("checks the aor module's parameter validation")
+    k = kammod.Kamailio(str(tmp_path), modparams={"min_expires": 100,
+                                                  "max_expires": 50})
     with pytest.raises(RuntimeError, match="exited"):
         k.start()
     k.stop()
+    with open(k.log_path, errors="replace") as f:
+        assert "min_expires=100 above max_expires=50" in f.read()
