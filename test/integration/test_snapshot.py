@@ -363,16 +363,16 @@ def test_damaged_file_never_stops_kamailio(kamailio_factory, tmp_path,
 
 def test_unreadable_file_is_moved_aside_not_overwritten(kamailio_factory,
                                                         tmp_path):
-    """A snapshot Kamailio cannot open (here: a directory in its place) is
-    never replaced by an empty one: it is moved aside and kept."""
+    """A snapshot Kamailio cannot open (here: a symbolic link to itself,
+    ELOOP) is never replaced by an empty one: it is moved aside and kept."""
     path = str(tmp_path / "snap.xml")
-    os.mkdir(path)
+    os.symlink(path, path)
     k = kamailio_factory(modparams=snapshot_params(path, interval=0))
     assert k.count() == (0, 0)
     moved = aside_files(path)
-    assert len(moved) == 1 and os.path.isdir(moved[0])
+    assert len(moved) == 1 and os.path.islink(moved[0])
     k.kamcmd("aor.snapshot")
-    assert os.path.isfile(path)
+    assert os.path.isfile(path) and not os.path.islink(path)
 
 
 def test_kill9_at_random_moments_loses_nothing_snapshotted(kamailio_factory,
