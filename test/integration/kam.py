@@ -167,7 +167,7 @@ class Kamailio:
     def __init__(self, workdir, modparams=None, register=None, route=None,
                  request_route=None, children=2, globals_=None,
                  modules=(), extra=None, cfg_text=None, defines=None,
-                 impl=None, port=None, aor_so=None, mpath=None):
+                 impl=None, port=None, aor_so=None, mpath=None, args=()):
         """modparams: registrar parameters ({"max_contacts": 2}); they go to
         modparam("aor", ...) or, with AOR_IMPL=stock, to usrloc/registrar.
         register: the body of the REGISTER branch; route: the body for
@@ -178,7 +178,9 @@ class Kamailio:
         aor_so: what `loadmodule` names for the aor module (default
         $AOR_SO, an absolute path; "aor.so" loads it from the module path).
         mpath: the module path (default $KAMAILIO_MPATH); "" leaves mpath
-        out, so Kamailio uses its compiled-in module directory."""
+        out, so Kamailio uses its compiled-in module directory.
+        args: more kamailio options (["-m", "4"]), also settable as
+        self.args before start()."""
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.impl = impl or IMPL
@@ -192,7 +194,7 @@ class Kamailio:
         self.modparams = dict(modparams or {})
         self.defines = dict(defines or {})
         self.proc = None
-        self.args = []  # more kamailio options (e.g. ["-m", "4096"])
+        self.args = list(args)  # more kamailio options (["-m", "4096"])
         if cfg_text is None:
             cfg_text = self.build_cfg(register, route, request_route,
                                       children, globals_ or "", modules,
