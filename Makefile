@@ -4,6 +4,8 @@
 #   make run             build, check etc/kamailio.cfg, run Kamailio in the
 #                        foreground (LISTEN=addr:port, default 127.0.0.1:5060)
 #   make test            dependencies, build, unit tests, integration tests
+#   make check-memory    a reduced integration suite with Kamailio under
+#                        valgrind memcheck; fails on any error in the module
 #   make doc             render doc/*.xml (DocBook) to modules/aor/README and
 #                        build/doc/aor.html
 #   make deps            install the build dependencies (Debian packages)
@@ -85,7 +87,7 @@ TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit integration tree doc doc-render deb clean distclean FORCE
+.PHONY: all deps run test unit integration check-memory tree doc doc-render deb clean distclean FORCE
 
 all: $(AOR_SO)
 
@@ -112,7 +114,7 @@ ifeq ($(KSRC),)
 
 # Package kamailio not installed yet (fresh machine): install the
 # dependencies, then start over so that its version is known.
-all run unit integration tree doc doc-render deb:
+all run unit integration check-memory tree doc doc-render deb:
 	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
 		echo "kamailio-aor: package kamailio is still not installed" >&2; \
 		exit 1; \
@@ -213,6 +215,30 @@ unit: tree
 
 integration: $(AOR_SO)
 	$(TEST_ENV) $(PYTHON) -m pytest -q test/integration
+
+# Every Kamailio of the reduced suite runs under valgrind memcheck, with
+# q_malloc's guard words on (kam.py, AOR_VALGRIND); valgrind_report.py then
+# sorts the logs: an error with a frame in the aor module fails the target,
+# the others (Kamailio core, libraries) are listed. Not part of `make test`:
+# it takes minutes. MEMCHECK_TESTS and MEMCHECK_K choose other tests.
+MEMCHECK_DIR := $(BUILD)/valgrind
+MEMCHECK_TESTS ?= $(addprefix test/integration/,test_register.py \
+	test_lookup.py test_rpc.py test_reginfo.py test_bad_input.py \
+	test_snapshot.py)
+MEMCHECK_K ?= not kill9 and not damaged and not config_check
+
+check-memory: $(AOR_SO)
+	@command -v valgrind >/dev/null || sh tools/install-deps.sh test
+	rm -rf $(MEMCHECK_DIR)
+	@mkdir -p $(MEMCHECK_DIR)
+	@$(TEST_ENV) AOR_VALGRIND='$(MEMCHECK_DIR)' $(PYTHON) -m pytest -q \
+		-k '$(MEMCHECK_K)' $(MEMCHECK_TESTS); rc=$$?; \
+	$(PYTHON) test/integration/valgrind_report.py $(MEMCHECK_DIR) \
+		>$(MEMCHECK_DIR)/report.txt; vrc=$$?; \
+	cat $(MEMCHECK_DIR)/report.txt; \
+	echo "kamailio-aor: pytest exit $$rc, valgrind report exit $$vrc" \
+		"($(MEMCHECK_DIR)/report.txt)"; \
+	[ $$rc = 0 ] && [ $$vrc = 0 ]
 
 # The documentation is rendered as Kamailio renders a module's: doc/ is
 # copied to src/modules/aor/doc/ of the Kamailio tree, and Kamailio's own

@@ -10,7 +10,7 @@ set -eu
 
 level=${1:-build}
 build_pkgs="kamailio kamailio-extra-modules kamailio-utils-modules dpkg-dev build-essential bison flex libxml2-dev pkg-config"
-test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core"
+test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core sipvicious"
 # as Kamailio's doc/docbook: xsltproc, the DocBook DTD and stylesheets (with
 # their XML catalog entries, so nothing is fetched), lynx for plain text
 doc_pkgs="xsltproc docbook-xml docbook-xsl lynx"

@@ -40,6 +40,7 @@ struct aor_params aor_params = {
 	.max_contacts = 0,
 	.max_contacts_policy = "reject",
 	.max_bindings = 0,
+	.shm_reserve = 10,
 	.default_q = AOR_Q_UNSPEC,
 	.append_branches = 1,
 	.case_sensitive = 1,
@@ -119,6 +120,7 @@ static param_export_t params[] = {
 	{"max_contacts", PARAM_INT, &aor_params.max_contacts},
 	{"max_contacts_policy", PARAM_STRING, &aor_params.max_contacts_policy},
 	{"max_bindings", PARAM_INT, &aor_params.max_bindings},
+	{"shm_reserve", PARAM_INT, &aor_params.shm_reserve},
 	{"default_q", PARAM_INT, &aor_params.default_q},
 	{"append_branches", PARAM_INT, &aor_params.append_branches},
 	{"case_sensitive", PARAM_INT, &aor_params.case_sensitive},
@@ -235,6 +237,7 @@ static int aor_params_check(void)
 	bad |= check_range("max_expires", p->max_expires, 0, AOR_INT_MAX);
 	bad |= check_range("max_contacts", p->max_contacts, 0, AOR_REC_MAX);
 	bad |= check_range("max_bindings", p->max_bindings, 0, AOR_INT_MAX);
+	bad |= check_range("shm_reserve", p->shm_reserve, 0, 90);
 	bad |= check_range("default_q", p->default_q, -1, 1000);
 	bad |= check_range("hash_size", p->hash_size, 1, 24);
 	bad |= check_range("timer_interval", p->timer_interval, 1, 86400);
@@ -281,6 +284,8 @@ static int aor_params_check(void)
 	/* 0: no limit of the operator's, yet never more than a reply lists */
 	aor_limits.max_contacts = p->max_contacts ? p->max_contacts : AOR_REC_MAX;
 	aor_limits.max_bindings = p->max_bindings;
+	/* a percentage of -m, as bytes */
+	aor_limits.shm_reserve = shm_mem_size / 100 * p->shm_reserve;
 	return 0;
 }
 

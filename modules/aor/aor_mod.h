@@ -28,6 +28,7 @@ struct aor_params
 	int max_contacts;
 	char *max_contacts_policy;
 	int max_bindings;
+	int shm_reserve;
 	int default_q;
 	int append_branches;
 	int case_sensitive;

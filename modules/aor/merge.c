@@ -262,6 +262,13 @@ static int check_limits(const aor_rec_t *rec, const aor_regreq_t *req,
 		if(total + after - live - *nvictims > (long)lim->max_bindings)
 			return AOR_E_TABLE_FULL;
 	}
+	/* the rest of the server (transactions, dialogs) keeps its share of
+	 * shared memory: a request that would hold more bindings than before
+	 * is refused once free memory is down to the reserve; refreshes and
+	 * removals go on */
+	if(lim->shm_reserve && after - live - *nvictims > 0
+			&& aor_mem_free() < lim->shm_reserve)
+		return AOR_E_NOMEM;
 	return 0;
 }
 

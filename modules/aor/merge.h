@@ -40,6 +40,7 @@ typedef struct aor_limits
 	unsigned int max_contacts; /* 0: no limit */
 	enum aor_policy policy;
 	unsigned long max_bindings; /* table-wide, 0: no limit */
+	unsigned long shm_reserve;	/* bytes of shm new bindings leave free */
 } aor_limits_t;
 
 enum aor_change

@@ -511,6 +511,30 @@ static int finish(sip_msg_t *msg, int flags, int err, long min)
 	return aor_reply_send(msg, err);
 }
 
+/* A flood against a full table would log a line per REGISTER: one per
+ * process every FULL_WARN_EVERY seconds, with how many went unlogged
+ * (rejected_no_memory and rejected_max_bindings count them all). */
+#define FULL_WARN_EVERY 10
+static void full_warn(aor_table_t *t, const str *aor, int err)
+{
+	static time_t last = 0;
+	static unsigned long quiet = 0;
+	time_t now = aor_now();
+
+	if(last != 0 && now - last < FULL_WARN_EVERY) {
+		quiet++;
+		return;
+	}
+	LM_WARN("table %.*s: REGISTER for %.*s refused: %s (%lu more since the "
+			"last warning)\n",
+			t->name.len, t->name.s, aor->len, aor->s,
+			err == AOR_E_NOMEM ? "shared memory full or down to shm_reserve"
+							   : "max_bindings reached",
+			quiet);
+	last = now;
+	quiet = 0;
+}
+
 int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri)
 {
 	char keybuf[AOR_MAX_URI + 1];
@@ -549,10 +573,7 @@ error:
 	LM_DBG("REGISTER for %.*s refused: error %d\n", req.aor.len, req.aor.s,
 			ret);
 	if(ret == AOR_E_NOMEM || ret == AOR_E_TABLE_FULL)
-		LM_WARN("table %.*s: REGISTER for %.*s refused: %s\n", t->name.len,
-				t->name.s, req.aor.len, req.aor.s,
-				ret == AOR_E_NOMEM ? "out of shared memory"
-								   : "max_bindings reached");
+		full_warn(t, &req.aor, ret);
 	aor_stat_rejected(ret);
 	finish(msg, flags, ret, min);
 	return ret == AOR_E_TOO_MANY ? -2 : -1;

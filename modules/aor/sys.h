@@ -65,8 +65,14 @@ static inline void aor_lockset_free(aor_lockset_t *s)
 #define aor_lockset_get(s, i) pthread_mutex_lock(&(s)->m[(i)])
 #define aor_lockset_release(s, i) pthread_mutex_unlock(&(s)->m[(i)])
 
-/* unit tests move the clock themselves */
+/* unit tests move the clock themselves, and set the free memory */
 extern time_t aor_test_now;
+extern unsigned long aor_test_mem_free;
+static inline unsigned long aor_mem_free(void)
+{
+	return aor_test_mem_free;
+}
+
 static inline time_t aor_now(void)
 {
 	return aor_test_now;
@@ -113,6 +119,12 @@ static inline void aor_lockset_free(aor_lockset_t *s)
 static inline time_t aor_now(void)
 {
 	return time(NULL);
+}
+
+/* bytes of shared memory free, all processes together */
+static inline unsigned long aor_mem_free(void)
+{
+	return shm_available_safe();
 }
 
 #endif /* AOR_UNIT_TEST */

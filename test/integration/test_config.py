@@ -1,4 +1,5 @@
-"""The project's own etc/kamailio.cfg: digest authentication of REGISTER.
+"""The project's own etc/kamailio.cfg: digest authentication of REGISTER
+and of calls, only one's own AoR, the RPC on an owner-only unix socket.
 
 Kamailio runs the real config (defines LISTEN, AOR_SO, DBURL, CTL_SOCK as
 `make run` gives them) on a free port, with a copy of etc/db (the kam_cfg
@@ -10,6 +11,7 @@ RFC 2617 3.2.2).
 import hashlib
 import os
 import re
+import stat
 
 import pytest
 
@@ -233,3 +235,39 @@ def test_min_expires_above_max_expires_refuses_to_start(tmp_path):
     k.stop()
     with open(k.log_path, errors="replace") as f:
         assert "min_expires=100 above max_expires=50" in f.read()
+
+
+def test_register_of_another_users_aor_is_403(kam_cfg):
+    """RFC 3261 10.3 step 3: alice, with her valid credentials, may not
+    register bob's AoR: 403, and bob has no binding."""
+    ruri = "sip:%s:%d" % (REALM, kam_cfg.port)
+    contact = "sip:mallory@127.0.0.1:5304"
+    to = "sip:bob@%s" % REALM
+    with kam_cfg.client() as c:
+        cid = sip.token(16)
+        first = c.register(to, [contact], expires=300, call_id=cid, ruri=ruri)
+        assert first.status == 401, first.raw
+        ch = parse_challenge(first.get("WWW-Authenticate"))
+        auth = authorization(ch, "alice", "alice-secret", "REGISTER", ruri)
+        second = c.register(to, [contact], expires=300, call_id=cid,
+                            ruri=ruri, headers=[("Authorization", auth)])
+        assert second.status == 403, second.raw
+    shown = kam_cfg.show("sip:bob@%s" % REALM) or []
+    assert contact not in [b["contact"].strip("<>") for b in shown]
+
+
+def test_call_without_credentials_is_challenged(kam_cfg):
+    """Every initial request, not only REGISTER, is authenticated: an
+    INVITE to bob without credentials gets 407 (RFC 3261 22.3)."""
+    with kam_cfg.client() as c:
+        r = c.invite("sip:bob@%s:%d" % (REALM, kam_cfg.port))
+    assert r.status == 407, r.raw
+    assert parse_challenge(r.get("Proxy-Authenticate"))["realm"]
+
+
+def test_rpc_socket_is_local_and_owner_only(kam_cfg):
+    """kamcmd reaches Kamailio only through a unix socket of mode 0600."""
+    st = os.stat(kam_cfg.ctl)
+    assert stat.S_ISSOCK(st.st_mode)
+    assert oct(st.st_mode & 0o777) == "0o600"
+    assert kam_cfg.ctl_uri.startswith("unix:")

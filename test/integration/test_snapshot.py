@@ -111,6 +111,7 @@ def test_clean_restart_keeps_every_binding_and_lookup_routes(
                                  headers=[("User-Agent", "phone <%d> & co" % i)]))
         assert_ok(c.register(k.aor(users[1]), ["sip:%s@192.0.2.7:5070"
                                                 % users[1]], expires=900))
+    read_before = time.monotonic()
     before = {u: show_by_contact(k, u) for u in users}
     assert k.count() == (30, 31)
     port = k.port
@@ -129,7 +130,11 @@ def test_clean_restart_keeps_every_binding_and_lookup_routes(
             for field in ("ruid", "callid", "cseq", "useragent", "q",
                           "socket", "flags"):
                 assert a.get(field) == b.get(field), (u, field, a, b)
-            assert abs(int(a["expires"]) - int(b["expires"])) <= 1, (a, b)
+            # the same absolute expiry: what is left went down by the
+            # time the restart took (seconds under valgrind), no more
+            lag = time.monotonic() - read_before
+            assert -1 <= int(b["expires"]) - int(a["expires"]) <= lag + 1, \
+                (a, b, lag)
     with k2.client() as c:
         r = c.invite(k2.ruri(users[0]))
         assert r.status == 200, r.raw

@@ -736,6 +736,45 @@ TEST(max_bindings_reached_is_table_full)
 	aor_table_free(t);
 }
 
+/* shm_reserve: once free shared memory is down to the reserve, a request
+ * that would hold more bindings is refused (AOR_E_NOMEM, 503), unchanged;
+ * refreshes, replacements and removals still pass */
+TEST(shm_reserve_reached_refuses_new_bindings_only)
+{
+	aor_table_t *t = table_new();
+	aor_limits_t lim = lim_default;
+	snap_t before;
+	rq_t q;
+
+	ASSERT(t != NULL);
+	lim.shm_reserve = 1000;
+	rq_init(&q, "alice", "c1", 1);
+	rq_add(&q, "sip:alice@192.0.2.1", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	aor_test_mem_free = 999;
+	snap_take(t, "bob", &before);
+	rq_init(&q, "bob", "c1", 1);
+	rq_add(&q, "sip:bob@192.0.2.2", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), AOR_E_NOMEM);
+	ASSERT_UNCHANGED(t, "bob", &before);
+	rq_init(&q, "alice", "c1", 2);
+	rq_add(&q, "sip:alice@192.0.2.1", 1800);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	/* one out, one in */
+	rq_init(&q, "alice", "c1", 3);
+	rq_add(&q, "sip:alice@192.0.2.1", 0);
+	rq_add(&q, "sip:alice@192.0.2.3", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(t->bindings, 1);
+	aor_test_mem_free = 1000;
+	rq_init(&q, "bob", "c1", 2);
+	rq_add(&q, "sip:bob@192.0.2.2", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(t->bindings, 2);
+	aor_test_mem_free = (unsigned long)-1;
+	aor_table_free(t);
+}
+
 /* max_bindings counts what the table holds after the request: with
  * only_this (flag 0x04) the bindings the request replaces make room for
  * the ones it adds */

@@ -26,6 +26,8 @@
 
 /* seconds since the epoch as the pure files see it; tests move it */
 time_t aor_test_now = 1700000000;
+/* free shared memory as the pure files see it (sys.h aor_mem_free) */
+unsigned long aor_test_mem_free = (unsigned long)-1;
 
 typedef void (*unit_fn)(void);
 
