@@ -33,7 +33,7 @@
 #include "snapshot.h"
 
 #define NOSOCK_LOG_MAX 5  /* bindings without their socket logged by name */
-#define SHM_RESERVE_DIV 8 /* the load leaves 1/8 of shm to the rest */
+#define SHM_RESERVE_MIN_DIV 16 /* the load leaves at least 1/16 of shm */
 
 /* shared by every process */
 struct persist_state
@@ -60,6 +60,7 @@ static int enabled(void)
 struct load
 {
 	time_t now;
+	unsigned long reserve; /* shm bytes the load leaves free */
 	long expired;
 	long nosock;
 	long dups;
@@ -113,8 +114,8 @@ static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
 			&& aor_atomic_get(&t->bindings) >= (long)aor_limits.max_bindings)
 		return AOR_E_TABLE_FULL;
 	/* a file from a larger server must not starve the modules and workers
-	 * that start after this one */
-	if(shm_available() < shm_mem_size / SHM_RESERVE_DIV)
+	 * that start after this one: shm_reserve, and never less than 1/16 */
+	if(shm_available() < ld->reserve)
 		return AOR_E_NOMEM;
 	x.hash = aor_hash(&x.f[AOR_F_AOR]);
 	x.sock = sock_of(ld, &x);
@@ -168,6 +169,9 @@ static void load(void)
 	int r;
 
 	ld.now = aor_now();
+	ld.reserve = aor_limits.shm_reserve;
+	if(ld.reserve < shm_mem_size / SHM_RESERVE_MIN_DIV)
+		ld.reserve = shm_mem_size / SHM_RESERVE_MIN_DIV;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = aor_snapshot_load(path, load_one, &ld, &rep);
 	if(r == AOR_E_NOT_FOUND) {
