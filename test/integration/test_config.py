@@ -184,6 +184,8 @@ BAD_MODPARAMS = [
     ("snapshot_interval", -1),
     ("snapshot_interval", 86401),
     ("snapshot_interval", 2147483647),
+    ("shm_reserve", -1),
+    ("shm_reserve", 91),
 ]
 NOT_CHECKED = {"db_url"}
 
