@@ -101,8 +101,93 @@ time_t aor_expires_abs(time_t now, long long rel)
 
 int aor_ruid_fmt(uint64_t id, char *buf)
 {
-	return snprintf(
-			buf, AOR_RUID_LEN + 1, "aor-%016llx", (unsigned long long)id);
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	/* by hand: lookup() formats one per branch, snprintf costs ten times
+	 * as much */
+	memcpy(buf, "aor-", 4);
+	for(i = 19; i >= 4; i--, id >>= 4)
+		buf[i] = hex[id & 15];
+	buf[AOR_RUID_LEN] = '\0';
+	return AOR_RUID_LEN;
+}
+
+/* character classes of RFC 3261 25.1 for aor_uri_simple, less what needs
+ * more than a glance ('%' escapes; ';' and ':' in the user part) */
+#define C_USER 1  /* unreserved, user-unreserved */
+#define C_HOST 2  /* hostname characters and IPv4 */
+#define C_PARAM 4 /* paramchar, '=' and ';' */
+
+static unsigned char cclass[256];
+
+static void cclass_init(void)
+{
+	const char *u = "-_.!~*'()&=+$,?/", *pm = "-_.!~*'()[]/:&+$=;";
+	int c;
+
+	for(c = 0; c < 256; c++)
+		if((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+				|| (c >= '0' && c <= '9'))
+			cclass[c] = C_USER | C_HOST | C_PARAM;
+	cclass['.'] |= C_HOST;
+	cclass['-'] |= C_HOST;
+	for(; *u; u++)
+		cclass[(unsigned char)*u] |= C_USER;
+	for(; *pm; pm++)
+		cclass[(unsigned char)*pm] |= C_PARAM;
+	cclass[0] = C_HOST; /* marks the table as built; NUL is in no class */
+}
+
+#define IS(c, k) (cclass[(unsigned char)(c)] & (k))
+
+int aor_uri_simple(const str *uri, str *user, str *host)
+{
+	const char *p = uri->s, *end = uri->s + uri->len, *start;
+	int digits = 0, port = 0;
+
+	if(cclass[0] == 0)
+		cclass_init();
+	if(uri->len >= 4 && strncasecmp(p, "sip:", 4) == 0)
+		p += 4;
+	else if(uri->len >= 5 && strncasecmp(p, "sips:", 5) == 0)
+		p += 5;
+	else
+		return 0;
+	start = p;
+	while(p < end && IS(*p, C_USER))
+		p++;
+	user->s = (char *)start;
+	user->len = 0;
+	if(p < end && *p == '@') {
+		if(p == start)
+			return 0;
+		user->len = (int)(p - start);
+		start = ++p;
+	}
+	/* the host (user-less URIs rescan from the start: a host is also a
+	 * user's characters) */
+	for(p = start; p < end && IS(*p, C_HOST) && *p; p++)
+		;
+	host->s = (char *)start;
+	host->len = (int)(p - start);
+	if(host->len == 0 || host->s[0] == '.' || host->s[0] == '-')
+		return 0;
+	if(p < end && *p == ':') {
+		for(p++; p < end && *p >= '0' && *p <= '9' && digits < 6; p++) {
+			port = port * 10 + (*p - '0');
+			digits++;
+		}
+		if(digits == 0 || digits > 5 || port > 65535)
+			return 0;
+	}
+	if(p < end && *p != ';')
+		return 0;
+	/* parameters: paramchars, none empty */
+	for(; p < end; p++)
+		if(!IS(*p, C_PARAM) || (*p == ';' && (p + 1 == end || p[1] == ';')))
+			return 0;
+	return 1;
 }
 
 int aor_ruid_parse(const str *s, uint64_t *id)

@@ -116,8 +116,13 @@ int aor_key_from_uri(const str *uri, char *buf, str *key)
 	char *p = buf;
 	int i, n;
 
-	if(uri->len <= 0 || uri->len > 1024 || parse_uri(uri->s, uri->len, &u) < 0
-			|| u.user.len == 0)
+	if(uri->len <= 0 || uri->len > 1024)
+		return AOR_E_BAD_AOR;
+	/* the common plain URI without the full parser (hot path) */
+	if(!aor_uri_simple(uri, &u.user, &u.host)
+			&& parse_uri(uri->s, uri->len, &u) < 0)
+		return AOR_E_BAD_AOR;
+	if(u.user.len == 0)
 		return AOR_E_BAD_AOR;
 	if((n = user_canon(&u.user, p)) <= 0)
 		return AOR_E_BAD_AOR;

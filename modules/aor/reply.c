@@ -75,85 +75,181 @@ static int add_hdr(sip_msg_t *msg, const char *buf, int len)
 	return 0;
 }
 
-/* q in thousandths to "0.5"-style text; returns length */
-static int q_fmt(int q, char buf[16])
+/* The 200 OK is built by hand, without stdio: it is on the path of every
+ * REGISTER (sprintf and strftime cost more than the registration). */
+
+static char *put(char *p, const char *s, int len)
 {
-	if(q >= 1000)
-		return sprintf(buf, "1");
-	if(q % 100 == 0)
-		return sprintf(buf, "0.%d", q / 100);
-	if(q % 10 == 0)
-		return sprintf(buf, "0.%02d", q / 10);
-	return sprintf(buf, "0.%03d", q);
+	memcpy(p, s, len);
+	return p + len;
 }
 
-/* one Contact value; returns the bytes it needs or wrote */
-static int contact_fmt(char *p, const aor_binding_t *b, time_t now)
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+static char *put_ulong(char *p, unsigned long v)
+{
+	char t[24];
+	int n = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while(v);
+	while(n > 0)
+		*p++ = t[--n];
+	return p;
+}
+
+static char *put_2d(char *p, int v)
+{
+	*p++ = (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+/* RFC 3261 20.10 qvalue from thousandths: 500 -> "0.5", 1000 -> "1" */
+static char *put_q(char *p, int q)
+{
+	if(q >= 1000)
+		return PUT_LIT(p, "1");
+	p = PUT_LIT(p, "0.");
+	*p++ = (char)('0' + q / 100);
+	if(q % 100 != 0)
+		*p++ = (char)('0' + q / 10 % 10);
+	if(q % 10 != 0)
+		*p++ = (char)('0' + q % 10);
+	return p;
+}
+
+/* bytes contact_put may write for b */
+static size_t contact_size(const aor_binding_t *b)
+{
+	const char *rp = aor_params.received_param;
+
+	return aor_binding_get(b, AOR_F_URI).len
+		   + aor_binding_get(b, AOR_F_INSTANCE).len
+		   + aor_binding_get(b, AOR_F_RECEIVED).len + (rp ? strlen(rp) : 0)
+		   + 96;
+}
+
+/* one Contact value */
+static char *contact_put(char *p, const aor_binding_t *b, time_t now)
 {
 	str uri = aor_binding_get(b, AOR_F_URI);
 	str inst = aor_binding_get(b, AOR_F_INSTANCE);
 	str rcv = aor_binding_get(b, AOR_F_RECEIVED);
 	const char *rp = aor_params.received_param;
-	char qb[16];
-	int n;
 
-	if(p == NULL) /* size only: the strings and the fixed text */
-		return uri.len + inst.len + rcv.len + (rp ? strlen(rp) : 0) + 96;
+	*p++ = '<';
+	p = put(p, uri.s, uri.len);
+	p = PUT_LIT(p, ">;expires=");
 	/* a permanent binding (made by an operator) shows the largest
 	 * delta-seconds RFC 3261 allows */
-	n = sprintf(p, "<%.*s>;expires=%lu", uri.len, uri.s,
-			b->expires == 0 ? 4294967295UL
-							: (unsigned long)aor_binding_left(b, now));
+	p = put_ulong(p, b->expires == 0 ? 4294967295UL
+									 : (unsigned long)aor_binding_left(b, now));
 	if(b->q != AOR_Q_UNSPEC) {
-		q_fmt(b->q, qb);
-		n += sprintf(p + n, ";q=%s", qb);
+		p = PUT_LIT(p, ";q=");
+		p = put_q(p, b->q);
 	}
 	/* RFC 5626 4.1: the instance is a quoted string; the parser hands it
 	 * over without its quotes */
-	if(inst.len > 0 && inst.s[0] == '"')
-		n += sprintf(p + n, ";+sip.instance=%.*s", inst.len, inst.s);
-	else if(inst.len > 0)
-		n += sprintf(p + n, ";+sip.instance=\"%.*s\"", inst.len, inst.s);
-	if(b->reg_id > 0)
-		n += sprintf(p + n, ";reg-id=%d", b->reg_id);
+	if(inst.len > 0) {
+		p = PUT_LIT(p, ";+sip.instance=");
+		if(inst.s[0] != '"')
+			*p++ = '"';
+		p = put(p, inst.s, inst.len);
+		if(inst.s[0] != '"')
+			*p++ = '"';
+	}
+	if(b->reg_id > 0) {
+		p = PUT_LIT(p, ";reg-id=");
+		p = put_ulong(p, (unsigned long)b->reg_id);
+	}
 	/* as the stock registrar: the NAT source, under received_param */
-	if(rcv.len > 0 && rp != NULL && *rp != '\0')
-		n += sprintf(p + n, ";%s=\"%.*s\"", rp, rcv.len, rcv.s);
-	return n;
+	if(rcv.len > 0 && rp != NULL && *rp != '\0') {
+		*p++ = ';';
+		p = put(p, rp, strlen(rp));
+		p = PUT_LIT(p, "=\"");
+		p = put(p, rcv.s, rcv.len);
+		*p++ = '"';
+	}
+	return p;
 }
+
+/* RFC 3261 20.17 / RFC 1123 date of now, formatted once per second per
+ * process ("Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n") */
+static str date_header(time_t now)
+{
+	static const char days[] = "SunMonTueWedThuFriSat";
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	static char buf[48];
+	static time_t at = -1;
+	static int len;
+	struct tm tm;
+	char *p = buf;
+
+	if(now != at) {
+		gmtime_r(&now, &tm);
+		p = PUT_LIT(p, "Date: ");
+		p = put(p, days + 3 * tm.tm_wday, 3);
+		p = PUT_LIT(p, ", ");
+		p = put_2d(p, tm.tm_mday);
+		*p++ = ' ';
+		p = put(p, months + 3 * tm.tm_mon, 3);
+		*p++ = ' ';
+		p = put_ulong(p, (unsigned long)tm.tm_year + 1900);
+		*p++ = ' ';
+		p = put_2d(p, tm.tm_hour);
+		*p++ = ':';
+		p = put_2d(p, tm.tm_min);
+		*p++ = ':';
+		p = put_2d(p, tm.tm_sec);
+		p = PUT_LIT(p, " GMT\r\n");
+		len = (int)(p - buf);
+		at = now;
+	}
+	return (str){buf, len};
+}
+
+/* room for the usual 200 OK without an allocation of our own */
+#define REPLY_BUF 4096
 
 int aor_reply_ok_headers(
 		sip_msg_t *msg, aor_binding_t **b, int n, time_t now, const str *path)
 {
-	char *buf, *p;
+	static char local[REPLY_BUF];
 	size_t need = 128 + (path ? path->len : 0);
-	struct tm tm;
+	char *buf = local, *p;
+	str date;
 	int i, ret;
 
 	for(i = 0; i < n; i++)
-		need += contact_fmt(NULL, b[i], now) + 2;
-	buf = pkg_malloc(need);
-	if(buf == NULL) {
+		need += contact_size(b[i]) + 2;
+	if(need > sizeof(local) && (buf = pkg_malloc(need)) == NULL) {
 		PKG_MEM_ERROR_FMT("%zu bytes for the reply\n", need);
 		return -1;
 	}
 	p = buf;
 	if(n > 0) {
-		p += sprintf(p, "Contact: ");
+		p = PUT_LIT(p, "Contact: ");
 		for(i = 0; i < n; i++) {
 			if(i > 0)
-				p += sprintf(p, ", ");
-			p += contact_fmt(p, b[i], now);
+				p = PUT_LIT(p, ", ");
+			p = contact_put(p, b[i], now);
 		}
-		p += sprintf(p, "\r\n");
+		p = PUT_LIT(p, "\r\n");
 	}
 	/* RFC 3261 10.3 step 8: the 200 OK SHOULD carry a Date header */
-	gmtime_r(&now, &tm);
-	p += strftime(p, 64, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-	if(path && path->len > 0)
-		p += sprintf(p, "Path: %.*s\r\n", path->len, path->s);
-	ret = add_hdr(msg, buf, (int)(p - buf));
-	pkg_free(buf);
+	date = date_header(now);
+	p = put(p, date.s, date.len);
+	if(path && path->len > 0) {
+		p = PUT_LIT(p, "Path: ");
+		p = put(p, path->s, path->len);
+		p = PUT_LIT(p, "\r\n");
+	}
+	ret = add_hdr(msg, buf, (int)(p - buf)); /* copies buf */
+	if(buf != local)
+		pkg_free(buf);
 	return ret;
 }
 

@@ -158,7 +158,9 @@ static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
 	if(o->uri.len == 0 || o->uri.len > AOR_MAX_URI)
 		return o->uri.len ? AOR_E_TOO_LONG : AOR_E_BAD_CONTACT;
 	/* RFC 3261 10.3 step 8 binds URIs; one that does not parse is refused */
-	if(has_ctl(&o->uri) || parse_uri(o->uri.s, o->uri.len, &pu) < 0)
+	/* the plain form is checked without the full parser (hot path) */
+	if(!aor_uri_simple(&o->uri, &pu.user, &pu.host)
+			&& (has_ctl(&o->uri) || parse_uri(o->uri.s, o->uri.len, &pu) < 0))
 		return AOR_E_BAD_CONTACT;
 	if((ret = contact_params_check(c)) < 0)
 		return ret;
@@ -188,6 +190,27 @@ static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
 	return 0;
 }
 
+/* RFC 3261 25.1 delta-seconds (1*DIGIT), at most 2^32-1, around which
+ * only white space; 0 and *v set, or AOR_E_BAD_EXPIRES */
+static int delta_seconds(str t, long long *v)
+{
+	unsigned long long x = 0;
+	int i;
+
+	trim(&t);
+	if(t.len == 0 || t.len > 10)
+		return AOR_E_BAD_EXPIRES;
+	for(i = 0; i < t.len; i++) {
+		if(t.s[i] < '0' || t.s[i] > '9')
+			return AOR_E_BAD_EXPIRES;
+		x = x * 10 + (unsigned long long)(t.s[i] - '0');
+	}
+	if(x > 4294967295ULL)
+		return AOR_E_BAD_EXPIRES;
+	*v = (long long)x;
+	return 0;
+}
+
 static int expires_header(sip_msg_t *msg, long long *hdr)
 {
 	exp_body_t *e;
@@ -200,8 +223,10 @@ static int expires_header(sip_msg_t *msg, long long *hdr)
 	 * counts is unknowable */
 	if(next_sibling_hdr(msg->expires) != NULL)
 		return AOR_E_BAD_EXPIRES;
-	if(msg->expires->parsed == NULL && parse_expires(msg->expires) < 0)
-		return AOR_E_BAD_EXPIRES;
+	/* RFC 3261 20.19: delta-seconds, read here without the core's parser
+	 * (hot path) unless a module has parsed it already */
+	if(msg->expires->parsed == NULL)
+		return delta_seconds(msg->expires->body, hdr);
 	e = (exp_body_t *)msg->expires->parsed;
 	if(e == NULL || !e->valid)
 		return AOR_E_BAD_EXPIRES;
@@ -402,10 +427,13 @@ static int has_scheme(const str *s)
  * (8.2.2.1: 416 for another scheme) */
 static int ruri_check(sip_msg_t *msg)
 {
-	str *u = &msg->first_line.u.request.uri;
+	str *u = &msg->first_line.u.request.uri, user, host;
 
 	if(msg->first_line.type != SIP_REQUEST)
 		return AOR_E_BAD_RURI;
+	/* the plain form is checked without the full parser (hot path) */
+	if(msg->new_uri.s == NULL && aor_uri_simple(u, &user, &host))
+		return 0;
 	if(parse_sip_msg_uri(msg) > 0)
 		return (msg->parsed_uri.type == SIP_URI_T
 					   || msg->parsed_uri.type == SIPS_URI_T)

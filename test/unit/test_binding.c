@@ -510,6 +510,45 @@ TEST(uri_with_more_than_32_params_gives_minus_one)
 	ASSERT_URI_EQ(a, "sip:alice@atlanta.com", -1);
 }
 
+/* the fast path of save() and lookup(): what it takes, it splits as
+ * Kamailio's parse_uri would; what it cannot vouch for, it leaves to the
+ * full parser */
+TEST(uri_simple_takes_plain_uris_and_leaves_the_rest)
+{
+	static const struct
+	{
+		const char *uri, *user, *host;
+	} yes[] = {
+			{"sip:alice@example.com", "alice", "example.com"},
+			{"SIPS:alice@Example.COM:5061", "alice", "Example.COM"},
+			{"sip:+1-212.555(0)$&=,?/!~*'_@10.0.0.1:5060;transport=tcp;lr",
+					"+1-212.555(0)$&=,?/!~*'_", "10.0.0.1"},
+			{"sip:u@h;maddr=[::1];x=a:b", "u", "h"},
+			{"sip:example.com:5060;lr", "", "example.com"},
+			{"sips:10.0.0.1", "", "10.0.0.1"},
+	};
+	static const char *const no[] = {"sip:", "sip:@h",
+			"tel:+123@h", "sip:a%40b@h", "sip:a;b@h", "sip:a b@h", "sip:a@",
+			"sip:a@[::1]", "sip:a@h:", "sip:a@h:123456", "sip:a@h:70000",
+			"sip:a@h;", "sip:a@h;;x", "sip:a@h?x=y", "sip:a@h;x=%41",
+			"sip:a@h>", "sip:a@.h", "sip:a@h\x01", "sip:a\x7f@h", "sip:a@h "};
+	unsigned int i;
+	str u, h, s;
+
+	for(i = 0; i < sizeof(yes) / sizeof(yes[0]) && !unit_failed; i++) {
+		s = STR_C(yes[i].uri);
+		if(aor_uri_simple(&s, &u, &h) != 1)
+			UNIT_FAIL("%s not taken", yes[i].uri);
+		ASSERT_STR_EQ(u, yes[i].user);
+		ASSERT_STR_EQ(h, yes[i].host);
+	}
+	for(i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		s = STR_C(no[i]);
+		if(aor_uri_simple(&s, &u, &h) != 0)
+			UNIT_FAIL("%s taken", no[i]);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	return unit_run(argc > 1 ? argv[1] : NULL);
