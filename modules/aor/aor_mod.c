@@ -335,6 +335,10 @@ aor_table_t *aor_table_get(const str *name)
 {
 	aor_table_t *t;
 
+	/* the script's functions pass the table's own name (hot path) */
+	for(t = aor_tables(); t; t = t->next)
+		if(t->name.s == name->s)
+			return t;
 	for(t = aor_tables(); t; t = t->next)
 		if(t->name.len == name->len
 				&& strncasecmp(t->name.s, name->s, name->len) == 0)

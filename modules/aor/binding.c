@@ -148,9 +148,13 @@ int aor_uri_simple(const str *uri, str *user, str *host)
 
 	if(cclass[0] == 0)
 		cclass_init();
-	if(uri->len >= 4 && strncasecmp(p, "sip:", 4) == 0)
+	/* "sip:" or "sips:", any case (a byte | 0x20 is its lower case) */
+	if(uri->len < 4 || (p[0] | 0x20) != 's' || (p[1] | 0x20) != 'i'
+			|| (p[2] | 0x20) != 'p')
+		return 0;
+	if(p[3] == ':')
 		p += 4;
-	else if(uri->len >= 5 && strncasecmp(p, "sips:", 5) == 0)
+	else if(uri->len >= 5 && (p[3] | 0x20) == 's' && p[4] == ':')
 		p += 5;
 	else
 		return 0;
