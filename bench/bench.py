@@ -49,6 +49,7 @@ SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 MPATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 AOR_SO = os.environ.get("AOR_SO", os.path.join(ROOT, "build", "aor.so"))
 CONFIGS = ("bare", "stock", "aor")
+PHASES = set()
 
 CFG = """#!KAMAILIO
 debug=1
@@ -346,6 +347,8 @@ def run_once(work, setup, n, rate, shm_mb, allocator):
     try:
         shm0 = k.shm_used()
         for name, scen, order, keys in phases(users):
+            if name != "register" and name not in PHASES:
+                continue
             c0 = k.cpu_ns()
             ok, secs, note = sipp(k, work, scen, inf_file(work, users, order),
                                   n, rate, keys)
@@ -353,13 +356,65 @@ def run_once(work, setup, n, rate, shm_mb, allocator):
             res["ok"] &= ok
             if not ok:
                 res["notes"].append("%s: %s" % (name, note))
-            if name == "invite_rand":
+            if name == "register":
                 res["shm_per_binding"] = (k.shm_used() - shm0) / n
+            if name == "invite_rand" or (name == "register" and
+                                         "invite_rand" not in PHASES):
                 res["walk"] = walk(k, setup, n)
         res["shm_left"] = k.shm_used() - shm0
     finally:
         k.stop()
         shutil.rmtree(k.dir, ignore_errors=True)
+    return res
+
+
+def run_expiry(work, n_exp, n_traffic, rate, shm_mb, window):
+    """CPU us per REGISTER of steady refresh traffic in a window without
+    expiry and in one while n_exp bindings, all expiring at the same
+    second (loaded from a snapshot), are removed by the expiry timer; the
+    longest slot lock hold (aor.stats max_hold_us)."""
+    sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
+    from test_snapshot import make_snapshot
+    snap = os.path.join(work, "expiry-snap.xml")
+    lead = 20 + window
+    make_snapshot(snap, ["x%07d" % i for i in range(n_exp)],
+                  expires_in=lead)
+    t_exp = time.time() + lead
+    setup = dict(SETUPS["aor"])
+    setup["params"] += '\nmodparam("aor", "snapshot_file", "%s")\n' \
+        'modparam("aor", "snapshot_interval", 0)' % snap
+    SETUPS["aor-expiry"] = setup
+    k = Kam(work, "aor-expiry", shm_mb, "qm")
+    users = ["t%07d" % i for i in range(n_traffic)]
+    inf = inf_file(work, users, "seq")
+    res = {}
+    try:
+        ok, _, note = sipp(k, work, "register.xml", inf, n_traffic, rate,
+                           (("regseq", 1), ("expires", 3600)))
+        seq = 2
+        for name, start in (("before", time.time()),
+                            ("during", t_exp + 1)):
+            while time.time() < start:
+                time.sleep(0.2)
+            c0, t0, calls = k.cpu_ns(), time.time(), 0
+            while time.time() - t0 < window:
+                ok2, _, note2 = sipp(k, work, "register.xml", inf, n_traffic,
+                                     rate, (("regseq", seq),
+                                            ("expires", 3600)))
+                ok, note = ok and ok2, note + "; " + note2
+                seq += 1
+                calls += n_traffic
+            res[name] = (k.cpu_ns() - c0) / 1000.0 / calls
+        _, out = k.rpc("aor.stats")
+        m = re.search(r"max_hold_us:\s*(\d+)", out)
+        res["max_hold_us"] = int(m.group(1)) if m else None
+        _, out = k.rpc("stats.get_statistics", "aor:")
+        m = re.search(r"aor:expired_bindings = (\d+)", out)
+        res["expired"] = int(m.group(1)) if m else None
+        res["ok"] = ok
+        res["note"] = note
+    finally:
+        k.stop()
     return res
 
 
@@ -380,8 +435,16 @@ def main():
     ap.add_argument("--no-cpu", action="store_true")
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--allocators", default="qm,tlsf")
+    ap.add_argument("--phases", default="register,refresh,invite_seq,"
+                    "invite_rand,unregister",
+                    help="phases of the CPU runs (register is always run)")
+    ap.add_argument("--expiry", type=int, default=0, metavar="N",
+                    help="also measure N bindings expiring at once")
+    ap.add_argument("--expiry-window", type=int, default=70,
+                    help="seconds of traffic measured before and during")
     args = ap.parse_args()
     configs = args.configs.split(",")
+    PHASES.update(args.phases.split(","))
     work = tempfile.mkdtemp(prefix="aor-bench-")
     print("kamailio-aor bench: %s, %s" % (
         time.strftime("%Y-%m-%d"), subprocess.run(
@@ -419,6 +482,8 @@ def main():
                 print("|---|---|---|---|---|---|")
                 for ph in ("register", "refresh", "invite_seq",
                            "invite_rand", "unregister"):
+                    if ph != "register" and ph not in PHASES:
+                        continue
                     med = {}
                     cells = []
                     for s in CONFIGS:
@@ -436,9 +501,11 @@ def main():
                     "%.0f" % statistics.median(
                         r["shm_per_binding"] for r in runs[s])
                     if s in runs else "-" for s in CONFIGS) + " | | |")
-                print("| shm left after unregister (B) | %s |" % " | ".join(
-                    "%d" % runs[s][-1]["shm_left"] if s in runs else "-"
-                    for s in CONFIGS) + " | | |")
+                if "unregister" in PHASES:
+                    print("| shm left after unregister (B) | %s |" %
+                          " | ".join("%d" % runs[s][-1]["shm_left"]
+                                     if s in runs else "-"
+                                     for s in CONFIGS) + " | | |")
                 print("| walk every AoR | %s |" % " | ".join(
                     runs[s][-1]["walk"] if s in runs else "-"
                     for s in CONFIGS) + " | | |")
@@ -448,6 +515,17 @@ def main():
                             print("invalid run %s N=%d: %s" % (
                                 s, n, "; ".join(r["notes"])))
                 sys.stdout.flush()
+        if args.expiry:
+            r = run_expiry(work, args.expiry, 20000, args.rate, args.shm,
+                           args.expiry_window)
+            print("\n## %d bindings expiring at once (aor, qm)" % args.expiry)
+            print("| CPU us per REGISTER before | during expiry | ratio | "
+                  "longest slot lock hold | expired |")
+            print("|---|---|---|---|---|")
+            print("| %.1f | %.1f | %.2fx | %s us | %s |%s" % (
+                r["before"], r["during"], r["during"] / r["before"],
+                r["max_hold_us"], r["expired"],
+                "" if r["ok"] else " (invalid: %s)" % r["note"]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -728,10 +728,12 @@ static void aor_rpc_stats(rpc_t *rpc, void *c)
 		aor_table_stat(t, &st);
 		if(rpc->add(c, "{", &h) < 0)
 			return;
-		rpc->struct_add(h, "Sdddds", "table", &t->name, "aors", (int)st.aors,
+		rpc->struct_add(h, "Sddddsd", "table", &t->name, "aors", (int)st.aors,
 				"bindings", (int)st.bindings, "slots", (int)st.slots, "mem",
 				st.mem > INT_MAX ? INT_MAX : (int)st.mem, "resizing",
-				st.resizing ? "yes" : "no");
+				st.resizing ? "yes" : "no", "max_hold_us",
+				(int)(st.hold_max_ns / 1000 > INT_MAX ? INT_MAX
+													  : st.hold_max_ns / 1000));
 	}
 }
 
@@ -757,7 +759,8 @@ static const char *aor_rpc_add_doc[2] = {
 		" aor.add AOR CONTACT EXPIRES [Q] [table]",
 		0};
 static const char *aor_rpc_stats_doc[2] = {
-		"Per table: AoRs, bindings, slots, shared memory bytes, resizing", 0};
+		"Per table: AoRs, bindings, slots, shared memory bytes, resizing, "
+		"longest slot lock hold of the expiry, flush and resize walks (us)", 0};
 
 /* clang-format off */
 rpc_export_t aor_rpc_cmds[] = {

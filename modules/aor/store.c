@@ -275,19 +275,42 @@ static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now, int all,
 }
 
 /* returns -1 when pos is past the current array */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* records a walk's lock hold that began at t0 (the bound the walks
+ * promise: one slot per hold, measured) */
+static void hold_note(aor_table_t *t, uint64_t t0)
+{
+	uint64_t d = mono_ns() - t0, cur = aor_atomic_get(&t->hold_max_ns);
+
+	while(d > cur
+			&& !__atomic_compare_exchange_n(&t->hold_max_ns, &cur, d, 0,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 static int slot_clean(aor_table_t *t, uint32_t pos, time_t now, int all,
 		aor_expire_cb cb, void *arg)
 {
 	aor_gen_t *g;
+	uint64_t t0;
 	int n = -1;
 
 	aor_lockset_get(t->locks, pos & t->lock_mask);
+	t0 = mono_ns();
 	g = gen_get(t);
 	if(pos <= g->mask) {
 		if(g->old_slots && g->old_slots[pos & g->old_mask])
 			drain_old(g, pos & g->old_mask);
 		n = slot_sweep(t, &g->slots[pos], now, all, cb, arg);
 	}
+	hold_note(t, t0);
 	aor_lockset_release(t->locks, pos & t->lock_mask);
 	return n;
 }
@@ -392,6 +415,7 @@ static void resize_finish(aor_table_t *t, aor_gen_t *g)
 int aor_table_maint(aor_table_t *t, unsigned int budget)
 {
 	aor_gen_t *g = gen_get(t);
+	uint64_t t0;
 	uint32_t pos;
 
 	if(g->old_slots == NULL)
@@ -400,8 +424,11 @@ int aor_table_maint(aor_table_t *t, unsigned int budget)
 	while(budget-- > 0 && t->drain_pos <= g->old_mask) {
 		pos = t->drain_pos++;
 		aor_lockset_get(t->locks, pos & t->lock_mask);
-		if(g->old_slots[pos])
+		if(g->old_slots[pos]) {
+			t0 = mono_ns();
 			drain_old(g, pos);
+			hold_note(t, t0);
+		}
 		aor_lockset_release(t->locks, pos & t->lock_mask);
 	}
 	if(t->drain_pos > g->old_mask) {
@@ -503,4 +530,5 @@ void aor_table_stat(aor_table_t *t, aor_table_stat_t *st)
 	st->aors = aor_atomic_get(&t->aors);
 	st->bindings = aor_atomic_get(&t->bindings);
 	st->mem = aor_atomic_get(&t->mem);
+	st->hold_max_ns = aor_atomic_get(&t->hold_max_ns);
 }

@@ -45,6 +45,7 @@ typedef struct aor_table
 	long aors;			 /* atomic: AoRs with at least one binding */
 	long bindings;		 /* atomic */
 	long mem;			 /* atomic: bytes held by bindings and arrays */
+	uint64_t hold_max_ns; /* atomic: longest slot lock hold of a walk */
 	uint64_t next_id;	 /* atomic: ids of new bindings */
 	struct aor_table *next;
 } aor_table_t;
@@ -164,6 +165,8 @@ typedef struct aor_table_stat
 	long aors;
 	long bindings;
 	long mem;		/* bytes of shared memory: bindings and slot arrays */
+	uint64_t hold_max_ns; /* longest slot lock hold by the expiry, flush
+						   * or resize walks since the start */
 	uint32_t slots; /* of the current array */
 	int resizing;	/* 1 while old slots are being drained */
 } aor_table_stat_t;
