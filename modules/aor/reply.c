@@ -285,8 +285,10 @@ int aor_reply_send(sip_msg_t *msg, int err)
 	const aor_errinfo_t *e = errinfo(err);
 	str reason;
 
+	/* with its NUL counted, sl uses the reason as it is instead of
+	 * copying it to a NUL-terminated buffer (one allocation per reply) */
 	reason.s = (char *)e->reason;
-	reason.len = strlen(e->reason);
+	reason.len = strlen(e->reason) + 1;
 	if(aor_slb.freply(msg, e->code, &reason) < 0) {
 		LM_ERR("cannot send %d %s\n", e->code, e->reason);
 		return -1;

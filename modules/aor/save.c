@@ -25,6 +25,7 @@
 #include "../../core/qvalue.h"
 #include "../../core/dset.h"
 #include "../../core/ut.h"
+#include "../../core/resolve.h"
 #include "../../core/trim.h"
 #include "../../core/mem/mem.h"
 
@@ -489,14 +490,20 @@ static int path_parse(sip_msg_t *msg, aor_regreq_t *req, str *echo)
 static int behind_nat(sip_msg_t *msg)
 {
 	struct via_body *v = msg->via1;
+	struct ip_addr *va;
 	char *ip;
 	unsigned short port;
 
 	if(v == NULL)
 		return 0;
-	ip = ip_addr2strz(&msg->rcv.src_ip);
 	port = v->port ? v->port : SIP_PORT;
-	return port != msg->rcv.src_port || (int)strlen(ip) != v->host.len
+	if(port != msg->rcv.src_port)
+		return 1;
+	/* an IPv4 Via host compared as an address (hot path) */
+	if(msg->rcv.src_ip.af == AF_INET && (va = str2ip(&v->host)) != NULL)
+		return !ip_addr_cmp(va, &msg->rcv.src_ip);
+	ip = ip_addr2strz(&msg->rcv.src_ip);
+	return (int)strlen(ip) != v->host.len
 		   || strncasecmp(ip, v->host.s, v->host.len) != 0;
 }
 
