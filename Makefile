@@ -4,6 +4,8 @@
 #   make run             build, check etc/kamailio.cfg, run Kamailio in the
 #                        foreground (LISTEN=addr:port, default 127.0.0.1:5060)
 #   make test            dependencies, build, unit tests, integration tests
+#   make bench           bare, stock and aor side by side (bench/bench.py;
+#                        BENCH_ARGS="--sizes 10000,100000,1000000 ...")
 #   make check-memory    a reduced integration suite with Kamailio under
 #                        valgrind memcheck; fails on any error in the module
 #   make doc             render doc/*.xml (DocBook) to modules/aor/README and
@@ -87,7 +89,7 @@ TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit integration check-memory tree doc doc-render deb clean distclean FORCE
+.PHONY: all deps run test unit integration bench check-memory tree doc doc-render deb clean distclean FORCE
 
 all: $(AOR_SO)
 
@@ -114,7 +116,7 @@ ifeq ($(KSRC),)
 
 # Package kamailio not installed yet (fresh machine): install the
 # dependencies, then start over so that its version is known.
-all run unit integration check-memory tree doc doc-render deb:
+all run unit integration bench check-memory tree doc doc-render deb:
 	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
 		echo "kamailio-aor: package kamailio is still not installed" >&2; \
 		exit 1; \
@@ -215,6 +217,13 @@ unit: tree
 
 integration: $(AOR_SO)
 	$(TEST_ENV) $(PYTHON) -m pytest -q test/integration
+
+# The side-by-side benchmark (bench/README.md says how to read it). Not
+# part of `make test`: it takes from minutes to an hour with N = 1,000,000.
+BENCH_ARGS ?=
+bench: $(AOR_SO)
+	sh tools/install-deps.sh test
+	$(TEST_ENV) $(PYTHON) bench/bench.py $(BENCH_ARGS)
 
 # Every Kamailio of the reduced suite runs under valgrind memcheck, with
 # q_malloc's guard words on (kam.py, AOR_VALGRIND); valgrind_report.py then

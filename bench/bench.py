@@ -439,7 +439,10 @@ def main():
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--no-cpu", action="store_true")
     ap.add_argument("--configs", default=",".join(CONFIGS))
-    ap.add_argument("--allocators", default="qm,tlsf")
+    ap.add_argument("--allocators", default="qm,tlsf",
+                    help="allocators of the callgrind runs")
+    ap.add_argument("--cpu-allocator", default="qm",
+                    help="allocator of the CPU and shm runs")
     ap.add_argument("--phases", default="register,refresh,invite_seq,"
                     "invite_rand,unregister",
                     help="phases of the CPU runs (register is always run)")
@@ -478,11 +481,13 @@ def main():
                     sys.stdout.flush()
         if not args.no_cpu:
             for n in [int(x) for x in args.sizes.split(",")]:
-                runs = {s: [run_once(work, s, n, args.rate, args.shm, "qm")
+                runs = {s: [run_once(work, s, n, args.rate, args.shm,
+                                     args.cpu_allocator)
                             for _ in range(args.reps if n < 1000000 else 1)]
                         for s in configs}
                 print("\n## N = %d: CPU us per request (median [min-max] of "
-                      "%d), qm" % (n, len(runs[configs[0]])))
+                      "%d), %s" % (n, len(runs[configs[0]]),
+                                   args.cpu_allocator))
                 print("| phase | bare | stock | aor | aor/bare | aor/stock |")
                 print("|---|---|---|---|---|---|")
                 for ph in ("register", "refresh", "invite_seq",
