@@ -716,6 +716,11 @@ static void aor_rpc_add(rpc_t *rpc, void *c)
 			"expires", expires);
 }
 
+static int us(uint64_t ns)
+{
+	return ns / 1000 > INT_MAX ? INT_MAX : (int)(ns / 1000);
+}
+
 static void aor_rpc_stats(rpc_t *rpc, void *c)
 {
 	aor_table_stat_t st;
@@ -728,12 +733,11 @@ static void aor_rpc_stats(rpc_t *rpc, void *c)
 		aor_table_stat(t, &st);
 		if(rpc->add(c, "{", &h) < 0)
 			return;
-		rpc->struct_add(h, "Sddddsd", "table", &t->name, "aors", (int)st.aors,
-				"bindings", (int)st.bindings, "slots", (int)st.slots, "mem",
-				st.mem > INT_MAX ? INT_MAX : (int)st.mem, "resizing",
-				st.resizing ? "yes" : "no", "max_hold_us",
-				(int)(st.hold_max_ns / 1000 > INT_MAX ? INT_MAX
-													  : st.hold_max_ns / 1000));
+		rpc->struct_add(h, "Sddddsdd", "table", &t->name, "aors",
+				(int)st.aors, "bindings", (int)st.bindings, "slots",
+				(int)st.slots, "mem", st.mem > INT_MAX ? INT_MAX : (int)st.mem,
+				"resizing", st.resizing ? "yes" : "no", "max_hold_us",
+				us(st.hold_max_ns), "max_hold_cpu_us", us(st.hold_max_cpu_ns));
 	}
 }
 
@@ -760,7 +764,8 @@ static const char *aor_rpc_add_doc[2] = {
 		0};
 static const char *aor_rpc_stats_doc[2] = {
 		"Per table: AoRs, bindings, slots, shared memory bytes, resizing, "
-		"longest slot lock hold of the expiry, flush and resize walks (us)", 0};
+		"longest slot lock hold of the expiry, flush and resize walks (us, "
+		"wall and CPU)", 0};
 
 /* clang-format off */
 rpc_export_t aor_rpc_cmds[] = {

@@ -275,42 +275,61 @@ static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now, int all,
 }
 
 /* returns -1 when pos is past the current array */
-static uint64_t mono_ns(void)
+static uint64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(c, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* records a walk's lock hold that began at t0 (the bound the walks
- * promise: one slot per hold, measured) */
-static void hold_note(aor_table_t *t, uint64_t t0)
+/* when a walk took a slot lock: wall clock and this process's CPU time */
+typedef struct hold
 {
-	uint64_t d = mono_ns() - t0, cur = aor_atomic_get(&t->hold_max_ns);
+	uint64_t wall, cpu;
+} hold_t;
+
+static void hold_start(hold_t *h)
+{
+	h->wall = clock_ns(CLOCK_MONOTONIC);
+	h->cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+static void max_note(uint64_t *m, uint64_t d)
+{
+	uint64_t cur = aor_atomic_get(m);
 
 	while(d > cur
-			&& !__atomic_compare_exchange_n(&t->hold_max_ns, &cur, d, 0,
-					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			&& !__atomic_compare_exchange_n(
+					m, &cur, d, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
+}
+
+/* records a walk's lock hold begun at h (the bound the walks promise: one
+ * slot per hold, measured): the wall time, which includes being preempted
+ * while holding it, and the CPU time, which is the work done under it */
+static void hold_note(aor_table_t *t, const hold_t *h)
+{
+	max_note(&t->hold_max_ns, clock_ns(CLOCK_MONOTONIC) - h->wall);
+	max_note(&t->hold_max_cpu_ns, clock_ns(CLOCK_THREAD_CPUTIME_ID) - h->cpu);
 }
 
 static int slot_clean(aor_table_t *t, uint32_t pos, time_t now, int all,
 		aor_expire_cb cb, void *arg)
 {
 	aor_gen_t *g;
-	uint64_t t0;
+	hold_t h;
 	int n = -1;
 
 	aor_lockset_get(t->locks, pos & t->lock_mask);
-	t0 = mono_ns();
+	hold_start(&h);
 	g = gen_get(t);
 	if(pos <= g->mask) {
 		if(g->old_slots && g->old_slots[pos & g->old_mask])
 			drain_old(g, pos & g->old_mask);
 		n = slot_sweep(t, &g->slots[pos], now, all, cb, arg);
 	}
-	hold_note(t, t0);
+	hold_note(t, &h);
 	aor_lockset_release(t->locks, pos & t->lock_mask);
 	return n;
 }
@@ -415,7 +434,7 @@ static void resize_finish(aor_table_t *t, aor_gen_t *g)
 int aor_table_maint(aor_table_t *t, unsigned int budget)
 {
 	aor_gen_t *g = gen_get(t);
-	uint64_t t0;
+	hold_t h;
 	uint32_t pos;
 
 	if(g->old_slots == NULL)
@@ -425,9 +444,9 @@ int aor_table_maint(aor_table_t *t, unsigned int budget)
 		pos = t->drain_pos++;
 		aor_lockset_get(t->locks, pos & t->lock_mask);
 		if(g->old_slots[pos]) {
-			t0 = mono_ns();
+			hold_start(&h);
 			drain_old(g, pos);
-			hold_note(t, t0);
+			hold_note(t, &h);
 		}
 		aor_lockset_release(t->locks, pos & t->lock_mask);
 	}
@@ -531,4 +550,5 @@ void aor_table_stat(aor_table_t *t, aor_table_stat_t *st)
 	st->bindings = aor_atomic_get(&t->bindings);
 	st->mem = aor_atomic_get(&t->mem);
 	st->hold_max_ns = aor_atomic_get(&t->hold_max_ns);
+	st->hold_max_cpu_ns = aor_atomic_get(&t->hold_max_cpu_ns);
 }

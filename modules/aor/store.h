@@ -46,6 +46,7 @@ typedef struct aor_table
 	long bindings;		 /* atomic */
 	long mem;			 /* atomic: bytes held by bindings and arrays */
 	uint64_t hold_max_ns; /* atomic: longest slot lock hold of a walk */
+	uint64_t hold_max_cpu_ns; /* atomic: CPU time of the longest */
 	uint64_t next_id;	 /* atomic: ids of new bindings */
 	struct aor_table *next;
 } aor_table_t;
@@ -167,6 +168,7 @@ typedef struct aor_table_stat
 	long mem;		/* bytes of shared memory: bindings and slot arrays */
 	uint64_t hold_max_ns; /* longest slot lock hold by the expiry, flush
 						   * or resize walks since the start */
+	uint64_t hold_max_cpu_ns; /* the most CPU time spent in one */
 	uint32_t slots; /* of the current array */
 	int resizing;	/* 1 while old slots are being drained */
 } aor_table_stat_t;
