@@ -567,15 +567,38 @@ static int hexval(char c)
 	return -1;
 }
 
+/* Gives the text node t a content of its own. libxml2 shares a short text
+ * through the document's dictionary (such as "41" before a '<'), so
+ * decoding it in place would also change every other text of the same
+ * bytes, and the dictionary. 0, or -1 when out of memory. */
+static int own_text(xmlNode *t)
+{
+	xmlChar *c;
+
+	if(t == NULL || t->content == NULL || t->doc == NULL
+			|| t->doc->dict == NULL
+			|| !xmlDictOwns(t->doc->dict, t->content))
+		return 0;
+	c = xmlStrdup(t->content);
+	if(c == NULL)
+		return -1;
+	t->content = c; /* freed with the node: no longer the dictionary's */
+	return 0;
+}
+
 /* An <aor:raw field="NAME">HEX</aor:raw> element: the field's index into
  * *f and its bytes into *s. With decode the hex text is decoded in place
- * (the tree is ours), so do it once per element; without, *s points at
- * the hex with the decoded length, enough to check sizes. 0 or -1. */
+ * (the tree is ours; own_text unshares it first, already when checking,
+ * so that decoding cannot fail), so do it once per element; without, *s
+ * points at the hex with the decoded length, enough to check sizes. 0 or
+ * -1. */
 static int raw_in(const xmlNode *e, int decode, int *f, str *s)
 {
 	str name, hex;
 	int i, hi, lo;
 
+	if(own_text(e->children) < 0)
+		return -1;
 	if(attr(e, "field", &name) <= 0 || text_of(e->children, &hex) < 0
 			|| hex.len % 2 != 0)
 		return -1;
