@@ -4,6 +4,9 @@
 #   make run             build, check etc/kamailio.cfg, run Kamailio in the
 #                        foreground (LISTEN=addr:port, default 127.0.0.1:5060)
 #   make test            dependencies, build, unit tests, integration tests
+#   make fuzz            libFuzzer targets of test/fuzz/, FUZZ_SECONDS (60)
+#                        each, one at a time (FUZZ_TARGETS, FUZZ_MERGE:
+#                        test/fuzz/README.md); not part of make test
 #   make doc             render doc/*.xml (DocBook) to modules/aor/README and
 #                        build/doc/aor.html
 #   make deps            install the build dependencies (Debian packages)
@@ -85,7 +88,7 @@ TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit integration tree doc doc-render deb clean distclean FORCE
+.PHONY: all deps run test unit integration fuzz tree doc doc-render deb clean distclean FORCE
 
 all: $(AOR_SO)
 
@@ -112,7 +115,7 @@ ifeq ($(KSRC),)
 
 # Package kamailio not installed yet (fresh machine): install the
 # dependencies, then start over so that its version is known.
-all run unit integration tree doc doc-render deb:
+all run unit integration fuzz tree doc doc-render deb:
 	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
 		echo "kamailio-aor: package kamailio is still not installed" >&2; \
 		exit 1; \
@@ -213,6 +216,13 @@ unit: tree
 
 integration: $(AOR_SO)
 	$(TEST_ENV) $(PYTHON) -m pytest -q test/integration
+
+# Needs only the Kamailio headers and clang (libFuzzer); the committed
+# inputs are also replayed by `make unit`, without clang.
+fuzz: tree
+	@command -v clang >/dev/null || command -v clang-14 >/dev/null || \
+		sh tools/install-deps.sh fuzz
+	KAMAILIO_SRC='$(KSRC)' bash test/fuzz/run.sh
 
 # The documentation is rendered as Kamailio renders a module's: doc/ is
 # copied to src/modules/aor/doc/ of the Kamailio tree, and Kamailio's own
