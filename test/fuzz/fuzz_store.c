@@ -19,7 +19,8 @@
  * merge's return code and effect (RFC 3261 10.3 steps 6-8, max_contacts
  * with each policy, max_bindings, a field too long) by plain loops, and
  * after every operation the store must hold exactly the model's bindings
- * (ids, URIs, times), with the same AoR and binding counts. A walk must
+ * (ids, URIs, times), with the same AoR and binding counts and a memory
+ * gauge equal to its slot arrays and bindings. A walk must
  * visit every AoR present throughout it at least once, with all of its
  * bindings in one run, and at most once when the table did not grow.
  *
@@ -171,7 +172,12 @@ static void check_store(void)
 	uint32_t h;
 	str key;
 	int k, i, n, aors = 0;
+	long mem;
 
+	/* the shared memory gauge: the slot arrays and every binding */
+	mem = (long)((t->gen->mask + 1) * sizeof(aor_binding_t *));
+	if(t->gen->old_slots)
+		mem += (long)((t->gen->old_mask + 1) * sizeof(aor_binding_t *));
 	for(k = 0; k < NAORS; k++) {
 		key.s = aor_name[k];
 		key.len = (int)strlen(aor_name[k]);
@@ -182,6 +188,7 @@ static void check_store(void)
 		for(i = 0, b = *rec.link; i < n; i++, b = b->next) {
 			CHECK(b->hash == h && aor_of(b) == k);
 			check_binding(k, b);
+			mem += (long)aor_binding_size(b);
 		}
 		aor_table_unlock(t, h);
 		aors += m.a[k].n > 0;
@@ -190,6 +197,9 @@ static void check_store(void)
 	CHECK(st.aors == aors);
 	CHECK(st.bindings == model_total());
 	CHECK(st.slots == aor_table_size(t));
+	if(st.mem != mem)
+		fprintf(stderr, "mem %ld, expected %ld\n", st.mem, mem);
+	CHECK(st.mem == mem);
 }
 
 /* ---- REGISTER ---- */
