@@ -10,14 +10,16 @@
 # AddressSanitizer and UBSan (clang) against the pure sources of
 # modules/aor, and runs it for FUZZ_SECONDS, one target at a time. Each
 # target reads its committed seeds (test/fuzz/corpus/<target>/) and
-# regression inputs (test/fuzz/regressions/<target>/) and writes what it
+# regression inputs (test/fuzz/regressions/<target>/), with the libFuzzer
+# dictionary test/fuzz/<target>.dict when there is one, and writes what it
 # finds to a working corpus under build/fuzz/; a crash is written to
 # build/fuzz/artifacts/<target>/ and fails the run. With FUZZ_MERGE=1 the
-# working corpus is minimised (-merge=1) back into the committed seeds.
+# inputs of the working corpus that reach code the seeds do not are added
+# to the committed seeds (-merge=1, by edges).
 #
 #   FUZZ_SECONDS  seconds per target (default 60)
 #   FUZZ_TARGETS  targets to run (default: every fuzz_*.c, e.g. "uri store")
-#   FUZZ_MERGE    1: merge new coverage into test/fuzz/corpus/<target>/
+#   FUZZ_MERGE    1: add new coverage to test/fuzz/corpus/<target>/
 #   FUZZ_ARGS     more libFuzzer flags
 #   KAMAILIO_SRC  Kamailio source tree (default: the first build/kamailio-*)
 #   BUILD_DIR     default build/fuzz
@@ -55,12 +57,14 @@ for t in $targets; do
 		status=1
 		continue
 	fi
+	dict=
+	[ -f "test/fuzz/$t.dict" ] && dict=-dict=test/fuzz/$t.dict
 	dirs="$work $seeds"
 	[ -d "$regs" ] && dirs="$dirs $regs"
 	echo "fuzz $t: $FUZZ_SECONDS s"
 	# shellcheck disable=SC2086
 	"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$arts/" ${FUZZ_ARGS:-} \
+		-print_final_stats=1 -artifact_prefix="$arts/" $dict ${FUZZ_ARGS:-} \
 		$dirs 2>"$BUILD_DIR/$t.log"
 	rc=$?
 	grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)|^(#[0-9]+.*DONE|==[0-9]+==ERROR|SUMMARY)' \
@@ -72,15 +76,13 @@ for t in $targets; do
 		continue
 	fi
 	if [ "${FUZZ_MERGE:-0}" = 1 ]; then
-		rm -rf "$BUILD_DIR/merged/$t"
-		mkdir -p "$BUILD_DIR/merged/$t"
-		# shellcheck disable=SC2086
-		"$bin" -merge=1 "$BUILD_DIR/merged/$t" "$seeds" "$work" \
-			>/dev/null 2>&1 && {
-			rm -f "$seeds"/*
-			cp "$BUILD_DIR/merged/$t"/* "$seeds/"
-			echo "fuzz $t: $(ls "$seeds" | wc -l) inputs in $seeds"
-		}
+		# adds to the seeds (named ones stay) the inputs of the working
+		# corpus that reach an edge they do not; edges, not hit counts,
+		# so that the committed corpus stays a few dozen files
+		n0=$(ls "$seeds" | wc -l)
+		"$bin" -merge=1 -use_counters=0 "$seeds" "$work" >/dev/null 2>&1 \
+			|| echo "fuzz $t: merge failed"
+		echo "fuzz $t: $n0 -> $(ls "$seeds" | wc -l) inputs in $seeds"
 	fi
 done
 exit $status
