@@ -575,8 +575,7 @@ static int own_text(xmlNode *t)
 {
 	xmlChar *c;
 
-	if(t == NULL || t->content == NULL || t->doc == NULL
-			|| t->doc->dict == NULL
+	if(t == NULL || t->content == NULL || t->doc == NULL || t->doc->dict == NULL
 			|| !xmlDictOwns(t->doc->dict, t->content))
 		return 0;
 	c = xmlStrdup(t->content);

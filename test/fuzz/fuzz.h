@@ -28,13 +28,13 @@ time_t aor_test_now = 1700000000;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* a property of the code under test failed: report and crash */
-#define CHECK(c)                                                      \
-	do {                                                              \
-		if(!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,    \
-					__LINE__, #c);                                    \
-			abort();                                                  \
-		}                                                             \
+#define CHECK(c)                                                             \
+	do {                                                                     \
+		if(!(c)) {                                                           \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
+					#c);                                                     \
+			abort();                                                         \
+		}                                                                    \
 	} while(0)
 
 /* the input read front to back; past its end every read is 0 */

@@ -100,8 +100,8 @@ static void round_trip(aor_binding_t **v, int n)
 	back.stop_at = -1;
 	r = aor_reginfo_parse(doc, len, collect, &back);
 	if(r != n) {
-		fprintf(stderr, "round trip: %d of %d back (%d)\n%s\n", back.n, n,
-				r, doc);
+		fprintf(stderr, "round trip: %d of %d back (%d)\n%s\n", back.n, n, r,
+				doc);
 		CHECK(r == n);
 	}
 	for(i = 0; i < n; i++)

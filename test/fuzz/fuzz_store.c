@@ -36,10 +36,10 @@
 #include "merge.h"
 
 #define NAORS 12
-#define MAXB 64		 /* model bindings per AoR */
-#define MAXC 6		 /* contacts per REGISTER */
-#define NCLASS 6	 /* plain contact URIs, each in several spellings */
-#define NINST 3		 /* +sip.instance values */
+#define MAXB 64	 /* model bindings per AoR */
+#define MAXC 6	 /* contacts per REGISTER */
+#define NCLASS 6 /* plain contact URIs, each in several spellings */
+#define NINST 3	 /* +sip.instance values */
 #define T0 1700000000
 #define FAR ((time_t)1 << 62)
 #define LONG_UA 65500 /* with the other fields, past AOR_BINDING_MAX_DATA */
@@ -47,7 +47,7 @@
 /* one binding as the model knows it */
 typedef struct mb
 {
-	int key;	   /* class (0..NCLASS-1) or NCLASS + instance * 2 + regid */
+	int key; /* class (0..NCLASS-1) or NCLASS + instance * 2 + regid */
 	uint64_t id;
 	time_t expires; /* absolute, 0 permanent */
 	time_t modified;
@@ -74,12 +74,12 @@ static struct walk
 {
 	int active;
 	uint64_t cursor;
-	uint32_t size0;	  /* table size when it began */
-	int grew;		  /* a resize started during the walk */
+	uint32_t size0;		/* table size when it began */
+	int grew;			/* a resize started during the walk */
 	int present[NAORS]; /* present at the start and ever since */
 	int visits[NAORS];
-	int cur;		  /* AoR of the run being seen, -1 none */
-	int run;		  /* bindings of it seen so far */
+	int cur; /* AoR of the run being seen, -1 none */
+	int run; /* bindings of it seen so far */
 } w;
 
 static aor_table_t *t;
@@ -97,8 +97,8 @@ static void stats(void)
 	for(i = 0; i < AOR_E_COUNT; i++)
 		if(n_reg[i])
 			fprintf(stderr, "register -> %d: %lu\n", -i, n_reg[i]);
-	fprintf(stderr, "walks %lu (%lu grew), resizes %lu, expired %lu\n",
-			n_walks, n_walks_grew, n_grow, n_expired);
+	fprintf(stderr, "walks %lu (%lu grew), resizes %lu, expired %lu\n", n_walks,
+			n_walks_grew, n_grow, n_expired);
 }
 static char aor_name[NAORS][32];
 static char *long_ua;
@@ -450,8 +450,8 @@ static void op_register(fuzz_in_t *in)
 	aor_table_unlock(t, g.r.hash);
 	n_reg[-r]++;
 	if(r != want) {
-		fprintf(stderr, "register %s: %d, the model says %d\n",
-				aor_name[g.k], r, want);
+		fprintf(stderr, "register %s: %d, the model says %d\n", aor_name[g.k],
+				r, want);
 		CHECK(r == want);
 	}
 }
@@ -504,6 +504,7 @@ static void op_flush(fuzz_in_t *in)
 {
 	struct gone gn = {0, 0};
 	unsigned int how = fuzz_byte(in);
+	uint32_t size = aor_table_size(t), pos = how % (size + 1);
 	int before = model_total(), r;
 
 	if(how < 16) {
@@ -511,9 +512,9 @@ static void op_flush(fuzz_in_t *in)
 		CHECK(model_total() == 0);
 		return;
 	}
-	r = aor_table_flush_slot(t, how % (aor_table_size(t) + 1), on_gone, &gn);
-	CHECK(r == (how % (aor_table_size(t) + 1) == aor_table_size(t) ? -1
-																   : gn.n));
+	r = aor_table_flush_slot(t, pos, on_gone, &gn);
+	/* -1 past the array */
+	CHECK(r == (pos == size ? -1 : gn.n));
 }
 
 /* a binding restored from a snapshot keeps its id (aor_rec_insert) */
@@ -656,8 +657,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(long_ua != NULL);
 		memset(long_ua, 'u', LONG_UA);
 		for(k = 0; k < NAORS; k++)
-			snprintf(aor_name[k], sizeof(aor_name[k]), "user%d@example.com",
-					k);
+			snprintf(aor_name[k], sizeof(aor_name[k]), "user%d@example.com", k);
 	}
 	aor_test_now = T0;
 	memset(&m, 0, sizeof(m));

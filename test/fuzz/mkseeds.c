@@ -121,8 +121,8 @@ static const char rfc3680_partial[] =
 		"  </registration>\n"
 		"</reginfo>\n";
 
-static void reginfo_seed(const char *dir, const char *name,
-		aor_binding_t **v, int n)
+static void reginfo_seed(
+		const char *dir, const char *name, aor_binding_t **v, int n)
 {
 	str key = STR_STATIC_INIT("alice@example.com");
 	char *doc;
@@ -150,7 +150,8 @@ int main(int argc, char **argv)
 	snprintf(d, sizeof(d), "%s/reginfo", argv[1]);
 	mkdir(d, 0755);
 	b[0] = mk("alice@example.com", "sip:alice@192.0.2.10:5060;transport=tcp",
-			"Linphone/5.0", "\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\"",
+			"Linphone/5.0",
+			"\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\"",
 			aor_test_now + 3600, 500);
 	b[1] = mk("alice@example.com", "sip:alice@192.0.2.11", "", "", 0,
 			AOR_Q_UNSPEC);
@@ -171,7 +172,8 @@ int main(int argc, char **argv)
 	add(t, b[0]);
 	add(t, b[1]);
 	add(t2, b[2]);
-	add(t2, mk("carol", "sips:carol@[2001:db8::1]:5061", "x", "", aor_test_now + 5, 0));
+	add(t2, mk("carol", "sips:carol@[2001:db8::1]:5061", "x", "",
+					aor_test_now + 5, 0));
 	snprintf(p, sizeof(p), "%s/two-tables.xml", d);
 	CHECK(aor_snapshot_write(p, t, aor_test_now, &st) == 0);
 	t->next = NULL;
