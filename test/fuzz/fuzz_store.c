@@ -18,9 +18,12 @@
  * with its key, id, times, Call-ID and CSeq. The model predicts every
  * merge's return code and effect (RFC 3261 10.3 steps 6-8, max_contacts
  * with each policy, max_bindings, a field too long) by plain loops, and
- * after every operation the store must hold exactly the model's bindings
- * (ids, URIs, times), with the same AoR and binding counts and a memory
- * gauge equal to its slot arrays and bindings. A walk must
+ * after every operation the slot arrays (read as they are, old and new,
+ * so that the checks drain nothing) must hold exactly the model's bindings
+ * (ids, URIs, times), each where its hash puts it, each record in one
+ * run, with the same AoR and binding counts and a memory gauge equal to
+ * the slot arrays and bindings; aor_table_find of an AoR must return its
+ * record whole. A walk must
  * visit every AoR present throughout it at least once, with all of its
  * bindings in one run, and at most once when the table did not grow.
  *
@@ -164,42 +167,82 @@ static void check_binding(int k, const aor_binding_t *b)
 	CHECK(c.len == (int)strlen(cid) && memcmp(c.s, cid, c.len) == 0);
 }
 
+/* one slot chain of the current (old == 0) or the old array: every
+ * binding where its hash puts it, each record in one run; counts the
+ * bindings and runs of each AoR and their bytes */
+static void check_chain(const aor_binding_t *b, uint32_t i, uint32_t mask,
+		int *count, int *runs, long *mem)
+{
+	int k, prev = -1;
+
+	for(; b; b = b->next) {
+		k = aor_of(b);
+		CHECK((b->hash & mask) == i);
+		check_binding(k, b);
+		if(k != prev)
+			runs[k]++;
+		count[k]++;
+		*mem += (long)aor_binding_size(b);
+		prev = k;
+	}
+}
+
+/* Reads the slot arrays as they are, without aor_table_find (which would
+ * drain the old array and leave the resize nothing to do). */
 static void check_store(void)
 {
+	const aor_gen_t *g = t->gen;
+	int count[NAORS], runs[NAORS], k, aors = 0;
 	aor_table_stat_t st;
-	aor_binding_t *b;
-	aor_rec_t rec;
-	uint32_t h;
-	str key;
-	int k, i, n, aors = 0;
+	uint32_t i;
 	long mem;
 
+	memset(count, 0, sizeof(count));
+	memset(runs, 0, sizeof(runs));
 	/* the shared memory gauge: the slot arrays and every binding */
-	mem = (long)((t->gen->mask + 1) * sizeof(aor_binding_t *));
-	if(t->gen->old_slots)
-		mem += (long)((t->gen->old_mask + 1) * sizeof(aor_binding_t *));
+	mem = (long)((g->mask + 1) * sizeof(aor_binding_t *));
+	for(i = 0; i <= g->mask; i++)
+		check_chain(g->slots[i], i, g->mask, count, runs, &mem);
+	if(g->old_slots) {
+		mem += (long)((g->old_mask + 1) * sizeof(aor_binding_t *));
+		for(i = 0; i <= g->old_mask; i++)
+			check_chain(g->old_slots[i], i, g->old_mask, count, runs, &mem);
+	}
 	for(k = 0; k < NAORS; k++) {
-		key.s = aor_name[k];
-		key.len = (int)strlen(aor_name[k]);
-		h = aor_hash(&key);
-		aor_table_lock(t, h);
-		n = aor_table_find(t, h, &key, &rec);
-		CHECK(n == m.a[k].n);
-		for(i = 0, b = *rec.link; i < n; i++, b = b->next) {
-			CHECK(b->hash == h && aor_of(b) == k);
-			check_binding(k, b);
-			mem += (long)aor_binding_size(b);
-		}
-		aor_table_unlock(t, h);
+		CHECK(count[k] == m.a[k].n);
+		CHECK(runs[k] == (m.a[k].n > 0));
 		aors += m.a[k].n > 0;
 	}
 	aor_table_stat(t, &st);
 	CHECK(st.aors == aors);
 	CHECK(st.bindings == model_total());
 	CHECK(st.slots == aor_table_size(t));
+	CHECK(st.resizing == (g->old_slots != NULL));
 	if(st.mem != mem)
 		fprintf(stderr, "mem %ld, expected %ld\n", st.mem, mem);
 	CHECK(st.mem == mem);
+}
+
+/* aor_table_find of one AoR: its record, whole */
+static void op_find(fuzz_in_t *in)
+{
+	int k = fuzz_pick(in, NAORS), n, i;
+	aor_binding_t *b;
+	aor_rec_t rec;
+	uint32_t h;
+	str key;
+
+	key.s = aor_name[k];
+	key.len = (int)strlen(aor_name[k]);
+	h = aor_hash(&key);
+	aor_table_lock(t, h);
+	n = aor_table_find(t, h, &key, &rec);
+	CHECK(n == m.a[k].n);
+	for(i = 0, b = *rec.link; i < n; i++, b = b->next) {
+		CHECK(b->hash == h && aor_of(b) == k);
+		check_binding(k, b);
+	}
+	aor_table_unlock(t, h);
 }
 
 /* ---- REGISTER ---- */
@@ -704,6 +747,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			case 15:
 				if(op < 64)
 					op_flush(&in);
+				else if(op < 160)
+					op_find(&in);
 				else
 					op_scan(&in);
 				break;
