@@ -17,7 +17,8 @@
  * (expired ones included, as the store keeps them until swept), each
  * with its key, id, times, Call-ID and CSeq. The model predicts every
  * merge's return code and effect (RFC 3261 10.3 steps 6-8, max_contacts
- * with each policy, max_bindings, a field too long) by plain loops, and
+ * with each policy, max_bindings, a field too long) and its change
+ * callbacks (inserted, updated, deleted, expired, evicted) by plain loops, and
  * after every operation the slot arrays (read as they are, old and new,
  * so that the checks drain nothing) must hold exactly the model's bindings
  * (ids, URIs, times), each where its hash puts it, each record in one
@@ -86,6 +87,9 @@ static struct walk
 } w;
 
 static aor_table_t *t;
+
+/* the change callbacks of one REGISTER: seen, and as the model says */
+static int ch_got[AOR_CH_EVICTED + 1], ch_want[AOR_CH_EVICTED + 1];
 
 /* what the runs exercised, printed at exit with AOR_FUZZ_STATS set */
 static unsigned long n_reg[AOR_E_COUNT], n_walks, n_walks_grew, n_grow,
@@ -362,6 +366,8 @@ static int model_register(const struct reg *g)
 			if(mb_live(&a->b[j], now) && a->b[j].callid == g->callid_n
 					&& g->r.cseq <= a->b[j].cseq)
 				return AOR_E_CSEQ;
+		ch_want[AOR_CH_EXPIRED] = a->n - live;
+		ch_want[AOR_CH_DELETED] = live;
 		a->n = 0;
 		return 0;
 	}
@@ -449,14 +455,24 @@ static int model_register(const struct reg *g)
 		x->cseq = g->r.cseq;
 		snprintf(x->uri, sizeof(x->uri), "%s", g->uri[i]);
 	}
+	for(i = 0; i < g->r.ncontacts; i++) {
+		ch_want[AOR_CH_UPDATED] += act[i] == UPDATE;
+		ch_want[AOR_CH_INSERTED] += act[i] == ADD;
+	}
 	for(j = a->n - 1; j >= 0; j--) {
 		int named = claimed[j], del = 0;
 
 		for(i = 0; i < g->r.ncontacts; i++)
 			del |= act[i] == DELETE && match[i] == j;
-		if(!mb_live(&a->b[j], now) || del || victim[j]
-				|| (!named && g->r.only_this))
-			model_del(g->k, &a->b[j]);
+		if(!mb_live(&a->b[j], now))
+			ch_want[AOR_CH_EXPIRED]++;
+		else if(victim[j])
+			ch_want[AOR_CH_EVICTED]++;
+		else if(del || (!named && g->r.only_this))
+			ch_want[AOR_CH_DELETED]++;
+		else
+			continue;
+		model_del(g->k, &a->b[j]);
 	}
 	for(i = 0; i < g->r.ncontacts; i++) {
 		mb_t *x;
@@ -477,6 +493,12 @@ static int model_register(const struct reg *g)
 	return 0;
 }
 
+static void on_change(enum aor_change ch, const aor_binding_t *b, void *arg)
+{
+	CHECK(aor_of(b) == *(int *)arg);
+	ch_got[ch]++;
+}
+
 static void op_register(fuzz_in_t *in)
 {
 	aor_plan_t plan[MAXC];
@@ -486,6 +508,10 @@ static void op_register(fuzz_in_t *in)
 
 	if(reg_decode(in, &g) < 0)
 		return;
+	g.r.on_change = on_change;
+	g.r.cb_arg = &g.k;
+	memset(ch_got, 0, sizeof(ch_got));
+	memset(ch_want, 0, sizeof(ch_want));
 	want = model_register(&g);
 	aor_table_lock(t, g.r.hash);
 	aor_table_find(t, g.r.hash, &g.r.aor, &rec);
@@ -497,6 +523,8 @@ static void op_register(fuzz_in_t *in)
 				r, want);
 		CHECK(r == want);
 	}
+	/* one callback per change, none for a request refused */
+	CHECK(memcmp(ch_got, ch_want, sizeof(ch_got)) == 0);
 }
 
 /* ---- expiry, flush, restore ---- */
