@@ -18,15 +18,15 @@
  * with its key, id, times, Call-ID and CSeq. The model predicts every
  * merge's return code and effect (RFC 3261 10.3 steps 6-8, max_contacts
  * with each policy, max_bindings, a field too long) and its change
- * callbacks (inserted, updated, deleted, expired, evicted) by plain loops, and
- * after every operation the slot arrays (read as they are, old and new,
- * so that the checks drain nothing) must hold exactly the model's bindings
- * (ids, URIs, times), each where its hash puts it, each record in one
- * run, with the same AoR and binding counts and a memory gauge equal to
- * the slot arrays and bindings; aor_table_find of an AoR must return its
- * record whole. A walk must
- * visit every AoR present throughout it at least once, with all of its
- * bindings in one run, and at most once when the table did not grow.
+ * callbacks (inserted, updated, deleted, expired, evicted) by plain
+ * loops. After every operation the slot arrays (read as they are, old
+ * and new, so that the checks drain nothing) must hold exactly the
+ * model's bindings (ids, URIs, times), each where its hash puts it, each
+ * record in one run, with the same AoR and binding counts and a memory
+ * gauge equal to the slot arrays and bindings; aor_table_find of an AoR
+ * must return its record whole. A walk must visit every AoR present
+ * throughout it at least once, with all of its bindings in one run, and
+ * at most once when the table did not grow.
  *
  * Contacts come from a few equivalence classes (RFC 3261 19.1.4 spellings
  * of one URI) and RFC 5626 instances, chosen so that at most one live
