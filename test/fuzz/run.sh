@@ -15,7 +15,7 @@
 # finds to a working corpus under build/fuzz/; a crash is written to
 # build/fuzz/artifacts/<target>/ and fails the run. With FUZZ_MERGE=1 the
 # inputs of the working corpus that reach code the seeds do not are added
-# to the committed seeds (-merge=1, by edges).
+# to the committed seeds (-set_cover_merge=1, by edges).
 #
 #   FUZZ_SECONDS  seconds per target (default 60)
 #   FUZZ_TARGETS  targets to run (default: every fuzz_*.c, e.g. "uri store")
@@ -76,12 +76,12 @@ for t in $targets; do
 		continue
 	fi
 	if [ "${FUZZ_MERGE:-0}" = 1 ]; then
-		# adds to the seeds (named ones stay) the inputs of the working
-		# corpus that reach an edge they do not; edges, not hit counts,
-		# so that the committed corpus stays a few dozen files
+		# adds to the seeds (named ones stay) a few inputs of the working
+		# corpus that reach the edges they do not (a greedy set cover, of
+		# edges, not hit counts): the committed corpus stays small
 		n0=$(ls "$seeds" | wc -l)
-		"$bin" -merge=1 -use_counters=0 "$seeds" "$work" >/dev/null 2>&1 \
-			|| echo "fuzz $t: merge failed"
+		"$bin" -set_cover_merge=1 -use_counters=0 "$seeds" "$work" \
+			>/dev/null 2>&1 || echo "fuzz $t: merge failed"
 		echo "fuzz $t: $n0 -> $(ls "$seeds" | wc -l) inputs in $seeds"
 	fi
 done
