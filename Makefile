@@ -8,6 +8,9 @@
 #                        BENCH_ARGS="--sizes 10000,100000,1000000 ...")
 #   make check-memory    a reduced integration suite with Kamailio under
 #                        valgrind memcheck; fails on any error in the module
+#   make fuzz            libFuzzer targets of test/fuzz/, FUZZ_SECONDS (60)
+#                        each, one at a time (FUZZ_TARGETS, FUZZ_MERGE:
+#                        test/fuzz/README.md); not part of make test
 #   make doc             render doc/*.xml (DocBook) to modules/aor/README and
 #                        build/doc/aor.html
 #   make deps            install the build dependencies (Debian packages)
@@ -89,7 +92,7 @@ TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit integration bench check-memory tree doc doc-render deb clean distclean FORCE
+.PHONY: all deps run test unit integration bench check-memory fuzz tree doc doc-render deb clean distclean FORCE
 
 all: $(AOR_SO)
 
@@ -116,7 +119,7 @@ ifeq ($(KSRC),)
 
 # Package kamailio not installed yet (fresh machine): install the
 # dependencies, then start over so that its version is known.
-all run unit integration bench check-memory tree doc doc-render deb:
+all run unit integration bench check-memory fuzz tree doc doc-render deb:
 	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
 		echo "kamailio-aor: package kamailio is still not installed" >&2; \
 		exit 1; \
@@ -248,6 +251,13 @@ check-memory: $(AOR_SO)
 	echo "kamailio-aor: pytest exit $$rc, valgrind report exit $$vrc" \
 		"($(MEMCHECK_DIR)/report.txt)"; \
 	[ $$rc = 0 ] && [ $$vrc = 0 ]
+
+# Needs only the Kamailio headers and clang (libFuzzer); the committed
+# inputs are also replayed by `make unit`, without clang.
+fuzz: tree
+	@command -v clang >/dev/null || command -v clang-14 >/dev/null || \
+		sh tools/install-deps.sh fuzz
+	KAMAILIO_SRC='$(KSRC)' bash test/fuzz/run.sh
 
 # The documentation is rendered as Kamailio renders a module's: doc/ is
 # copied to src/modules/aor/doc/ of the Kamailio tree, and Kamailio's own

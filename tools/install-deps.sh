@@ -1,10 +1,11 @@
 #!/bin/sh
 # Install what kamailio-aor needs to build, run and test, from Debian's packages.
 # As root it runs apt-get itself; otherwise it prints the exact commands.
-# Usage: tools/install-deps.sh [build|test|doc|deb]
+# Usage: tools/install-deps.sh [build|test|doc|deb|fuzz]
 #   build  compile the module against Debian's kamailio
 #   doc    render the DocBook documentation (make doc)
 #   deb    build the Debian package (make deb)
+#   fuzz   libFuzzer (clang) for the fuzz targets (make fuzz)
 #   test   build + doc + deb + what the tests run
 set -eu
 
@@ -15,12 +16,14 @@ test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core 
 # their XML catalog entries, so nothing is fetched), lynx for plain text
 doc_pkgs="xsltproc docbook-xml docbook-xsl lynx"
 deb_pkgs="debhelper lintian fakeroot"
+fuzz_pkgs="clang libclang-rt-14-dev"
 case $level in
 	build) pkgs=$build_pkgs ;;
 	doc) pkgs="$build_pkgs $doc_pkgs" ;;
 	deb) pkgs="$build_pkgs $deb_pkgs" ;;
+	fuzz) pkgs="$build_pkgs $fuzz_pkgs" ;;
 	test) pkgs="$build_pkgs $doc_pkgs $deb_pkgs $test_pkgs" ;;
-	*) echo "usage: $0 [build|test|doc|deb]" >&2; exit 2 ;;
+	*) echo "usage: $0 [build|test|doc|deb|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=""

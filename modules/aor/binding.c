@@ -397,6 +397,18 @@ static int kv_value_equal(const kv_t *a, const kv_t *b, int icase)
 	return a->v.s == NULL || str_equiv(&a->v, &b->v, icase);
 }
 
+/* RFC 3261 19.1.1: "any given parameter-name MUST NOT appear more than
+ * once"; with a name twice, which one counts is undefined */
+static int kv_unique(const kv_t *v, int n)
+{
+	int i;
+
+	for(i = 1; i < n; i++)
+		if(kv_find(v, i, &v[i].k) != NULL)
+			return 0;
+	return 1;
+}
+
 /* parameters of a checked against b: those in both must match; transport,
  * user, ttl, method and maddr may not appear in only one ("a URI omitting
  * any component with a default value will not match a URI explicitly
@@ -428,15 +440,18 @@ static int params_match(const uri_parts_t *a, const uri_parts_t *b)
 }
 
 /* 19.1.4: header components are never ignored; names compare without case,
- * values as they are */
+ * values as they are. A header may appear more than once (unlike a
+ * parameter), so each of a needs an equal one, name and value, in b. */
 static int headers_match(const uri_parts_t *a, const uri_parts_t *b)
 {
-	const kv_t *o;
-	int i;
+	int i, j;
 
 	for(i = 0; i < a->nheaders; i++) {
-		o = kv_find(b->headers, b->nheaders, &a->headers[i].k);
-		if(o == NULL || !kv_value_equal(&a->headers[i], o, 0))
+		for(j = 0; j < b->nheaders; j++)
+			if(str_equiv(&a->headers[i].k, &b->headers[j].k, 1)
+					&& kv_value_equal(&a->headers[i], &b->headers[j], 0))
+				break;
+		if(j == b->nheaders)
 			return 0;
 	}
 	return 1;
@@ -447,6 +462,8 @@ int aor_uri_equal(const str *a, const str *b)
 	uri_parts_t ua, ub;
 
 	if(uri_parse(a, &ua) < 0 || uri_parse(b, &ub) < 0)
+		return -1;
+	if(!kv_unique(ua.params, ua.nparams) || !kv_unique(ub.params, ub.nparams))
 		return -1;
 	/* 19.1.4: a SIP and a SIPS URI are never equivalent */
 	if(ua.secure != ub.secure)

@@ -139,7 +139,9 @@ int aor_uri_simple(const str *uri, str *user, str *host);
 int aor_ruid_parse(const str *s, uint64_t *id);
 
 /* RFC 3261 19.1.4: 1 when SIP or SIPS URIs a and b are equivalent, 0 when
- * not, -1 when either cannot be parsed (then callers compare bytes). */
+ * not, -1 when either cannot be parsed or names a uri-parameter twice
+ * (19.1.1 forbids it; then callers compare bytes). Symmetric, and
+ * reflexive on every URI it can parse. */
 int aor_uri_equal(const str *a, const str *b);
 
 #endif /* AOR_BINDING_H */

@@ -399,6 +399,9 @@ static void on_xml_error(void *arg, xmlErrorPtr e)
 	if(e == NULL || rd->rep->what[0] != '\0')
 		return;
 	l = snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "?");
+	/* snprintf returns the untruncated length */
+	if(l >= (int)sizeof(msg))
+		l = (int)sizeof(msg) - 1;
 	while(l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
 		msg[--l] = '\0';
 	rd->rep->error = AOR_E_INTERNAL;

@@ -7,7 +7,10 @@
 # (at your option) any later version.
 #
 # Builds each test/unit/test_*.c against the pure sources of modules/aor
-# with AddressSanitizer and UBSan, runs it, and ends with one line
+# with AddressSanitizer and UBSan, runs it, replays the committed inputs
+# of each fuzz target (test/fuzz/fuzz_*.c with test/fuzz/replay.c, over
+# test/fuzz/corpus/<target>/ and test/fuzz/regressions/<target>/) the
+# same way, and ends with one line
 # "N passed, N failed" summed over every binary. Exits non-zero when a test
 # failed, a binary did not build, or a binary crashed or leaked.
 #
@@ -98,6 +101,41 @@ for src in test/unit/test_*.c; do
 	if ! grep -q '^# unit: ' "$out" || [ "$rc" -gt 1 ] \
 		|| { [ "$rc" -eq 1 ] && [ "$f" -eq 0 ]; }; then
 		echo "not ok $name: crashed or leaked (exit status $rc)"
+		failed=$((failed + 1))
+	fi
+	[ "$rc" -ne 0 ] && status=1
+done
+
+# the fuzz targets' committed inputs (test/fuzz/corpus/<target>/ and
+# test/fuzz/regressions/<target>/), replayed without libFuzzer
+for src in test/fuzz/fuzz_*.c; do
+	[ -f "$src" ] || continue
+	t=$(basename "$src" .c)
+	name=${t#fuzz_}
+	bin=$BUILD_DIR/replay_$name
+	# shellcheck disable=SC2086
+	if ! $CC $CFLAGS -Itest/fuzz -o "$bin" "$src" test/fuzz/replay.c \
+		$SRCS $XML_LIBS -lpthread; then
+		echo "not ok $t: does not build"
+		failed=$((failed + 1))
+		status=1
+		continue
+	fi
+	out=$BUILD_DIR/replay_$name.out
+	"$bin" "$t" "test/fuzz/corpus/$name" "test/fuzz/regressions/$name" \
+		>"$out" 2>"$BUILD_DIR/replay_$name.err"
+	rc=$?
+	cat "$out"
+	p=$(grep -c '^ok ' "$out")
+	f=$(grep -c '^not ok ' "$out")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if ! grep -q '^# unit: ' "$out" || [ "$rc" -gt 1 ] \
+		|| { [ "$rc" -eq 1 ] && [ "$f" -eq 0 ]; }; then
+		tail -n 30 "$BUILD_DIR/replay_$name.err"
+		echo "not ok $t: crashed on $(grep '^# replaying' \
+			"$BUILD_DIR/replay_$name.err" | tail -n 1 | cut -d' ' -f3-)" \
+			"(exit status $rc)"
 		failed=$((failed + 1))
 	fi
 	[ "$rc" -ne 0 ] && status=1

@@ -510,6 +510,25 @@ TEST(uri_with_more_than_32_params_gives_minus_one)
 	ASSERT_URI_EQ(a, "sip:alice@atlanta.com", -1);
 }
 
+/* RFC 3261 19.1.1: "any given parameter-name MUST NOT appear more than
+ * once": such a URI is not parsed (-1, the caller compares bytes), so that
+ * equality stays reflexive (found by test/fuzz, fuzz_uri) */
+TEST(uri_with_a_parameter_twice_gives_minus_one)
+{
+	ASSERT_URI_EQ("sip:a@h;x=1;x=2", "sip:a@h;x=1;x=2", -1);
+	ASSERT_URI_EQ("sip:a@h;X=1;x", "sip:a@h", -1);
+	ASSERT_URI_EQ("sip:a@h;%78=1;x=1", "sip:a@h;x=1", -1);
+}
+
+/* a header may appear twice; every one must have an equal one in the other
+ * URI, so a URI equals itself (found by test/fuzz, fuzz_uri) */
+TEST(uri_with_a_header_twice_equals_itself)
+{
+	ASSERT_URI_EQ("sip:a@h?X=1&x=2", "sip:a@h?X=1&x=2", 1);
+	ASSERT_URI_EQ("sip:a@h?X=1&x=2", "sip:a@h?x=2&X=1", 1);
+	ASSERT_URI_EQ("sip:a@h?x=1&x=2", "sip:a@h?x=1&x=3", 0);
+}
+
 /* the fast path of save() and lookup(): what it takes, it splits as
  * Kamailio's parse_uri would; what it cannot vouch for, it leaves to the
  * full parser */
