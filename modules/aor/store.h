@@ -46,7 +46,7 @@ typedef struct aor_table
 	long bindings;		 /* atomic */
 	long mem;			 /* atomic: bytes held by bindings and arrays */
 	uint64_t hold_max_ns; /* atomic: longest slot lock hold of a walk */
-	uint64_t hold_max_cpu_ns; /* atomic: CPU time of the longest */
+	uint64_t hold_max_cpu_ns; /* atomic: most CPU time under one hold */
 	uint64_t next_id;	 /* atomic: ids of new bindings */
 	struct aor_table *next;
 } aor_table_t;

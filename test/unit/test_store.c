@@ -12,6 +12,7 @@
  */
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 
 #include "unit.h"
@@ -930,6 +931,10 @@ TEST(scan_visits_every_stable_aor_with_concurrent_churn_and_resize)
 	sc_stop = 0;
 	ASSERT_EQ(pthread_create(&ct, NULL, sc_churn, t), 0);
 	ASSERT_EQ(pthread_create(&mt, NULL, sc_maint, t), 0);
+	/* the walk must race a resize: let the first one start (bounded), the
+	 * next ones (x4 each, up to 20,000 AoRs) happen during the walk */
+	for(i = 0; i < 10000000 && aor_table_size(t) == 16; i++)
+		sched_yield();
 	do {
 		walk_page(t, &w, &cursor, 20);
 	} while(cursor != 0 && !unit_failed && w.pages < 10000000);
