@@ -202,14 +202,7 @@ int aor_ruid_parse(const str *s, uint64_t *id)
 	if(s->len != AOR_RUID_LEN || strncmp(s->s, "aor-", 4) != 0)
 		return -1;
 	for(i = 4; i < s->len; i++) {
-		c = s->s[i];
-		if(c >= '0' && c <= '9')
-			c -= '0';
-		else if(c >= 'a' && c <= 'f')
-			c -= 'a' - 10;
-		else if(c >= 'A' && c <= 'F')
-			c -= 'A' - 10;
-		else
+		if((c = aor_hexval(s->s[i])) < 0)
 			return -1;
 		v = (v << 4) | (uint64_t)c;
 	}
@@ -325,17 +318,6 @@ static int uri_parse(const str *u, uri_parts_t *up)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if(c >= '0' && c <= '9')
-		return c - '0';
-	if(c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if(c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* next character of s at *i, with %HEX of an unreserved character decoded
  * (19.1.4: such an escape equals the character itself) */
 static int next_char(const str *s, int *i, int *escaped)
@@ -344,8 +326,8 @@ static int next_char(const str *s, int *i, int *escaped)
 
 	*escaped = 0;
 	if(c == '%' && *i + 2 < s->len) {
-		h = hexval(s->s[*i + 1]);
-		l = hexval(s->s[*i + 2]);
+		h = aor_hexval(s->s[*i + 1]);
+		l = aor_hexval(s->s[*i + 2]);
 		if(h >= 0 && l >= 0) {
 			c = h * 16 + l;
 			*i += 3;

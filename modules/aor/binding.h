@@ -135,6 +135,18 @@ int aor_ruid_fmt(uint64_t id, char *buf);
  * of magnitude; used on the hot path of save() and lookup(). */
 int aor_uri_simple(const str *uri, str *user, str *host);
 
+/* The value of hex digit c (either case), or -1. */
+static inline int aor_hexval(int c)
+{
+	if(c >= '0' && c <= '9')
+		return c - '0';
+	if(c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if(c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Parses a ruid made by aor_ruid_fmt; 0 and *id set, or -1. */
 int aor_ruid_parse(const str *s, uint64_t *id);
 

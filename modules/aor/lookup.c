@@ -68,17 +68,6 @@ int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_binding_t **out, int max)
 	return n;
 }
 
-static int hexval(char c)
-{
-	if(c >= '0' && c <= '9')
-		return c - '0';
-	if(c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if(c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 3261 10.3 step 5: the user with its escapes undone, as described
  * at aor_key_from_uri; writes at most u->len bytes to out. Returns the
  * length, or -1 for a '%' not followed by two hex digits. */
@@ -93,8 +82,8 @@ static int user_canon(const str *u, char *out)
 		}
 		if(i + 2 >= u->len)
 			return -1;
-		hi = hexval(u->s[i + 1]);
-		lo = hexval(u->s[i + 2]);
+		hi = aor_hexval(u->s[i + 1]);
+		lo = aor_hexval(u->s[i + 2]);
 		if(hi < 0 || lo < 0)
 			return -1;
 		v = hi << 4 | lo;

@@ -555,17 +555,6 @@ static int ext_elem(
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if(c >= '0' && c <= '9')
-		return c - '0';
-	if(c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if(c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* where <aor:raw> bytes are decoded: never into the tree, whose strings
  * libxml2 may share between nodes (its dictionary) */
 struct rawbuf
@@ -604,8 +593,8 @@ static int raw_in(const xmlNode *e, struct rawbuf *rb, int *f, str *s)
 		return -3;
 	out = rb->decode ? rb->p + rb->used : NULL;
 	for(i = 0; i < hex.len; i += 2) {
-		hi = hexval(hex.s[i]);
-		lo = hexval(hex.s[i + 1]);
+		hi = aor_hexval(hex.s[i]);
+		lo = aor_hexval(hex.s[i + 1]);
 		if(hi < 0 || lo < 0)
 			return -1;
 		if(out)

@@ -22,6 +22,7 @@ import pytest
 import kam as kammod
 import sip
 from checks import assert_ok
+from test_stats import stats
 
 SNAP_NS = "urn:x-kamailio-aor:params:xml:ns:snapshot"
 REGINFO_NS = "urn:ietf:params:xml:ns:reginfo"
@@ -30,16 +31,6 @@ EXT_NS = "urn:x-kamailio-aor:params:xml:ns:binding"
 if kammod.IMPL == "stock":
     pytestmark = pytest.mark.skip(
         reason="the stock usrloc has no snapshot (it needs a database)")
-
-
-def stats(k):
-    out = k.kamcmd("stats.get_statistics", "aor:")
-    vals = {}
-    for line in out.splitlines():
-        if "=" in line:
-            name, v = line.split("=", 1)
-            vals[name.strip().split(":", 1)[1]] = int(v.strip())
-    return vals
 
 
 def snapshot_params(path, interval=60, **more):
