@@ -108,8 +108,10 @@ static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
 		ld->expired++;
 		return 0;
 	}
+	/* a table name the module refuses (logged): the load stops and the
+	 * file is kept aside whole */
 	if((t = aor_table_get(table)) == NULL)
-		return AOR_E_NOMEM;
+		return AOR_E_NOT_FOUND;
 	if(aor_limits.max_bindings
 			&& aor_atomic_get(&t->bindings) >= (long)aor_limits.max_bindings)
 		return AOR_E_TABLE_FULL;

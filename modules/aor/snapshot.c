@@ -431,6 +431,8 @@ static const char *err_text(int err)
 			return "out of memory";
 		case AOR_E_TABLE_FULL:
 			return "max_bindings reached";
+		case AOR_E_NOT_FOUND:
+			return "a table name that cannot be used";
 		default:
 			return "not a reginfo registration";
 	}

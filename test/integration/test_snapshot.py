@@ -322,6 +322,13 @@ def end_count_mismatch(path):
     return (5, 5)
 
 
+def bad_table_name(path):
+    """A table name the module refuses (not a plain word): nothing of it
+    is loaded and the file is kept aside whole."""
+    make_snapshot(path, ["bt0", "bt1"], table="no such table!")
+    return (0, 0)
+
+
 def entity_bomb(path):
     with open(path, "w") as f:
         f.write('<?xml version="1.0"?><!DOCTYPE snapshot [<!ENTITY a '
@@ -333,7 +340,7 @@ def entity_bomb(path):
 @pytest.mark.parametrize("damage", [truncated, corrupt_middle, empty, binary,
                                     wrong_namespace, rfc3680_document,
                                     huge_field, huge_text, end_count_mismatch,
-                                    entity_bomb])
+                                    bad_table_name, entity_bomb])
 def test_damaged_file_never_stops_kamailio(kamailio_factory, tmp_path,
                                            damage):
     """Kamailio starts and answers, the readable part is loaded, the file
