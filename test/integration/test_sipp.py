@@ -21,22 +21,32 @@ CALLED = 5
 KAM_OPTIONS = {"children": 4}
 
 
-def run_sipp(kam, workdir, scenario, csv_lines, calls, rate, limit,
-             timeout=90):
-    """Run one sipp client to completion; return (exit code, stats dict)."""
-    name = os.path.splitext(os.path.basename(scenario))[0]
+def sipp_command(kam, workdir, name, scenario, csv_mode, csv_lines, calls,
+                 rate, limit, timeout):
+    """The sipp command line of one client run in workdir (its injection
+    file written there, csv_mode "SEQUENTIAL" or "RANDOM"), and the path of
+    its statistics file."""
     csv = os.path.join(workdir, name + ".csv")
     with open(csv, "w") as f:
-        f.write("SEQUENTIAL\n")
+        f.write(csv_mode + "\n")
         f.writelines(line + "\n" for line in csv_lines)
     stf = os.path.join(workdir, name + "-stats.csv")
     cmd = [SIPP, "127.0.0.1:%d" % kam.port,
            "-sf", os.path.join(HERE, "sipp", scenario),
            "-inf", csv, "-m", str(calls), "-r", str(rate), "-l", str(limit),
            "-i", "127.0.0.1", "-p", str(sip.free_udp_port()), "-t", "u1",
-           "-nostdin", "-nd", "-timeout", "%ds" % (timeout - 10),
+           "-nostdin", "-nd", "-timeout", "%ds" % timeout,
            "-timeout_error", "-trace_stat", "-stf", stf,
            "-trace_err", "-error_file", os.path.join(workdir, name + "-err.log")]
+    return cmd, stf
+
+
+def run_sipp(kam, workdir, scenario, csv_lines, calls, rate, limit,
+             timeout=90):
+    """Run one sipp client to completion; return (exit code, stats dict)."""
+    name = os.path.splitext(os.path.basename(scenario))[0]
+    cmd, stf = sipp_command(kam, workdir, name, scenario, "SEQUENTIAL",
+                            csv_lines, calls, rate, limit, timeout - 10)
     try:
         p = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True,
                            timeout=timeout)

@@ -30,9 +30,8 @@ import pytest
 
 import kam as kammod
 import sip
-from test_sipp import SIPP, read_stats
+from test_sipp import read_stats, sipp_command
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 # tm keeps a finished transaction for wt_timer: 1 s instead of 5 s, so
 # that shared memory settles quickly after the traffic
 KAM_OPTIONS = {"children": 4, "extra": 'modparam("tm", "wt_timer", 1000)'}
@@ -52,18 +51,8 @@ SHM_TOLERANCE = 4096
 
 def sipp_start(kam, workdir, name, scenario, csv_mode, csv_lines, calls,
                rate, limit):
-    csv = os.path.join(workdir, name + ".csv")
-    with open(csv, "w") as f:
-        f.write(csv_mode + "\n")
-        f.writelines(line + "\n" for line in csv_lines)
-    stf = os.path.join(workdir, name + "-stats.csv")
-    cmd = [SIPP, "127.0.0.1:%d" % kam.port,
-           "-sf", os.path.join(HERE, "sipp", scenario),
-           "-inf", csv, "-m", str(calls), "-r", str(rate), "-l", str(limit),
-           "-i", "127.0.0.1", "-p", str(sip.free_udp_port()), "-t", "u1",
-           "-nostdin", "-nd", "-timeout", "%ds" % (RUN_TIMEOUT - 5),
-           "-timeout_error", "-trace_stat", "-stf", stf,
-           "-trace_err", "-error_file", os.path.join(workdir, name + "-err.log")]
+    cmd, stf = sipp_command(kam, workdir, name, scenario, csv_mode,
+                            csv_lines, calls, rate, limit, RUN_TIMEOUT - 5)
     out = open(os.path.join(workdir, name + ".out"), "w")
     p = subprocess.Popen(cmd, cwd=workdir, stdout=out,
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

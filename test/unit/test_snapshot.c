@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "unit_binding.h"
 #include "sys.h"
 #include "errors.h"
 #include "store.h"
@@ -152,25 +153,6 @@ static aor_binding_t *got_id(struct got *g, const char *table, uint64_t id)
 	return NULL;
 }
 
-static void assert_same(const aor_binding_t *b, const aor_binding_t *p)
-{
-	int i;
-
-	for(i = 0; i < AOR_F_COUNT; i++) {
-		str x = aor_binding_get(b, i), y = aor_binding_get(p, i);
-		if(x.len != y.len || memcmp(x.s, y.s, x.len) != 0)
-			UNIT_FAIL("field %d: \"%.*s\" became \"%.*s\"", i, x.len, x.s,
-					y.len, y.s);
-	}
-	ASSERT_EQ(p->expires, b->expires);
-	ASSERT_EQ(p->modified, b->modified);
-	ASSERT_EQ(p->cseq, b->cseq);
-	ASSERT_EQ(p->cflags, b->cflags);
-	ASSERT_EQ(p->methods, b->methods);
-	ASSERT_EQ(p->reg_id, b->reg_id);
-	ASSERT_EQ(p->q, b->q);
-}
-
 static void write_file(const char *path, const char *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -240,7 +222,7 @@ TEST(snapshot_round_trip_keeps_every_table_and_field)
 	for(i = 0; i < 5 && !unit_failed; i++) {
 		p = got_id(&g, i < 3 ? "location" : "other", b[i]->id);
 		ASSERT(p != NULL);
-		assert_same(b[i], p);
+		assert_same_binding(b[i], p);
 	}
 	got_free(&g);
 	loc->next = NULL;
