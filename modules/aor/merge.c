@@ -353,6 +353,7 @@ static void mutate(aor_rec_t *rec, const aor_regreq_t *req, aor_plan_t *plan,
 		} else {
 			fill_in(&in, req, &req->contacts[p - plan]);
 			aor_binding_refresh(b, &in);
+			aor_rec_expiry(rec, b->expires);
 			notify(req, AOR_CH_UPDATED, b);
 		}
 		link = &(*link)->next;

@@ -39,6 +39,19 @@ uint32_t aor_hash(const str *aor)
 	return h;
 }
 
+/* blocks of AOR_HINT_SLOTS slots in an array of mask + 1 slots */
+static inline uint32_t hint_blocks(uint32_t mask)
+{
+	return (mask >> AOR_HINT_LOG2) + 1;
+}
+
+/* bytes of a generation's arrays for mask + 1 slots */
+static inline long gen_bytes(uint32_t mask)
+{
+	return (long)(mask + 1) * (long)sizeof(aor_binding_t *)
+		   + (long)hint_blocks(mask) * (long)sizeof(uint32_t);
+}
+
 static aor_gen_t *gen_new(uint32_t size, aor_gen_t *old)
 {
 	aor_gen_t *g;
@@ -47,11 +60,19 @@ static aor_gen_t *gen_new(uint32_t size, aor_gen_t *old)
 	if(g == NULL)
 		return NULL;
 	g->slots = AOR_ALLOC(size * sizeof(aor_binding_t *));
-	if(g->slots == NULL) {
+	g->hint = AOR_ALLOC(hint_blocks(size - 1) * sizeof(uint32_t));
+	if(g->slots == NULL || g->hint == NULL) {
+		if(g->slots)
+			AOR_FREE(g->slots);
+		if(g->hint)
+			AOR_FREE(g->hint);
 		AOR_FREE(g);
 		return NULL;
 	}
 	memset(g->slots, 0, size * sizeof(aor_binding_t *));
+	/* an empty array: nothing expires (UINT32_MAX); each binding added or
+	 * drained into it lowers its block's hint */
+	memset(g->hint, 0xff, hint_blocks(size - 1) * sizeof(uint32_t));
 	g->mask = size - 1;
 	g->old_slots = old ? old->slots : NULL;
 	g->old_mask = old ? old->mask : 0;
@@ -81,7 +102,7 @@ aor_table_t *aor_table_new(const str *name, unsigned int size_log2)
 	t->gen = gen_new(1u << size_log2, NULL);
 	if(t->gen == NULL)
 		goto error;
-	t->mem = (long)((t->gen->mask + 1) * sizeof(aor_binding_t *));
+	t->mem = gen_bytes(t->gen->mask);
 	/* ids stay unique across restarts: start time in the high bits */
 	t->next_id = (uint64_t)aor_now() << 24;
 	return t;
@@ -119,6 +140,7 @@ void aor_table_free(aor_table_t *t)
 		AOR_FREE(g->old_slots);
 	}
 	AOR_FREE(g->slots);
+	AOR_FREE(g->hint);
 	AOR_FREE(g);
 	aor_lockset_free(t->locks);
 	AOR_FREE(t);
@@ -127,6 +149,28 @@ void aor_table_free(aor_table_t *t)
 static inline aor_gen_t *gen_get(aor_table_t *t)
 {
 	return aor_atomic_load_acq(&t->gen);
+}
+
+/* the hint value for an expiry time: permanent bindings never lower it */
+static inline uint32_t hint_of(time_t expires)
+{
+	if(expires <= 0)
+		return UINT32_MAX;
+	return (unsigned long long)expires >= UINT32_MAX ? UINT32_MAX - 1
+													 : (uint32_t)expires;
+}
+
+/* lowers the hint of slot pos's block to v (atomic: the blocks' slots are
+ * under different locks) */
+static inline void hint_lower(aor_gen_t *g, uint32_t pos, uint32_t v)
+{
+	uint32_t *h = &g->hint[(pos & g->mask) >> AOR_HINT_LOG2];
+	uint32_t cur = __atomic_load_n(h, __ATOMIC_RELAXED);
+
+	while(v < cur
+			&& !__atomic_compare_exchange_n(
+					h, &cur, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
 }
 
 /* Moves old slot oi of g into g's current array. Lock of oi held: every
@@ -144,6 +188,7 @@ static void drain_old(aor_gen_t *g, uint32_t oi)
 		ni = b->hash & g->mask;
 		b->next = g->slots[ni];
 		g->slots[ni] = b;
+		hint_lower(g, ni, hint_of(b->expires));
 	}
 }
 
@@ -176,6 +221,7 @@ int aor_table_find(
 		drain_old(g, hash & g->old_mask);
 	rec->t = t;
 	rec->n = 0;
+	rec->hash = hash;
 	rec->link = &g->slots[hash & g->mask];
 	for(link = rec->link; *link; link = &(*link)->next) {
 		if((*link)->hash != hash)
@@ -190,10 +236,17 @@ int aor_table_find(
 	return rec->n;
 }
 
+void aor_rec_expiry(aor_rec_t *rec, time_t expires)
+{
+	/* lock held: the generation cannot change under it */
+	hint_lower(gen_get(rec->t), rec->hash, hint_of(expires));
+}
+
 static void rec_link(aor_rec_t *rec, aor_binding_t *b)
 {
 	aor_table_t *t = rec->t;
 
+	aor_rec_expiry(rec, b->expires);
 	b->next = *rec->link;
 	*rec->link = b;
 	if(rec->n++ == 0)
@@ -219,7 +272,8 @@ void aor_rec_insert(aor_rec_t *rec, aor_binding_t *b)
 	rec_link(rec, b);
 }
 
-void aor_rec_del(aor_rec_t *rec, aor_binding_t **link)
+/* takes the binding at *link out of the store; returns it */
+static aor_binding_t *rec_unlink(aor_rec_t *rec, aor_binding_t **link)
 {
 	aor_table_t *t = rec->t;
 	aor_binding_t *b = *link;
@@ -229,7 +283,12 @@ void aor_rec_del(aor_rec_t *rec, aor_binding_t **link)
 		aor_atomic_add(&t->aors, -1);
 	aor_atomic_add(&t->bindings, -1);
 	aor_atomic_add(&t->mem, -(long)aor_binding_size(b));
-	AOR_FREE(b);
+	return b;
+}
+
+void aor_rec_del(aor_rec_t *rec, aor_binding_t **link)
+{
+	AOR_FREE(rec_unlink(rec, link));
 }
 
 void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
@@ -239,33 +298,41 @@ void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
 	nb->next = b->next;
 	nb->id = b->id;
 	*link = nb;
+	aor_rec_expiry(rec, nb->expires);
 	aor_atomic_add(&rec->t->mem,
 			(long)aor_binding_size(nb) - (long)aor_binding_size(b));
 	AOR_FREE(b);
 }
 
-/* Walks the runs of one slot chain; deletes the bindings for which del()
- * says so, calling cb first. Lock held. */
+/* Walks the runs of one slot chain; unlinks the bindings expired at now
+ * (all of them with all) onto the list at **tail, and lowers *min to the
+ * hint of each binding that stays. Lock held. */
 static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now, int all,
-		aor_expire_cb cb, void *arg)
+		aor_binding_t ***tail, uint32_t *min)
 {
 	aor_rec_t rec;
-	aor_binding_t **link;
+	aor_binding_t **link, *b;
 	int removed = 0, i, n;
+	uint32_t v;
 
 	while(*head) {
 		rec.t = t;
 		rec.link = head;
+		rec.hash = (*head)->hash;
 		rec.n = run_len(head);
 		link = head;
 		n = rec.n;
 		for(i = 0; i < n; i++) {
 			if(all || aor_binding_expired(*link, now)) {
-				if(cb)
-					cb(*link, arg);
-				aor_rec_del(&rec, link);
+				b = rec_unlink(&rec, link);
+				b->next = NULL;
+				**tail = b;
+				*tail = &b->next;
 				removed++;
 			} else {
+				v = hint_of((*link)->expires);
+				if(v < *min)
+					*min = v;
 				link = &(*link)->next;
 			}
 		}
@@ -335,9 +402,14 @@ static int slot_work(aor_gen_t *g, uint32_t pos, time_t now, int all)
 	return 0;
 }
 
+/* Sweeps slot pos under its lock (expired bindings, or all); lowers *min
+ * to the hint of what stays. The bindings removed are handed to cb and
+ * freed after the lock is released: the hold is only the unlinking, and
+ * the allocator's own lock is never taken under a slot lock here. */
 static int slot_clean(aor_table_t *t, uint32_t pos, time_t now, int all,
-		aor_expire_cb cb, void *arg)
+		aor_expire_cb cb, void *arg, uint32_t *min)
 {
+	aor_binding_t *gone = NULL, **tail = &gone, *b, *next;
 	aor_gen_t *g;
 	hold_t h;
 	int n = -1;
@@ -348,36 +420,83 @@ static int slot_clean(aor_table_t *t, uint32_t pos, time_t now, int all,
 	if(pos <= g->mask) {
 		if(g->old_slots && g->old_slots[pos & g->old_mask])
 			drain_old(g, pos & g->old_mask);
-		n = slot_sweep(t, &g->slots[pos], now, all, cb, arg);
+		n = slot_sweep(t, &g->slots[pos], now, all, &tail, min);
 	}
 	hold_note(t, &h);
 	aor_lockset_release(t->locks, pos & t->lock_mask);
+	for(b = gone; b; b = next) {
+		next = b->next;
+		if(cb)
+			cb(b, arg);
+		AOR_FREE(b);
+	}
 	return n;
 }
 
 int aor_table_expire_slot(aor_table_t *t, uint32_t pos, time_t now,
 		aor_expire_cb on_expire, void *arg)
 {
-	int n = slot_clean(t, pos, now, 0, on_expire, arg);
+	uint32_t min = UINT32_MAX;
+	int n = slot_clean(t, pos, now, 0, on_expire, arg, &min);
 
 	return n < 0 ? 0 : n;
+}
+
+long aor_table_expire_step(aor_table_t *t, unsigned int blocks, time_t now,
+		aor_expire_cb on_expire, void *arg)
+{
+	/* only the caller's process replaces the generation (aor_table_maint) */
+	aor_gen_t *g = gen_get(t);
+	uint32_t pos, end, blk, min, *h;
+	long removed = 0;
+	int k;
+
+	/* bounded: `blocks` blocks, one slot per lock hold */
+	while(blocks-- > 0) {
+		pos = t->expire_pos & ~(AOR_HINT_SLOTS - 1);
+		if(pos > g->mask)
+			pos = 0;
+		blk = pos >> AOR_HINT_LOG2;
+		end = pos + AOR_HINT_SLOTS;
+		if(end > g->mask + 1)
+			end = g->mask + 1; /* an array smaller than a block */
+		t->expire_pos = end;
+		h = &g->hint[blk];
+		if((time_t)__atomic_load_n(h, __ATOMIC_SEQ_CST) > now)
+			continue; /* nothing in the block has expired yet */
+		/* raised before the visit, so that a binding added to a slot
+		 * already visited lowers it again (hint_lower) */
+		__atomic_store_n(h, UINT32_MAX, __ATOMIC_SEQ_CST);
+		min = UINT32_MAX;
+		aor_atomic_add(&t->expire_visits, end - pos);
+		for(; pos < end; pos++) {
+			k = slot_clean(t, pos, now, 0, on_expire, arg, &min);
+			if(k > 0)
+				removed += k;
+		}
+		hint_lower(g, blk << AOR_HINT_LOG2, min);
+	}
+	return removed;
 }
 
 int aor_table_flush_slot(
 		aor_table_t *t, uint32_t pos, aor_expire_cb on_del, void *arg)
 {
-	return slot_clean(t, pos, 0, 1, on_del, arg);
+	uint32_t min = UINT32_MAX;
+
+	return slot_clean(t, pos, 0, 1, on_del, arg, &min);
 }
 
 long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg)
 {
+	uint32_t min = UINT32_MAX;
 	long n = 0;
 	uint32_t pos;
 	int k;
 
 	/* bounded per lock hold: one slot; the array may grow meanwhile and
 	 * the loop then covers the larger one */
-	for(pos = 0; (k = slot_clean(t, pos, 0, 1, on_del, arg)) >= 0; pos++)
+	for(pos = 0; (k = slot_clean(t, pos, 0, 1, on_del, arg, &min)) >= 0; pos++)
 		n += k;
 	return n;
 }
@@ -424,10 +543,15 @@ static int resize_start(aor_table_t *t, aor_gen_t *g)
 				t->name.s, size);
 		return AOR_E_NOMEM;
 	}
-	aor_atomic_add(&t->mem, (long)(size * sizeof(aor_binding_t *)));
+	aor_atomic_add(&t->mem, gen_bytes(size - 1));
 	t->drain_pos = 0;
 	aor_atomic_set(&t->gen, ng);
 	lock_barrier(t);
+	/* the old slots live on in ng; their hints are not needed: each
+	 * binding drained lowers the hint of its new block */
+	aor_atomic_add(
+			&t->mem, -(long)hint_blocks(g->mask) * (long)sizeof(uint32_t));
+	AOR_FREE(g->hint);
 	AOR_FREE(g);
 	AOR_LOG_DBG(
 			"table %.*s: growing to %u slots\n", t->name.len, t->name.s, size);
@@ -443,6 +567,7 @@ static void resize_finish(aor_table_t *t, aor_gen_t *g)
 		return; /* all old slots are empty; try again next step */
 	ng->mask = g->mask;
 	ng->slots = g->slots;
+	ng->hint = g->hint;
 	ng->old_slots = NULL;
 	ng->old_mask = 0;
 	aor_atomic_set(&t->gen, ng);

@@ -26,10 +26,18 @@
 #include "binding.h"
 
 /* one generation of a table's slot arrays; immutable once published */
+#define AOR_HINT_LOG2 6 /* a block of 64 slots shares one expiry hint */
+#define AOR_HINT_SLOTS (1u << AOR_HINT_LOG2)
+
 typedef struct aor_gen
 {
 	uint32_t mask; /* slots - 1 */
 	aor_binding_t **slots;
+	/* one per block of AOR_HINT_SLOTS slots (atomic): no binding of the
+	 * block expires before this second (UINT32_MAX: none expires). Lowered
+	 * by whoever adds, drains in or shortens a binding, raised only by the
+	 * expiry walk after it has visited the whole block: never late. */
+	uint32_t *hint;
 	uint32_t old_mask;		   /* of old_slots */
 	aor_binding_t **old_slots; /* being drained into slots, or NULL */
 } aor_gen_t;
@@ -39,15 +47,16 @@ typedef struct aor_table
 	str name;
 	aor_lockset_t *locks;
 	uint32_t lock_mask;
-	aor_gen_t *gen;		 /* read under a slot lock, swapped by the timer */
-	uint32_t drain_pos;	 /* next old slot the timer drains */
-	uint32_t expire_pos; /* next slot the expiry walk visits */
-	long aors;			 /* atomic: AoRs with at least one binding */
-	long bindings;		 /* atomic */
-	long mem;			 /* atomic: bytes held by bindings and arrays */
-	uint64_t hold_max_ns; /* atomic: longest slot lock hold of a walk */
+	aor_gen_t *gen;			  /* read under a slot lock, swapped by the timer */
+	uint32_t drain_pos;		  /* next old slot the timer drains */
+	uint32_t expire_pos;	  /* next block the expiry walk visits (its slot) */
+	uint64_t expire_visits;	  /* atomic: slots the expiry walk locked */
+	long aors;				  /* atomic: AoRs with at least one binding */
+	long bindings;			  /* atomic */
+	long mem;				  /* atomic: bytes held by bindings and arrays */
+	uint64_t hold_max_ns;	  /* atomic: longest slot lock hold of a walk */
 	uint64_t hold_max_cpu_ns; /* atomic: most CPU time under one hold */
-	uint64_t next_id;	 /* atomic: ids of new bindings */
+	uint64_t next_id;		  /* atomic: ids of new bindings */
 	struct aor_table *next;
 } aor_table_t;
 
@@ -57,6 +66,7 @@ typedef struct aor_rec
 	aor_table_t *t;
 	aor_binding_t **link;
 	int n;
+	uint32_t hash;
 } aor_rec_t;
 
 /* Hash of an AoR key; the store compares it before the bytes. */
@@ -98,6 +108,11 @@ void aor_rec_add(aor_rec_t *rec, aor_binding_t *b);
  * ids never repeat it. Lock held. */
 void aor_rec_insert(aor_rec_t *rec, aor_binding_t *b);
 
+/* Tells the table that a binding of rec now expires at expires (0:
+ * never): call it after changing a stored binding's expires in place
+ * (aor_rec_add, _insert and _swap do it themselves). Lock held. */
+void aor_rec_expiry(aor_rec_t *rec, time_t expires);
+
 /* Unlinks and frees the binding at *link (a link inside rec). Lock held.
  * This is the one path by which a binding leaves the store. */
 void aor_rec_del(aor_rec_t *rec, aor_binding_t **link);
@@ -108,10 +123,21 @@ void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb);
 
 /* Removes the bindings of slot pos (of the current array, and of the old
  * array slot it maps to) that expired at now; calls on_expire(b, arg) for
- * each before it is freed. Takes and releases the slot's lock. Returns the
- * number removed. */
+ * each before it is freed, after the slot's lock is released (b is then
+ * out of the store and the callback may call into it). Takes and releases
+ * the slot's lock. Returns the number removed. */
 typedef void (*aor_expire_cb)(const aor_binding_t *b, void *arg);
 int aor_table_expire_slot(aor_table_t *t, uint32_t pos, time_t now,
+		aor_expire_cb on_expire, void *arg);
+
+/* One step of the expiry walk: visits the next `blocks` blocks of
+ * AOR_HINT_SLOTS slots (wrapping at the end of the array), each slot under
+ * its own lock as aor_table_expire_slot does, except the blocks whose hint
+ * says nothing there has expired at now: those cost one read and no lock,
+ * so an idle table of a million AoRs is walked without touching a binding.
+ * Returns the number of bindings removed. Only one process may call it for
+ * a given table (the one that calls aor_table_maint). */
+long aor_table_expire_step(aor_table_t *t, unsigned int blocks, time_t now,
 		aor_expire_cb on_expire, void *arg);
 
 /* One bounded step of housekeeping (the timer calls it): starts a resize
@@ -130,7 +156,7 @@ long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg);
 
 /* Removes every binding of slot pos (of the current array, and of the old
  * array slot it maps to), calling on_del(b, arg) for each before it is
- * freed. Takes and releases the slot's lock. Returns the number removed,
+ * freed, after the lock is released (as for aor_table_expire_slot). Takes and releases the slot's lock. Returns the number removed,
  * or -1 when pos is past the current array (a walk pos = 0, 1, ... ends
  * there, and covers an array that grows meanwhile). */
 int aor_table_flush_slot(
@@ -165,12 +191,12 @@ typedef struct aor_table_stat
 {
 	long aors;
 	long bindings;
-	long mem;		/* bytes of shared memory: bindings and slot arrays */
+	long mem;			  /* bytes of shared memory: bindings and slot arrays */
 	uint64_t hold_max_ns; /* longest slot lock hold by the expiry, flush
 						   * or resize walks since the start */
 	uint64_t hold_max_cpu_ns; /* the most CPU time spent in one */
-	uint32_t slots; /* of the current array */
-	int resizing;	/* 1 while old slots are being drained */
+	uint32_t slots;			  /* of the current array */
+	int resizing;			  /* 1 while old slots are being drained */
 } aor_table_stat_t;
 
 /* Fills st from t. Takes and releases one slot lock: do not hold one. */

@@ -197,14 +197,17 @@ static void check_store(void)
 {
 	const aor_gen_t *g = t->gen;
 	int count[NAORS], runs[NAORS], k, aors = 0;
+	const aor_binding_t *b;
 	aor_table_stat_t st;
 	uint32_t i;
 	long mem;
 
 	memset(count, 0, sizeof(count));
 	memset(runs, 0, sizeof(runs));
-	/* the shared memory gauge: the slot arrays and every binding */
-	mem = (long)((g->mask + 1) * sizeof(aor_binding_t *));
+	/* the shared memory gauge: the slot arrays, the current one's expiry
+	 * hints and every binding */
+	mem = (long)((g->mask + 1) * sizeof(aor_binding_t *))
+		  + (long)((g->mask >> AOR_HINT_LOG2) + 1) * (long)sizeof(uint32_t);
 	for(i = 0; i <= g->mask; i++)
 		check_chain(g->slots[i], i, g->mask, count, runs, &mem);
 	if(g->old_slots) {
@@ -212,6 +215,12 @@ static void check_store(void)
 		for(i = 0; i <= g->old_mask; i++)
 			check_chain(g->old_slots[i], i, g->old_mask, count, runs, &mem);
 	}
+	/* the expiry hints are never late: no binding of the current array
+	 * expires before its block's hint */
+	for(i = 0; i <= g->mask; i++)
+		for(b = g->slots[i]; b; b = b->next)
+			CHECK(b->expires == 0
+					|| (time_t)g->hint[i >> AOR_HINT_LOG2] <= b->expires);
 	for(k = 0; k < NAORS; k++) {
 		CHECK(count[k] == m.a[k].n);
 		CHECK(runs[k] == (m.a[k].n > 0));
@@ -566,6 +575,13 @@ static void op_expire_all(void)
 	for(k = 0; k < NAORS; k++)
 		for(j = 0; j < m.a[k].n; j++)
 			expired += !mb_live(&m.a[k].b[j], aor_test_now);
+	/* the timer's walk: a whole pass of blocks, the hints deciding which
+	 * are visited; it must find every expired binding all the same */
+	t->expire_pos = 0;
+	CHECK(aor_table_expire_step(t, (aor_table_size(t) - 1) / AOR_HINT_SLOTS + 1,
+				  aor_test_now, on_gone, &gn)
+			== gn.n);
+	CHECK(gn.n == expired);
 	for(pos = 0; pos < aor_table_size(t); pos++)
 		aor_table_expire_slot(t, pos, aor_test_now, on_gone, &gn);
 	CHECK(gn.n == expired);

@@ -19,7 +19,11 @@
 #include "sys.h"
 #include "store.h"
 
-#define SLOT_BYTES(t) ((long)aor_table_size(t) * (long)sizeof(aor_binding_t *))
+/* the slot array and its expiry hints, one per AOR_HINT_SLOTS slots */
+#define SLOT_BYTES(t)                                           \
+	((long)aor_table_size(t) * (long)sizeof(aor_binding_t *)    \
+			+ (long)((aor_table_size(t) - 1) / AOR_HINT_SLOTS + 1) \
+					  * (long)sizeof(uint32_t))
 
 static aor_table_t *table_new(unsigned int size_log2)
 {
@@ -141,7 +145,7 @@ static void check_table(aor_table_t *t)
 	long aors = 0, bindings = 0, mem;
 	uint32_t i;
 
-	mem = (long)(g->mask + 1) * (long)sizeof(void *);
+	mem = SLOT_BYTES(t);
 	for(i = 0; i <= g->mask; i++) {
 		check_chain(t, g->slots[i], i, g->mask, 0, &aors, &bindings, &mem);
 		ASSERT_OK_SO_FAR();
@@ -468,6 +472,131 @@ TEST(expire_slot_reaches_bindings_still_in_old_slots)
 	ASSERT_OK_SO_FAR();
 	while(aor_table_maint(t, 1) != 0)
 		;
+	check_table(t);
+	aor_test_now = start;
+	aor_table_free(t);
+}
+
+/* one full pass of the expiry walk at now; returns the bindings removed
+ * and sets *visits to the slots it locked */
+static long expire_pass(aor_table_t *t, time_t now, uint64_t *visits)
+{
+	uint64_t v0 = t->expire_visits;
+	unsigned int blocks = (aor_table_size(t) - 1) / AOR_HINT_SLOTS + 1;
+	long n;
+
+	t->expire_pos = 0;
+	aor_test_now = now; /* what on_expire checks against */
+	n = aor_table_expire_step(t, blocks, now, on_expire, NULL);
+	*visits = t->expire_visits - v0;
+	return n;
+}
+
+/* the expiry walk locks only the blocks of slots where something may have
+ * expired: none on an idle table once it has learned the hints, exactly
+ * the block of a binding whose expiry was shortened in place or that was
+ * added later, and it still removes exactly the expired bindings */
+TEST(expire_step_passes_over_blocks_where_nothing_expired)
+{
+	time_t start = aor_test_now;
+	aor_table_t *t = table_new(10); /* 1,024 slots: 16 blocks */
+	aor_binding_t **link;
+	uint64_t visits;
+	aor_rec_t rec;
+	str a = STR_C("exp5");
+
+	ASSERT(t != NULL);
+	expire_fill(t, start);
+	expire_calls = expire_bad = 0;
+	/* nothing has expired: no slot is locked */
+	ASSERT_EQ(expire_pass(t, start, &visits), 0);
+	ASSERT_EQ(visits, 0);
+	ASSERT_EQ(expire_pass(t, start + 9, &visits), 0);
+	ASSERT_EQ(visits, 0);
+	/* at +10 the blocks holding the 300 short bindings */
+	ASSERT_EQ(expire_pass(t, start + 10, &visits), 300);
+	ASSERT_EQ(expire_calls, 300);
+	ASSERT_EQ(expire_bad, 0);
+	ASSERT(visits > 0 && visits <= 1024);
+	ASSERT_EQ(expire_pass(t, start + 10, &visits), 0);
+	ASSERT_EQ(visits, 0);
+	/* a binding shortened in place to +12 (a refresh): its block only */
+	aor_table_lock(t, aor_hash(&a));
+	ASSERT_EQ(aor_table_find(t, aor_hash(&a), &a, &rec), 1);
+	(*rec.link)->expires = start + 12;
+	aor_rec_expiry(&rec, (*rec.link)->expires);
+	aor_table_unlock(t, aor_hash(&a));
+	ASSERT_EQ(expire_pass(t, start + 11, &visits), 0);
+	ASSERT_EQ(visits, 0);
+	ASSERT_EQ(expire_pass(t, start + 12, &visits), 1);
+	ASSERT_EQ(visits, AOR_HINT_SLOTS);
+	ASSERT_EQ(find(t, "exp5", &rec), 0);
+	/* a binding added after its block was visited, expiring at +13 */
+	add(t, mk("late", "sip:late@192.0.2.9", start + 13));
+	ASSERT_EQ(expire_pass(t, start + 13, &visits), 1);
+	ASSERT_EQ(visits, AOR_HINT_SLOTS);
+	ASSERT_EQ(find(t, "late", &rec), 0);
+	/* a swap (new strings) carries the new expiry to the hint too */
+	add(t, mk("swap", "sip:swap@192.0.2.9", start + 100));
+	ASSERT_EQ(find(t, "swap", &rec), 1);
+	aor_table_lock(t, rec.hash);
+	ASSERT_EQ(aor_table_find(t, rec.hash, &a, &rec), 0); /* other AoR */
+	a = (str)STR_C("swap");
+	ASSERT_EQ(aor_table_find(t, rec.hash, &a, &rec), 1);
+	link = rec.link;
+	aor_rec_swap(&rec, link, mk("swap", "sip:swap@192.0.2.10", start + 14));
+	aor_table_unlock(t, rec.hash);
+	ASSERT_EQ(expire_pass(t, start + 14, &visits), 1);
+	ASSERT_EQ(visits, AOR_HINT_SLOTS);
+	/* at +20 the rest but the permanent ones; then nothing to visit */
+	ASSERT_EQ(expire_pass(t, start + 20, &visits), 299);
+	ASSERT_EQ(t->bindings, 100);
+	ASSERT_EQ(expire_pass(t, start + 1000000, &visits), 0);
+	ASSERT_EQ(visits, 0);
+	check_table(t);
+	aor_test_now = start;
+	aor_table_free(t);
+}
+
+/* the walk in steps of one block, with a resize started and drained in
+ * between: the new array's hints start unknown and every drained binding
+ * lowers its new block's hint, so nothing is missed */
+TEST(expire_step_misses_nothing_across_a_resize)
+{
+	time_t start = aor_test_now;
+	aor_table_t *t = table_new(6); /* 64 slots: one block */
+	uint64_t visits;
+	long n = 0;
+	int i, r = 1;
+
+	ASSERT(t != NULL);
+	expire_fill(t, start); /* 300 AoRs: the table grows past 256 slots */
+	ASSERT_EQ(expire_pass(t, start, &visits), 0);
+	ASSERT_EQ(expire_pass(t, start, &visits), 0);
+	ASSERT_EQ(visits, 0);
+	ASSERT_EQ(aor_table_maint(t, 0), 1); /* resize started, nothing drained */
+	expire_calls = expire_bad = 0;
+	/* the walk and the drain interleaved, one block and 4 old slots at a
+	 * time, past +10 */
+	t->expire_pos = 0;
+	aor_test_now = start + 10;
+	for(i = 0; i < 64; i++) {
+		n += aor_table_expire_step(t, 1, start + 10, on_expire, NULL);
+		if(r)
+			r = aor_table_maint(t, 4);
+	}
+	while(aor_table_maint(t, 64) != 0)
+		;
+	n += expire_pass(t, start + 10, &visits);
+	ASSERT_EQ(n, 300);
+	ASSERT_EQ(expire_calls, 300);
+	ASSERT_EQ(expire_bad, 0);
+	ASSERT_GE(aor_table_size(t), 256);
+	check_table(t);
+	ASSERT_EQ(expire_pass(t, start + 19, &visits), 0);
+	ASSERT_EQ(visits, 0);
+	ASSERT_EQ(expire_pass(t, start + 20, &visits), 300);
+	ASSERT_EQ(t->bindings, 100);
 	check_table(t);
 	aor_test_now = start;
 	aor_table_free(t);
