@@ -17,7 +17,11 @@ stateless 302 and the ACK) in sequential and in random order, unregister.
 Figures:
   callgrind  instructions per REGISTER and per INVITE+ACK (all processes,
              collection only inside receive_msg), for the qm and the TLSF
-             allocators; deterministic, the comparator to trust.
+             allocators; deterministic, the comparator to trust. The rows
+             "register_noalloc" and "invite_noalloc" leave out what the
+             memory managers' own functions (qm_*, tlsf_*) executed: under
+             qm that share depends on the pool's layout (a fresh pool with
+             mem_join walks ~1,000 empty buckets per allocation).
   cpu        CPU us per request from /proc/<pid>/schedstat of every Kamailio
              process, per phase; median, min and max of --reps runs.
   shm        core.shmmem real_used before and after registering N, per
@@ -31,7 +35,6 @@ figures are marked invalid.
 import argparse
 import glob
 import os
-import random
 import re
 import shutil
 import signal
@@ -194,6 +197,37 @@ class Kam:
                 pass
         return total
 
+    def minflt(self):
+        """Minor page faults of every process: a worker's first touch of a
+        shared memory page another process wrote (fork does not copy the
+        page tables of a shared mapping) costs one, once per page."""
+        total = 0
+        for p in self.pids():
+            try:
+                with open("/proc/%d/stat" % p) as f:
+                    total += int(f.read().rsplit(")", 1)[1].split()[7])
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+    def cpu_other_ns(self):
+        """CPU of the processes that are not SIP workers (timers, the
+        module's maintenance process, ctl, main): the share of cpu_ns()
+        that does not come from handling requests."""
+        if not hasattr(self, "_other"):
+            _, out = self.rpc("core.psx")
+            self._other = [int(p) for p, d in re.findall(
+                r"PID: (\d+)\s+DSC: ([^\n]+)", out)
+                if "receiver" not in d]
+        total = 0
+        for p in self._other:
+            try:
+                with open("/proc/%d/schedstat" % p) as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
+        return total
+
     def shm_used(self):
         _, out = self.rpc("core.shmmem")
         m = re.search(r"real_used:\s*(\d+)", out)
@@ -287,6 +321,33 @@ def callgrind_parts(d):
     return parts
 
 
+# the memory managers' own functions (q_malloc.c, tlsf_malloc.c and
+# tlsf.c of the core, as the symbol table names them): their share of a
+# figure is the allocator's work, which under qm depends on the pool's
+# layout more than on what the code asks of it
+ALLOC_FN = re.compile(r"^(qm_|tlsf_|split_frag|block_|search_suitable_"
+                      r"block|mapping_|insert_free_block|remove_free_block|"
+                      r"adjust_request_size|shm_core_)")
+
+
+def callgrind_alloc_parts(d):
+    """{part: instructions in the allocators' functions (exclusive)}."""
+    parts = {}
+    for f in glob.glob(os.path.join(d, "callgrind.out.*")):
+        m = re.search(r"callgrind\.out\.\d+(?:\.(\d+))?$", f)
+        if not m:
+            continue
+        part = int(m.group(1) or 0)
+        out = subprocess.run(["callgrind_annotate", "--threshold=100", f],
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            m = re.match(r"^\s*([\d,]+)\s+\([\d.]+%\)\s+\S*?:(\S+)", line)
+            if m and ALLOC_FN.match(m.group(2)):
+                parts[part] = parts.get(part, 0) + \
+                    int(m.group(1).replace(",", ""))
+    return parts
+
+
 def run_callgrind(work, setup, allocator, n, shm_mb):
     """Instructions per REGISTER and per INVITE+ACK under callgrind."""
     users = ["cg%06d" % i for i in range(n)]
@@ -304,6 +365,7 @@ def run_callgrind(work, setup, allocator, n, shm_mb):
     parts = callgrind_parts(k.dir)
     reg = parts.get(1, 0) / n
     inv = parts.get(2, 0) / n
+    alloc = callgrind_alloc_parts(k.dir)
     if os.environ.get("BENCH_KEEP"):
         keep = os.path.join(os.environ["BENCH_KEEP"], "%s-%s" % (setup,
                                                                  allocator))
@@ -313,6 +375,8 @@ def run_callgrind(work, setup, allocator, n, shm_mb):
                                                         keep))
     shutil.rmtree(k.dir, ignore_errors=True)
     return {"register": reg, "invite": inv, "ok": ok1 and ok2,
+            "register_noalloc": reg - alloc.get(1, 0) / n,
+            "invite_noalloc": inv - alloc.get(2, 0) / n,
             "note": note1 + "; " + note2}
 
 
@@ -354,10 +418,11 @@ def run_once(work, setup, n, rate, shm_mb, allocator):
         for name, scen, order, keys in phases(users):
             if name != "register" and name not in PHASES:
                 continue
-            c0 = k.cpu_ns()
+            c0, o0 = k.cpu_ns(), k.cpu_other_ns()
             ok, secs, note = sipp(k, work, scen, inf_file(work, users, order),
                                   n, rate, keys)
             res[name] = (k.cpu_ns() - c0) / 1000.0 / n
+            res[name + ":other"] = (k.cpu_other_ns() - o0) / 1000.0 / n
             res["ok"] &= ok
             if not ok:
                 res["notes"].append("%s: %s" % (name, note))
@@ -367,6 +432,53 @@ def run_once(work, setup, n, rate, shm_mb, allocator):
                                          "invite_rand" not in PHASES):
                 res["walk"] = walk(k, setup, n)
         res["shm_left"] = k.shm_used() - shm0
+    finally:
+        k.stop()
+        shutil.rmtree(k.dir, ignore_errors=True)
+    return res
+
+
+def run_at_size(work, n, m, rate, shm_mb, allocator):
+    """CPU us per request with the table already holding n AoRs (loaded
+    from a snapshot at start): m REGISTERs of new AoRs, then m INVITEs to
+    AoRs picked at random among the n. Measures the cost at a size, apart
+    from the growth to it (aor only: stock cannot preload without a
+    database)."""
+    sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
+    from test_snapshot import make_snapshot
+    users = ["u%07d" % i for i in range(n)]
+    snap = os.path.join(work, "at-size-%d.xml" % n)
+    if not os.path.exists(snap):
+        make_snapshot(snap, users)
+    setup = dict(SETUPS["aor"])
+    setup["params"] += '\nmodparam("aor", "snapshot_file", "%s")\n' \
+        'modparam("aor", "snapshot_interval", 0)' % snap
+    SETUPS["aor-at-size"] = setup
+    # the load renames nothing, but a stop writes the file: keep a copy
+    keep = snap + ".orig"
+    if not os.path.exists(keep):
+        shutil.copyfile(snap, keep)
+    shutil.copyfile(keep, snap)
+    k = Kam(work, "aor-at-size", shm_mb, allocator)
+    res = {"ok": True, "notes": []}
+    try:
+        fresh = ["n%07d" % i for i in range(m)]
+        for name, scen, inf, keys in (
+                ("register", "register.xml", inf_file(work, fresh, "seq"),
+                 (("regseq", 1), ("expires", 3600))),
+                ("invite_rand", "invite.xml", inf_file(work, users, "rand"),
+                 ())):
+            c0, o0, f0 = k.cpu_ns(), k.cpu_other_ns(), k.minflt()
+            ok, secs, note = sipp(k, work, scen, inf, m, rate, keys)
+            res[name] = (k.cpu_ns() - c0) / 1000.0 / m
+            res[name + ":other"] = (k.cpu_other_ns() - o0) / 1000.0 / m
+            res[name + ":faults"] = (k.minflt() - f0) / m
+            res["ok"] &= ok
+            if not ok:
+                res["notes"].append("%s: %s" % (name, note))
+        _, out = k.rpc("aor.stats")
+        m2 = re.search(r"aors:\s*(\d+)", out)
+        res["aors"] = int(m2.group(1)) if m2 else None
     finally:
         k.stop()
         shutil.rmtree(k.dir, ignore_errors=True)
@@ -448,6 +560,11 @@ def main():
     ap.add_argument("--phases", default="register,refresh,invite_seq,"
                     "invite_rand,unregister",
                     help="phases of the CPU runs (register is always run)")
+    ap.add_argument("--at-sizes", default="", metavar="N,N",
+                    help="aor only: CPU per request with the table already "
+                    "holding N AoRs (loaded from a snapshot), --reps runs")
+    ap.add_argument("--at-calls", type=int, default=40000,
+                    help="requests per phase of the --at-sizes runs")
     ap.add_argument("--expiry", type=int, default=0, metavar="N",
                     help="also measure N bindings expiring at once")
     ap.add_argument("--expiry-window", type=int, default=70,
@@ -470,7 +587,8 @@ def main():
             for alloc in args.allocators.split(","):
                 cg = {s: run_callgrind(work, s, alloc, args.callgrind_n,
                                        args.shm) for s in configs}
-                for req in ("register", "invite"):
+                for req in ("register", "invite", "register_noalloc",
+                            "invite_noalloc"):
                     v = {s: cg[s][req] for s in configs}
                     print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                         alloc, req,
@@ -521,12 +639,58 @@ def main():
                 print("| walk every AoR | %s |" % " | ".join(
                     runs[s][-1]["walk"] if s in runs else "-"
                     for s in CONFIGS) + " | | |")
+                print("\nof which outside the SIP workers (timers, "
+                      "maintenance, ctl), us per request (median): " +
+                      "; ".join("%s %s" % (ph, ", ".join(
+                          "%s %.2f" % (s, statistics.median(
+                              r[ph + ":other"] for r in runs[s]))
+                          for s in configs))
+                          for ph in ("register", "refresh", "invite_seq",
+                                     "invite_rand", "unregister")
+                          if ph == "register" or ph in PHASES))
                 for s in configs:
                     for r in runs[s]:
                         if not r["ok"]:
                             print("invalid run %s N=%d: %s" % (
                                 s, n, "; ".join(r["notes"])))
                 sys.stdout.flush()
+        if args.at_sizes:
+            sizes = [int(x) for x in args.at_sizes.split(",")]
+            # interleaved, so that the machine's drift hits every size alike
+            runs = {n: [] for n in sizes}
+            for _ in range(args.reps):
+                for n in sizes:
+                    runs[n].append(run_at_size(work, n, args.at_calls,
+                                               args.rate, args.shm,
+                                               args.cpu_allocator))
+            print("\n## aor at a size: CPU us per request with N AoRs "
+                  "already stored (%d requests per phase, median [min-max] "
+                  "of %d, interleaved), %s" % (args.at_calls, args.reps,
+                                               args.cpu_allocator))
+            print("| phase | %s | ratio last/first |" % " | ".join(
+                "N = %d" % n for n in sizes))
+            print("|---|%s---|" % ("---|" * len(sizes)))
+            for ph in ("register", "invite_rand"):
+                med = [statistics.median(r[ph] for r in runs[n])
+                       for n in sizes]
+                print("| %s | %s | %s |" % (ph, " | ".join(
+                    "%.1f [%.1f-%.1f]" % (md, min(r[ph] for r in runs[n]),
+                                          max(r[ph] for r in runs[n]))
+                    for md, n in zip(med, sizes)),
+                    fmt_ratio(med[-1], med[0])))
+                print("| %s outside the workers | %s | |" % (ph, " | ".join(
+                    "%.2f" % statistics.median(r[ph + ":other"]
+                                               for r in runs[n])
+                    for n in sizes)))
+                print("| %s minor page faults per request | %s | |" % (
+                    ph, " | ".join("%.3f" % statistics.median(
+                        r[ph + ":faults"] for r in runs[n]) for n in sizes)))
+            for n in sizes:
+                for r in runs[n]:
+                    if not r["ok"]:
+                        print("invalid run N=%d: %s" % (n, "; ".join(
+                            r["notes"])))
+            sys.stdout.flush()
         if args.expiry:
             r = run_expiry(work, args.expiry, 20000, args.rate, args.shm,
                            args.expiry_window)
