@@ -341,7 +341,7 @@ def callgrind_alloc_parts(d):
         out = subprocess.run(["callgrind_annotate", "--threshold=100", f],
                              capture_output=True, text=True).stdout
         for line in out.splitlines():
-            m = re.match(r"^\s*([\d,]+)\s+\([\d.]+%\)\s+\S*?:(\S+)", line)
+            m = re.match(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\S*?:(\S+)", line)
             if m and ALLOC_FN.match(m.group(2)):
                 parts[part] = parts.get(part, 0) + \
                     int(m.group(1).replace(",", ""))

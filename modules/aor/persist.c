@@ -312,6 +312,8 @@ static int path_check(const char *path)
 
 int aor_persist_init(void)
 {
+	aor_table_t *t;
+
 	state = shm_malloc(sizeof(*state));
 	if(state == NULL) {
 		SHM_MEM_ERROR_FMT("%zu bytes\n", sizeof(*state));
@@ -329,6 +331,10 @@ int aor_persist_init(void)
 				"working directory\n",
 				aor_params.snapshot_file);
 	load();
+	/* the load's own resize holds, before any other process exists,
+	 * blocked nobody: aor.stats reports the holds from the start on */
+	for(t = aor_tables(); t; t = t->next)
+		aor_table_hold_reset(t);
 	return 0;
 }
 

@@ -682,6 +682,12 @@ uint64_t aor_table_scan(aor_table_t *t, uint64_t cursor,
 	return cursor;
 }
 
+void aor_table_hold_reset(aor_table_t *t)
+{
+	aor_atomic_set(&t->hold_max_ns, 0);
+	aor_atomic_set(&t->hold_max_cpu_ns, 0);
+}
+
 void aor_table_stat(aor_table_t *t, aor_table_stat_t *st)
 {
 	aor_gen_t *g;

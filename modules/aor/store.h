@@ -193,11 +193,14 @@ typedef struct aor_table_stat
 	long bindings;
 	long mem;			  /* bytes of shared memory: bindings and slot arrays */
 	uint64_t hold_max_ns; /* longest slot lock hold by the expiry, flush
-						   * or resize walks since the start */
+						   * or resize walks since the start (the workers') */
 	uint64_t hold_max_cpu_ns; /* the most CPU time spent in one */
 	uint32_t slots;			  /* of the current array */
 	int resizing;			  /* 1 while old slots are being drained */
 } aor_table_stat_t;
+
+/* Forgets the longest holds measured so far (hold_max_ns, _cpu_ns). */
+void aor_table_hold_reset(aor_table_t *t);
 
 /* Fills st from t. Takes and releases one slot lock: do not hold one. */
 void aor_table_stat(aor_table_t *t, aor_table_stat_t *st);
