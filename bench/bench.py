@@ -187,28 +187,29 @@ class Kam:
             subprocess.run(["callgrind_control", "-d", str(p)],
                            capture_output=True, timeout=120)
 
-    def cpu_ns(self):
+    @staticmethod
+    def proc_sum(pids, name, pick):
+        """The sum over pids of pick(text of /proc/<pid>/<name>); a process
+        gone meanwhile counts 0."""
         total = 0
-        for p in self.pids():
+        for p in pids:
             try:
-                with open("/proc/%d/schedstat" % p) as f:
-                    total += int(f.read().split()[0])
-            except OSError:
+                with open("/proc/%d/%s" % (p, name)) as f:
+                    total += pick(f.read())
+            except (OSError, IndexError, ValueError):
                 pass
         return total
+
+    def cpu_ns(self):
+        return self.proc_sum(self.pids(), "schedstat",
+                             lambda t: int(t.split()[0]))
 
     def minflt(self):
         """Minor page faults of every process: a worker's first touch of a
         shared memory page another process wrote (fork does not copy the
         page tables of a shared mapping) costs one, once per page."""
-        total = 0
-        for p in self.pids():
-            try:
-                with open("/proc/%d/stat" % p) as f:
-                    total += int(f.read().rsplit(")", 1)[1].split()[7])
-            except (OSError, IndexError, ValueError):
-                pass
-        return total
+        return self.proc_sum(self.pids(), "stat",
+                             lambda t: int(t.rsplit(")", 1)[1].split()[7]))
 
     def cpu_other_ns(self):
         """CPU of the processes that are not SIP workers (timers, the
@@ -219,14 +220,8 @@ class Kam:
             self._other = [int(p) for p, d in re.findall(
                 r"PID: (\d+)\s+DSC: ([^\n]+)", out)
                 if "receiver" not in d]
-        total = 0
-        for p in self._other:
-            try:
-                with open("/proc/%d/schedstat" % p) as f:
-                    total += int(f.read().split()[0])
-            except OSError:
-                pass
-        return total
+        return self.proc_sum(self._other, "schedstat",
+                             lambda t: int(t.split()[0]))
 
     def shm_used(self):
         _, out = self.rpc("core.shmmem")
