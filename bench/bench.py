@@ -300,14 +300,18 @@ def phases(users):
 
 # ---------------------------------------------------------------- callgrind
 
+def callgrind_dumps(d):
+    """(part, path) of every callgrind dump in d (part 0: the final one)."""
+    for f in glob.glob(os.path.join(d, "callgrind.out.*")):
+        m = re.search(r"callgrind\.out\.\d+(?:\.(\d+))?$", f)
+        if m:
+            yield int(m.group(1) or 0), f
+
+
 def callgrind_parts(d):
     """{part: instructions} summed over the processes' dumps in d."""
     parts = {}
-    for f in glob.glob(os.path.join(d, "callgrind.out.*")):
-        m = re.search(r"callgrind\.out\.\d+(?:\.(\d+))?$", f)
-        if not m:
-            continue
-        part = int(m.group(1) or 0)
+    for part, f in callgrind_dumps(d):
         with open(f) as fh:
             for line in fh:
                 if line.startswith("summary:") or line.startswith("totals:"):
@@ -328,11 +332,7 @@ ALLOC_FN = re.compile(r"^(qm_|tlsf_|split_frag|block_|search_suitable_"
 def callgrind_alloc_parts(d):
     """{part: instructions in the allocators' functions (exclusive)}."""
     parts = {}
-    for f in glob.glob(os.path.join(d, "callgrind.out.*")):
-        m = re.search(r"callgrind\.out\.\d+(?:\.(\d+))?$", f)
-        if not m:
-            continue
-        part = int(m.group(1) or 0)
+    for part, f in callgrind_dumps(d):
         out = subprocess.run(["callgrind_annotate", "--threshold=100", f],
                              capture_output=True, text=True).stdout
         for line in out.splitlines():
