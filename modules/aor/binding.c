@@ -120,6 +120,7 @@ int aor_ruid_fmt(uint64_t id, char *buf)
 #define C_PARAM 4 /* paramchar, '=' and ';' */
 
 static unsigned char cclass[256];
+static int cclass_built = 0;
 
 static void cclass_init(void)
 {
@@ -136,17 +137,25 @@ static void cclass_init(void)
 		cclass[(unsigned char)*u] |= C_USER;
 	for(; *pm; pm++)
 		cclass[(unsigned char)*pm] |= C_PARAM;
-	cclass[0] = C_HOST; /* marks the table as built; NUL is in no class */
+	cclass_built = 1;
 }
 
 #define IS(c, k) (cclass[(unsigned char)(c)] & (k))
+
+/* the first byte from p on that is not in class k, or end */
+static inline const char *span(const char *p, const char *end, int k)
+{
+	while(p < end && IS(*p, k))
+		p++;
+	return p;
+}
 
 int aor_uri_simple(const str *uri, str *user, str *host)
 {
 	const char *p = uri->s, *end = uri->s + uri->len, *start;
 	int digits = 0, port = 0;
 
-	if(cclass[0] == 0)
+	if(!cclass_built)
 		cclass_init();
 	/* "sip:" or "sips:", any case (a byte | 0x20 is its lower case) */
 	if(uri->len < 4 || (p[0] | 0x20) != 's' || (p[1] | 0x20) != 'i'
@@ -159,8 +168,7 @@ int aor_uri_simple(const str *uri, str *user, str *host)
 	else
 		return 0;
 	start = p;
-	while(p < end && IS(*p, C_USER))
-		p++;
+	p = span(p, end, C_USER);
 	user->s = (char *)start;
 	user->len = 0;
 	if(p < end && *p == '@') {
@@ -171,8 +179,7 @@ int aor_uri_simple(const str *uri, str *user, str *host)
 	}
 	/* the host (user-less URIs rescan from the start: a host is also a
 	 * user's characters) */
-	for(p = start; p < end && IS(*p, C_HOST) && *p; p++)
-		;
+	p = span(start, end, C_HOST);
 	host->s = (char *)start;
 	host->len = (int)(p - start);
 	if(host->len == 0 || host->s[0] == '.' || host->s[0] == '-')
@@ -192,6 +199,29 @@ int aor_uri_simple(const str *uri, str *user, str *host)
 		if(!IS(*p, C_PARAM) || (*p == ';' && (p + 1 == end || p[1] == ';')))
 			return 0;
 	return 1;
+}
+
+int aor_ipv4_parse(const str *s, unsigned char out[4])
+{
+	const char *p = s->s, *end = s->s + s->len;
+	unsigned int v;
+	int i;
+
+	for(i = 0;; i++) {
+		if(p >= end || (unsigned int)(*p - '0') > 9)
+			return 0;
+		v = (unsigned int)(*p++ - '0');
+		if(v > 0) /* a part that starts with 0 is "0" */
+			while(p < end && (unsigned int)(*p - '0') <= 9 && v < 256)
+				v = v * 10 + (unsigned int)(*p++ - '0');
+		if(v > 255)
+			return 0;
+		out[i] = (unsigned char)v;
+		if(i == 3)
+			return p == end;
+		if(p >= end || *p++ != '.')
+			return 0;
+	}
 }
 
 int aor_ruid_parse(const str *s, uint64_t *id)

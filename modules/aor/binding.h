@@ -127,6 +127,11 @@ time_t aor_expires_abs(time_t now, long long rel);
 #define AOR_RUID_LEN 20
 int aor_ruid_fmt(uint64_t id, char *buf);
 
+/* 1 when s is exactly a dotted-quad IPv4 address of decimal parts 0..255
+ * without leading zeros, its bytes in out (network order); 0 otherwise
+ * (the caller then asks the full parser) */
+int aor_ipv4_parse(const str *s, unsigned char out[4]);
+
 /* 1 when uri is a plain "sip:[user@]host[:port][;params]" (or sips:) of
  * unescaped user characters, a host name or IPv4 address, and parameters
  * of RFC 3261 paramchars, each non-empty: then *user (len 0 when absent)

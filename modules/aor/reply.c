@@ -26,36 +26,38 @@ typedef struct aor_errinfo
 	int code;
 	const char *reason;
 	const char *info; /* P-Registrar-Error */
+	int reason_size;  /* with its NUL */
 } aor_errinfo_t;
 
 /* clang-format off */
+#define ERRINFO(code, reason, info) {code, reason, info, sizeof(reason)}
 static const aor_errinfo_t aor_errtab[AOR_E_COUNT] = {
-	[0] = {200, "OK", ""},
-	[-AOR_E_NOMEM] = {503, "Service Unavailable", "Out of memory"},
-	[-AOR_E_TABLE_FULL] = {503, "Service Unavailable",
-		"Too many registered contacts in the location table"},
-	[-AOR_E_TOO_MANY] = {503, "Service Unavailable",
-		"Too many registered contacts"},
-	[-AOR_E_TOO_BRIEF] = {423, "Interval Too Brief", "Expires too low"},
-	[-AOR_E_STAR] = {400, "Bad Request",
-		"Invalid wildcard: * needs Expires: 0 and no other contact"},
-	[-AOR_E_BAD_Q] = {400, "Bad Request", "Invalid q value"},
-	[-AOR_E_BAD_EXPIRES] = {400, "Bad Request", "Invalid expires value"},
-	[-AOR_E_BAD_CONTACT] = {400, "Bad Request", "Bad Contact header"},
-	[-AOR_E_BAD_AOR] = {400, "Bad Request", "Bad address of record"},
-	[-AOR_E_TOO_LONG] = {400, "Bad Request", "Contact or header too long"},
-	[-AOR_E_CSEQ] = {400, "Bad Request",
-		"Invalid CSeq number (not higher than the stored one)"},
-	[-AOR_E_BAD_CALLID] = {400, "Bad Request", "Call-ID header missing"},
-	[-AOR_E_BAD_CSEQ] = {400, "Bad Request", "CSeq header missing or bad"},
-	[-AOR_E_PATH] = {420, "Bad Extension", "Path not supported by the UA"},
-	[-AOR_E_NOT_FOUND] = {404, "Not Found", "No such address of record"},
-	[-AOR_E_BAD_INSTANCE] = {400, "Bad Request", "Bad +sip.instance"},
-	[-AOR_E_INTERNAL] = {500, "Server Internal Error", "Internal error"},
-	[-AOR_E_BAD_MSG] = {400, "Bad Request", "Malformed request"},
-	[-AOR_E_BAD_RURI] = {400, "Bad Request", "Bad Request-URI"},
-	[-AOR_E_RURI_SCHEME] = {416, "Unsupported URI Scheme",
-		"Request-URI scheme not supported"},
+	[0] = ERRINFO(200, "OK", ""),
+	[-AOR_E_NOMEM] = ERRINFO(503, "Service Unavailable", "Out of memory"),
+	[-AOR_E_TABLE_FULL] = ERRINFO(503, "Service Unavailable",
+		"Too many registered contacts in the location table"),
+	[-AOR_E_TOO_MANY] = ERRINFO(503, "Service Unavailable",
+		"Too many registered contacts"),
+	[-AOR_E_TOO_BRIEF] = ERRINFO(423, "Interval Too Brief", "Expires too low"),
+	[-AOR_E_STAR] = ERRINFO(400, "Bad Request",
+		"Invalid wildcard: * needs Expires: 0 and no other contact"),
+	[-AOR_E_BAD_Q] = ERRINFO(400, "Bad Request", "Invalid q value"),
+	[-AOR_E_BAD_EXPIRES] = ERRINFO(400, "Bad Request", "Invalid expires value"),
+	[-AOR_E_BAD_CONTACT] = ERRINFO(400, "Bad Request", "Bad Contact header"),
+	[-AOR_E_BAD_AOR] = ERRINFO(400, "Bad Request", "Bad address of record"),
+	[-AOR_E_TOO_LONG] = ERRINFO(400, "Bad Request", "Contact or header too long"),
+	[-AOR_E_CSEQ] = ERRINFO(400, "Bad Request",
+		"Invalid CSeq number (not higher than the stored one)"),
+	[-AOR_E_BAD_CALLID] = ERRINFO(400, "Bad Request", "Call-ID header missing"),
+	[-AOR_E_BAD_CSEQ] = ERRINFO(400, "Bad Request", "CSeq header missing or bad"),
+	[-AOR_E_PATH] = ERRINFO(420, "Bad Extension", "Path not supported by the UA"),
+	[-AOR_E_NOT_FOUND] = ERRINFO(404, "Not Found", "No such address of record"),
+	[-AOR_E_BAD_INSTANCE] = ERRINFO(400, "Bad Request", "Bad +sip.instance"),
+	[-AOR_E_INTERNAL] = ERRINFO(500, "Server Internal Error", "Internal error"),
+	[-AOR_E_BAD_MSG] = ERRINFO(400, "Bad Request", "Malformed request"),
+	[-AOR_E_BAD_RURI] = ERRINFO(400, "Bad Request", "Bad Request-URI"),
+	[-AOR_E_RURI_SCHEME] = ERRINFO(416, "Unsupported URI Scheme",
+		"Request-URI scheme not supported"),
 };
 /* clang-format on */
 
@@ -125,11 +127,11 @@ static char *put_q(char *p, int q)
 static size_t contact_size(const aor_binding_t *b)
 {
 	const char *rp = aor_params.received_param;
+	str rcv = aor_binding_get(b, AOR_F_RECEIVED);
 
 	return aor_binding_get(b, AOR_F_URI).len
-		   + aor_binding_get(b, AOR_F_INSTANCE).len
-		   + aor_binding_get(b, AOR_F_RECEIVED).len + (rp ? strlen(rp) : 0)
-		   + 96;
+		   + aor_binding_get(b, AOR_F_INSTANCE).len + rcv.len
+		   + (rcv.len > 0 && rp ? strlen(rp) : 0) + 96;
 }
 
 /* one Contact value */
@@ -288,7 +290,7 @@ int aor_reply_send(sip_msg_t *msg, int err)
 	/* with its NUL counted, sl uses the reason as it is instead of
 	 * copying it to a NUL-terminated buffer (one allocation per reply) */
 	reason.s = (char *)e->reason;
-	reason.len = strlen(e->reason) + 1;
+	reason.len = e->reason_size;
 	if(aor_slb.freply(msg, e->code, &reason) < 0) {
 		LM_ERR("cannot send %d %s\n", e->code, e->reason);
 		return -1;

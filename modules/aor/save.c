@@ -491,6 +491,7 @@ static int behind_nat(sip_msg_t *msg)
 {
 	struct via_body *v = msg->via1;
 	struct ip_addr *va;
+	unsigned char a[4];
 	char *ip;
 	unsigned short port;
 
@@ -500,8 +501,12 @@ static int behind_nat(sip_msg_t *msg)
 	if(port != msg->rcv.src_port)
 		return 1;
 	/* an IPv4 Via host compared as an address (hot path) */
-	if(msg->rcv.src_ip.af == AF_INET && (va = str2ip(&v->host)) != NULL)
-		return !ip_addr_cmp(va, &msg->rcv.src_ip);
+	if(msg->rcv.src_ip.af == AF_INET) {
+		if(aor_ipv4_parse(&v->host, a))
+			return memcmp(a, msg->rcv.src_ip.u.addr, 4) != 0;
+		if((va = str2ip(&v->host)) != NULL)
+			return !ip_addr_cmp(va, &msg->rcv.src_ip);
+	}
 	ip = ip_addr2strz(&msg->rcv.src_ip);
 	return (int)strlen(ip) != v->host.len
 		   || strncasecmp(ip, v->host.s, v->host.len) != 0;
@@ -568,7 +573,8 @@ static int body_complete(sip_msg_t *msg)
 {
 	char *body;
 
-	if(msg->rcv.proto != PROTO_UDP || msg->content_length == NULL)
+	if(msg->rcv.proto != PROTO_UDP || msg->content_length == NULL
+			|| get_content_length(msg) == 0)
 		return 1;
 	body = get_body(msg);
 	return body != NULL

@@ -223,6 +223,52 @@ def test_nat_private_via_and_contact_use_source_address(kam, uas_factory,
     assert got.ruri == contact
 
 
+@pytest.mark.parametrize("via_host", ["10.0.0.1", "127.0.0.2", "127.1"])
+def test_nat_via_address_other_than_source_uses_source_address(
+        kam, uas_factory, user, via_host):
+    """RFC 3581 4: the same port but another address in the top Via than
+    the packet's source (127.1 is left by the fast IPv4 parser to the
+    core's): the source is the NAT's, so lookup sends there, not to the
+    Contact."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sip.HOST, 0))
+    contact = "sip:%s@127.0.0.1:%d" % (user, sip.free_udp_port())
+    reg = sip.Client(kam.port, sock=s)
+    via = "SIP/2.0/UDP %s:%d;branch=%s;rport" % (
+        via_host, s.getsockname()[1], sip.new_branch())
+    assert_ok(reg.register(kam.aor(user), [contact], expires=300,
+                           override={"Via": via}))
+    nat = uas_factory(code=486, sock=s)
+    invite(kam, user)
+    got = nat.wait_for("INVITE")
+    assert got is not None, "the INVITE did not reach the source address"
+    assert got.ruri == contact
+
+
+@pytest.mark.parametrize("via_host", ["127.0.0.1", "127.0.0.01"])
+def test_via_equal_to_source_keeps_the_contact(kam, uas_factory, user,
+                                               via_host):
+    """The top Via names the source address and port (127.0.0.01 is left
+    by the fast IPv4 parser to the core's, which reads it as 127.0.0.1):
+    not behind NAT, so lookup sends to the Contact (a third party's, RFC
+    3261 10.2)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sip.HOST, 0))
+    target = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    target.bind((sip.HOST, 0))
+    contact = "sip:%s@127.0.0.1:%d" % (user, target.getsockname()[1])
+    reg = sip.Client(kam.port, sock=s)
+    via = "SIP/2.0/UDP %s:%d;branch=%s" % (
+        via_host, s.getsockname()[1], sip.new_branch())
+    assert_ok(reg.register(kam.aor(user), [contact], expires=300,
+                           override={"Via": via}))
+    uas = uas_factory(code=486, sock=target)
+    invite(kam, user)
+    got = uas.wait_for("INVITE")
+    assert got is not None, "the INVITE did not reach the Contact"
+    assert got.ruri == contact
+
+
 def test_registered_is_true_for_a_bound_aor(kam, client, user):
     """registered(table) returns 1 when the R-URI's AoR has a binding."""
     assert_ok(client.register(kam.aor(user), ["sip:%s@127.0.0.1:5101" % user],

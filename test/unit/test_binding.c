@@ -566,6 +566,54 @@ TEST(uri_simple_takes_plain_uris_and_leaves_the_rest)
 		if(aor_uri_simple(&s, &u, &h) != 0)
 			UNIT_FAIL("%s taken", no[i]);
 	}
+	/* a NUL inside the counted string is in no class */
+	s.s = "sip:a@h\0x";
+	s.len = 9;
+	if(aor_uri_simple(&s, &u, &h) != 0)
+		UNIT_FAIL("a URI with a NUL in its host taken");
+	s.s = "sip:a\0b@h";
+	if(aor_uri_simple(&s, &u, &h) != 0)
+		UNIT_FAIL("a URI with a NUL in its user taken");
+}
+
+/* save()'s NAT test compares an IPv4 Via host with the source address:
+ * what the fast parser takes must be what the core's str2ip gives, the
+ * rest goes to str2ip */
+TEST(ipv4_parse_takes_dotted_quads_only)
+{
+	static const struct
+	{
+		const char *s;
+		unsigned char b[4];
+	} yes[] = {
+			{"127.0.0.1", {127, 0, 0, 1}},
+			{"0.0.0.0", {0, 0, 0, 0}},
+			{"255.255.255.255", {255, 255, 255, 255}},
+			{"10.200.30.4", {10, 200, 30, 4}},
+	};
+	static const char *const no[] = {"", "1", "1.2.3", "1.2.3.4.5",
+			"256.0.0.1", "1.2.3.256", "01.2.3.4", "1.2.3.04", "1..3.4",
+			"1.2.3.", ".1.2.3", "1.2.3.4 ", "1.2.3.4:5060", "a.b.c.d",
+			"1000.2.3.4", "1.2.3.-4", "example.com", "::1", "[127.0.0.1]"};
+	unsigned char b[4];
+	unsigned int i;
+	str s;
+
+	for(i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		s = STR_C(yes[i].s);
+		if(aor_ipv4_parse(&s, b) != 1 || memcmp(b, yes[i].b, 4) != 0)
+			UNIT_FAIL("%s not parsed to its bytes", yes[i].s);
+	}
+	for(i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		s = STR_C(no[i]);
+		if(aor_ipv4_parse(&s, b) != 0)
+			UNIT_FAIL("%s taken", no[i]);
+	}
+	/* the counted length is the end, not a NUL */
+	s.s = "1.2.3.45";
+	s.len = 7;
+	if(aor_ipv4_parse(&s, b) != 1 || b[3] != 4)
+		UNIT_FAIL("a counted string read past its length");
 }
 
 int main(int argc, char **argv)
