@@ -50,6 +50,9 @@ KAMAILIO = os.environ.get("KAMAILIO", "/usr/sbin/kamailio")
 KAMCMD = os.environ.get("KAMCMD", "/usr/sbin/kamcmd")
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 MPATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+# --pin: Kamailio on CPU 0, SIPp on CPU 1 (two CPUs at least)
+PIN = False
+
 AOR_SO = os.environ.get("AOR_SO", os.path.join(ROOT, "build", "aor.so"))
 CONFIGS = ("bare", "stock", "aor")
 PHASES = set()
@@ -142,6 +145,8 @@ class Kam:
         self.cmd = [KAMAILIO, "-DD", "-E", "-f", self.cfg, "-m", str(shm_mb),
                     "-M", "32", "-x", allocator]
         self.callgrind = callgrind
+        if PIN and not callgrind:
+            self.cmd = ["taskset", "-c", "0"] + self.cmd
         if callgrind:
             self.cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes",
                         "--collect-atstart=no",
@@ -255,7 +260,8 @@ def inf_file(work, users, order):
 def sipp(k, work, scenario, inf, n, rate, keys=()):
     """Runs n calls; returns (ok, seconds, note)."""
     stat = os.path.join(work, "sipp-stat-%d.csv" % os.getpid())
-    cmd = [SIPP, "127.0.0.1:%d" % k.port, "-sf",
+    cmd = (["taskset", "-c", "1"] if PIN else []) + [
+           SIPP, "127.0.0.1:%d" % k.port, "-sf",
            os.path.join(HERE, "sipp", scenario), "-inf", inf,
            "-m", str(n), "-r", str(rate), "-l", str(max(rate // 10, 50)),
            "-i", "127.0.0.1", "-p", str(free_port()), "-buff_size",
@@ -433,12 +439,14 @@ def run_once(work, setup, n, rate, shm_mb, allocator):
     return res
 
 
-def run_at_size(work, n, m, rate, shm_mb, allocator):
+def run_at_size(work, n, m, rate, shm_mb, allocator, warm=0):
     """CPU us per request with the table already holding n AoRs (loaded
     from a snapshot at start): m REGISTERs of new AoRs, then m INVITEs to
     AoRs picked at random among the n. Measures the cost at a size, apart
     from the growth to it (aor only: stock cannot preload without a
-    database)."""
+    database). warm: random INVITEs sent first and not measured, so that
+    the workers have touched the table as a long-running server's have
+    (each worker's first touch of a shared page is a minor fault)."""
     sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
     from test_snapshot import make_snapshot
     users = ["u%07d" % i for i in range(n)]
@@ -457,6 +465,12 @@ def run_at_size(work, n, m, rate, shm_mb, allocator):
     k = Kam(work, "aor-at-size", shm_mb, allocator)
     res = {"ok": True, "notes": []}
     try:
+        if warm:
+            ok, _, note = sipp(k, work, "invite.xml",
+                               inf_file(work, users, "rand"), warm, rate)
+            res["ok"] &= ok
+            if not ok:
+                res["notes"].append("warm-up: %s" % note)
         fresh = ["n%07d" % i for i in range(m)]
         for name, scen, inf, keys in (
                 ("register", "register.xml", inf_file(work, fresh, "seq"),
@@ -532,8 +546,8 @@ def run_expiry(work, n_exp, n_traffic, rate, shm_mb, window):
     return res
 
 
-def fmt_ratio(a, b):
-    return "%.2fx" % (a / b) if a and b else "-"
+def fmt_ratio(a, b, digits=2):
+    return "%.*fx" % (digits, a / b) if a and b else "-"
 
 
 def main():
@@ -560,11 +574,19 @@ def main():
                     "holding N AoRs (loaded from a snapshot), --reps runs")
     ap.add_argument("--at-calls", type=int, default=40000,
                     help="requests per phase of the --at-sizes runs")
+    ap.add_argument("--pin", action="store_true",
+                    help="CPU runs: Kamailio on CPU 0, SIPp on CPU 1 "
+                    "(taskset), so that they do not take turns on a CPU")
+    ap.add_argument("--at-warmup", type=int, default=0, metavar="M",
+                    help="random INVITEs sent before the measured phases "
+                    "of each --at-sizes run (not measured)")
     ap.add_argument("--expiry", type=int, default=0, metavar="N",
                     help="also measure N bindings expiring at once")
     ap.add_argument("--expiry-window", type=int, default=70,
                     help="seconds of traffic measured before and during")
     args = ap.parse_args()
+    global PIN
+    PIN = args.pin
     configs = args.configs.split(",")
     PHASES.update(args.phases.split(","))
     work = tempfile.mkdtemp(prefix="aor-bench-")
@@ -590,9 +612,10 @@ def main():
                         *["%.1fk%s" % (v[s] / 1000,
                                        "" if cg[s]["ok"] else " (invalid)")
                           if s in v else "-" for s in CONFIGS],
-                        fmt_ratio(v.get("aor"), v.get("bare")),
-                        fmt_ratio(v.get("aor"), v.get("stock")),
-                        fmt_ratio(v.get("stock"), v.get("bare"))))
+                        # deterministic figures: a third decimal
+                        fmt_ratio(v.get("aor"), v.get("bare"), 3),
+                        fmt_ratio(v.get("aor"), v.get("stock"), 3),
+                        fmt_ratio(v.get("stock"), v.get("bare"), 3)))
                     sys.stdout.flush()
         if not args.no_cpu:
             for n in [int(x) for x in args.sizes.split(",")]:
@@ -657,27 +680,34 @@ def main():
                 for n in sizes:
                     runs[n].append(run_at_size(work, n, args.at_calls,
                                                args.rate, args.shm,
-                                               args.cpu_allocator))
+                                               args.cpu_allocator,
+                                               args.at_warmup))
             print("\n## aor at a size: CPU us per request with N AoRs "
                   "already stored (%d requests per phase, median [min-max] "
-                  "of %d, interleaved), %s" % (args.at_calls, args.reps,
-                                               args.cpu_allocator))
-            print("| phase | %s | ratio last/first |" % " | ".join(
-                "N = %d" % n for n in sizes))
-            print("|---|%s---|" % ("---|" * len(sizes)))
+                  "of %d, interleaved, after %d random INVITEs not "
+                  "measured), %s" % (args.at_calls, args.reps,
+                                     args.at_warmup, args.cpu_allocator))
+            print("| phase | %s | ratio last/first | median of the "
+                  "repetitions' own ratios |" % " | ".join(
+                      "N = %d" % n for n in sizes))
+            print("|---|%s---|---|" % ("---|" * len(sizes)))
             for ph in ("register", "invite_rand"):
                 med = [statistics.median(r[ph] for r in runs[n])
                        for n in sizes]
-                print("| %s | %s | %s |" % (ph, " | ".join(
+                # each repetition ran the sizes back to back: its own
+                # ratio shares the machine's state of those minutes
+                paired = statistics.median(
+                    b[ph] / a[ph] for a, b in zip(runs[sizes[0]],
+                                                  runs[sizes[-1]]))
+                print("| %s | %s | %s | %.2fx |" % (ph, " | ".join(
                     "%.1f [%.1f-%.1f]" % (md, min(r[ph] for r in runs[n]),
                                           max(r[ph] for r in runs[n]))
                     for md, n in zip(med, sizes)),
-                    fmt_ratio(med[-1], med[0])))
-                print("| %s outside the workers | %s | |" % (ph, " | ".join(
-                    "%.2f" % statistics.median(r[ph + ":other"]
-                                               for r in runs[n])
-                    for n in sizes)))
-                print("| %s minor page faults per request | %s | |" % (
+                    fmt_ratio(med[-1], med[0]), paired))
+                print("| %s outside the workers | %s | | |" % (
+                    ph, " | ".join("%.2f" % statistics.median(
+                        r[ph + ":other"] for r in runs[n]) for n in sizes)))
+                print("| %s minor page faults per request | %s | | |" % (
                     ph, " | ".join("%.3f" % statistics.median(
                         r[ph + ":faults"] for r in runs[n]) for n in sizes)))
             for n in sizes:
