@@ -202,25 +202,39 @@ def test_nat_source_address_is_used_when_it_differs_from_contact(
     assert got.ruri == contact
 
 
+def udp_socket():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sip.HOST, 0))
+    return s
+
+
+def register_with_via(kam, user, sock, contact, via_host, via_port,
+                      rport=True):
+    """REGISTER contact for user, sent from sock with this top Via."""
+    via = "SIP/2.0/UDP %s:%d;branch=%s%s" % (
+        via_host, via_port, sip.new_branch(), ";rport" if rport else "")
+    assert_ok(sip.Client(kam.port, sock=sock).register(
+        kam.aor(user), [contact], expires=300, override={"Via": via}))
+
+
+def assert_invite_reaches(kam, user, uas, contact, where):
+    invite(kam, user)
+    got = uas.wait_for("INVITE")
+    assert got is not None, "the INVITE did not reach the " + where
+    assert got.ruri == contact
+
+
 def test_nat_private_via_and_contact_use_source_address(kam, uas_factory,
                                                         user):
     """RFC 3581 4: a client behind NAT advertises its private address in
     Via and Contact but its packets come from the NAT's public address; the
     source is stored as 'received' and lookup sends there (dst_uri)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((sip.HOST, 0))
+    s = udp_socket()
     private_port = sip.free_udp_port()
     contact = "sip:%s@127.0.0.1:%d" % (user, private_port)
-    reg = sip.Client(kam.port, sock=s)
-    via = "SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport" % (
-        private_port, sip.new_branch())
-    assert_ok(reg.register(kam.aor(user), [contact], expires=300,
-                           override={"Via": via}))
-    nat = uas_factory(code=486, sock=s)
-    invite(kam, user)
-    got = nat.wait_for("INVITE")
-    assert got is not None, "the INVITE did not reach the source address"
-    assert got.ruri == contact
+    register_with_via(kam, user, s, contact, "127.0.0.1", private_port)
+    assert_invite_reaches(kam, user, uas_factory(code=486, sock=s), contact,
+                          "source address")
 
 
 @pytest.mark.parametrize("via_host", ["10.0.0.1", "127.0.0.2", "127.1"])
@@ -230,19 +244,11 @@ def test_nat_via_address_other_than_source_uses_source_address(
     the packet's source (127.1 is left by the fast IPv4 parser to the
     core's): the source is the NAT's, so lookup sends there, not to the
     Contact."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((sip.HOST, 0))
+    s = udp_socket()
     contact = "sip:%s@127.0.0.1:%d" % (user, sip.free_udp_port())
-    reg = sip.Client(kam.port, sock=s)
-    via = "SIP/2.0/UDP %s:%d;branch=%s;rport" % (
-        via_host, s.getsockname()[1], sip.new_branch())
-    assert_ok(reg.register(kam.aor(user), [contact], expires=300,
-                           override={"Via": via}))
-    nat = uas_factory(code=486, sock=s)
-    invite(kam, user)
-    got = nat.wait_for("INVITE")
-    assert got is not None, "the INVITE did not reach the source address"
-    assert got.ruri == contact
+    register_with_via(kam, user, s, contact, via_host, s.getsockname()[1])
+    assert_invite_reaches(kam, user, uas_factory(code=486, sock=s), contact,
+                          "source address")
 
 
 @pytest.mark.parametrize("via_host", ["127.0.0.1", "127.0.0.01"])
@@ -252,21 +258,12 @@ def test_via_equal_to_source_keeps_the_contact(kam, uas_factory, user,
     by the fast IPv4 parser to the core's, which reads it as 127.0.0.1):
     not behind NAT, so lookup sends to the Contact (a third party's, RFC
     3261 10.2)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((sip.HOST, 0))
-    target = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    target.bind((sip.HOST, 0))
+    s, target = udp_socket(), udp_socket()
     contact = "sip:%s@127.0.0.1:%d" % (user, target.getsockname()[1])
-    reg = sip.Client(kam.port, sock=s)
-    via = "SIP/2.0/UDP %s:%d;branch=%s" % (
-        via_host, s.getsockname()[1], sip.new_branch())
-    assert_ok(reg.register(kam.aor(user), [contact], expires=300,
-                           override={"Via": via}))
-    uas = uas_factory(code=486, sock=target)
-    invite(kam, user)
-    got = uas.wait_for("INVITE")
-    assert got is not None, "the INVITE did not reach the Contact"
-    assert got.ruri == contact
+    register_with_via(kam, user, s, contact, via_host, s.getsockname()[1],
+                      rport=False)
+    assert_invite_reaches(kam, user, uas_factory(code=486, sock=target),
+                          contact, "Contact")
 
 
 def test_registered_is_true_for_a_bound_aor(kam, client, user):
