@@ -152,7 +152,7 @@ static inline const char *span(const char *p, const char *end, int k)
 
 int aor_uri_simple(const str *uri, str *user, str *host)
 {
-	const char *p = uri->s, *end = uri->s + uri->len, *start;
+	const char *p = uri->s, *end = uri->s + uri->len, *start, *host_end;
 	int digits = 0, port = 0;
 
 	if(!cclass_built)
@@ -167,8 +167,13 @@ int aor_uri_simple(const str *uri, str *user, str *host)
 		p += 5;
 	else
 		return 0;
+	/* one pass: a host's characters are all user characters, so the span
+	 * of host characters is the host of a user-less URI or the start of
+	 * the user part of one with '@' */
 	start = p;
-	p = span(p, end, C_USER);
+	host_end = p = span(p, end, C_HOST);
+	if(p < end && IS(*p, C_USER))
+		p = span(p, end, C_USER);
 	user->s = (char *)start;
 	user->len = 0;
 	if(p < end && *p == '@') {
@@ -176,10 +181,9 @@ int aor_uri_simple(const str *uri, str *user, str *host)
 			return 0;
 		user->len = (int)(p - start);
 		start = ++p;
-	}
-	/* the host (user-less URIs rescan from the start: a host is also a
-	 * user's characters) */
-	p = span(start, end, C_HOST);
+		p = span(p, end, C_HOST);
+	} else if(p != host_end)
+		return 0; /* user characters a host cannot have, and no '@' */
 	host->s = (char *)start;
 	host->len = (int)(p - start);
 	if(host->len == 0 || host->s[0] == '.' || host->s[0] == '-')
