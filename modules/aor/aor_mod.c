@@ -69,9 +69,6 @@ aor_limits_t aor_limits;
 sl_api_t aor_slb;
 pv_spec_t *aor_received_avp = NULL;
 
-/* the registry of tables, built before the fork and read-only after it */
-static aor_table_t **aor_table_list = NULL;
-
 static int mod_init(void);
 static int child_init(int rank);
 static void mod_destroy(void);
@@ -169,7 +166,6 @@ static int check_range(const char *name, int v, int lo, int hi)
 }
 
 #define AOR_INT_MAX 0x7fffffff
-#define AOR_TABLE_NAME_MAX 64
 
 static int parse_policy(const char *s, enum aor_policy *p)
 {
@@ -306,62 +302,6 @@ static int received_avp_init(void)
 	return 0;
 }
 
-aor_table_t *aor_tables(void)
-{
-	return aor_table_list ? *aor_table_list : NULL;
-}
-
-/* a table name is a short plain word: it is a counter name, an RPC
- * argument and an attribute of the snapshot file */
-static int table_name_ok(const str *name)
-{
-	int i;
-
-	if(name->len <= 0 || name->len > AOR_TABLE_NAME_MAX)
-		goto bad;
-	for(i = 0; i < name->len; i++)
-		if(!isalnum((unsigned char)name->s[i]) && name->s[i] != '_'
-				&& name->s[i] != '-' && name->s[i] != '.')
-			goto bad;
-	return 1;
-bad:
-	LM_ERR("table name \"%.*s\" refused: 1 to %d letters, digits, '_', '-' "
-		   "or '.'\n",
-			name->len > 80 ? 80 : name->len, name->s, AOR_TABLE_NAME_MAX);
-	return 0;
-}
-
-aor_table_t *aor_table_get(const str *name)
-{
-	aor_table_t *t;
-
-	/* the script's functions pass the table's own name (hot path) */
-	for(t = aor_tables(); t; t = t->next)
-		if(t->name.s == name->s)
-			return t;
-	for(t = aor_tables(); t; t = t->next)
-		if(t->name.len == name->len
-				&& strncasecmp(t->name.s, name->s, name->len) == 0)
-			return t;
-	if(!table_name_ok(name))
-		return NULL;
-	if(aor_table_list == NULL || !_ksr_is_main) {
-		LM_ERR("no table named %.*s (tables are named in the script)\n",
-				name->len, name->s);
-		return NULL;
-	}
-	t = aor_table_new(name, aor_params.hash_size);
-	if(t == NULL)
-		return NULL;
-	if(aor_stats_table(t) < 0) {
-		aor_table_free(t);
-		return NULL;
-	}
-	t->next = *aor_table_list;
-	*aor_table_list = t;
-	return t;
-}
-
 static int mod_init(void)
 {
 	str location = str_init("location");
@@ -378,12 +318,8 @@ static int mod_init(void)
 		return -1;
 	if(aor_stats_init() < 0 || aor_events_init() < 0)
 		return -1;
-	aor_table_list = shm_malloc(sizeof(*aor_table_list));
-	if(aor_table_list == NULL) {
-		SHM_MEM_ERROR_FMT("%zu bytes\n", sizeof(*aor_table_list));
+	if(aor_ops_init(aor_params.hash_size, aor_stats_table) < 0)
 		return -1;
-	}
-	*aor_table_list = NULL;
 	/* KEMI scripts have no fixups: the usual table exists from the start */
 	if(aor_table_get(&location) == NULL) {
 		LM_ERR("cannot create table location\n");
@@ -398,13 +334,19 @@ static int mod_init(void)
 	/* last: the snapshot fills the tables the steps above made */
 	if(aor_persist_init() < 0)
 		return -1;
-	register_sync_timers(1);
-	register_basic_timers(aor_persist_timers());
+	if(register_sync_timers(1) < 0
+			|| register_basic_timers(aor_persist_timers()) < 0) {
+		LM_ERR("cannot register the aor timer processes\n");
+		return -1;
+	}
 	return 0;
 }
 
 static int child_init(int rank)
 {
+	/* every process has its own copy of the registry's pointers now */
+	if(rank != PROC_INIT)
+		aor_ops_seal();
 	if(rank != PROC_MAIN)
 		return 0;
 	/* 100 ms steps: bounded resize and expiry work per step */
@@ -419,17 +361,11 @@ static int child_init(int rank)
 
 static void mod_destroy(void)
 {
-	aor_table_t *t, *next;
-
-	if(aor_table_list == NULL)
+	if(aor_tables() == NULL)
 		return;
 	aor_persist_destroy();
-	for(t = *aor_table_list; t; t = next) {
-		next = t->next;
-		aor_table_free(t);
-	}
-	shm_free(aor_table_list);
-	aor_table_list = NULL;
+	aor_ops_destroy();
+	aor_journal_reset_subscribers();
 }
 
 /* the table name must be a plain string: tables are made before the fork */

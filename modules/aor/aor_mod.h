@@ -16,8 +16,7 @@
 #include "../../core/parser/msg_parser.h"
 #include "../../core/pvar.h"
 #include "../../modules/sl/sl.h"
-#include "store.h"
-#include "merge.h"
+#include "ops.h"
 
 struct aor_params
 {
@@ -58,27 +57,9 @@ extern aor_limits_t aor_limits;
 extern sl_api_t aor_slb;
 extern pv_spec_t *aor_received_avp;
 
-/* the most bindings one AoR holds, whatever max_contacts says: the 200 OK
- * of a REGISTER lists every one (RFC 3261 10.3 step 8) */
-#define AOR_REC_MAX 1024
-
 #define AOR_PATH_OFF 0
 #define AOR_PATH_LAZY 1
 #define AOR_PATH_STRICT 2
-
-/* Returns the table named name, creating it before the fork (fixups,
- * mod_init); after the fork only existing tables are returned. NULL when
- * there is no such table (logged). */
-aor_table_t *aor_table_get(const str *name);
-
-/* The first table of the registry (for walking all of them), or NULL. */
-aor_table_t *aor_tables(void);
-
-/* Copies the live bindings of rec (lock held) into this process's scratch
- * buffer; *out receives pointers to the copies (at most max). Returns the
- * count, or AOR_E_NOMEM. The copies stay valid until the next call. */
-int aor_rec_copy(
-		const aor_rec_t *rec, time_t now, aor_binding_t **out, int max);
 
 /* Builds the AoR key of uri (user@domain, or user with use_domain=0) into
  * buf (at least len of uri); the user unescaped (RFC 3261 10.3 step 5)
@@ -88,19 +69,6 @@ int aor_rec_copy(
  * when case_sensitive=0. Returns 0, or AOR_E_BAD_AOR (also for a bad
  * escape). */
 int aor_key_from_uri(const str *uri, char *buf, str *key);
-
-/* Says whether binding b is one to remove (arg as given to aor_remove). */
-typedef int (*aor_match_f)(const aor_binding_t *b, const void *arg);
-
-/* Removes, under the slot lock of key, the bindings of key in t for which
- * match returns 1 (every binding when match is NULL); runs the
- * contact-deleted event of each after the lock is released. Returns how
- * many were removed. */
-int aor_remove(
-		aor_table_t *t, const str *key, aor_match_f match, const void *arg);
-
-/* 1 when b's id is *(const uint64_t *)arg: an aor_match_f */
-int aor_match_id(const aor_binding_t *b, const void *arg);
 
 /* save() and friends: 1 or more on success, negative on failure */
 int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri);

@@ -54,6 +54,7 @@ aor_binding_t *aor_binding_new(const aor_binding_in_t *in)
 	}
 	b->off[AOR_F_COUNT] = off;
 	b->id = in->id;
+	b->version = in->version;
 	b->hash = in->hash;
 	aor_binding_refresh(b, in);
 	return b;

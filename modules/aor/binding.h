@@ -42,6 +42,7 @@ typedef struct aor_binding
 {
 	struct aor_binding *next; /* slot chain; an AoR's bindings are adjacent */
 	uint64_t id;			  /* unique; the ruid is formatted from it */
+	uint64_t version;		  /* orders its changes (store.h) */
 	time_t expires;			  /* absolute, seconds; 0 means permanent */
 	time_t modified;		  /* last REGISTER that touched it */
 	void *sock;				  /* struct socket_info * of the glue, or NULL */
@@ -60,6 +61,7 @@ typedef struct aor_binding_in
 {
 	str f[AOR_F_COUNT];
 	uint64_t id;
+	uint64_t version; /* 0: none yet (the store gives one) */
 	time_t expires;
 	time_t modified;
 	void *sock;

@@ -19,7 +19,7 @@
 
 #include "aor_mod.h"
 #include "events.h"
-#include "stats.h"
+#include "journal.h"
 
 enum
 {
@@ -36,18 +36,26 @@ static int ev_route[EV_COUNT] = {-1, -1, -1, -1};
 static str ev_kemi_cb = STR_NULL;
 static int ev_enabled = 0;
 
-/* this process's pending events: kinds and packed binding copies */
+/* this process's pending events: kinds and packed binding copies; at most
+ * EV_MAX wait (one operation's changes: a REGISTER changes at most
+ * 2 * AOR_REC_MAX bindings), the rest are dropped and counted */
 static char *ev_buf = NULL;
 static size_t ev_cap = 0, ev_used = 0;
-#define EV_MAX 256
+#define EV_MAX 4096
 static int ev_kind[EV_MAX];
 static size_t ev_off[EV_MAX];
 static int ev_n = 0;
+static unsigned long ev_dropped = 0;
+static int ev_running = 0;
+
+static void ev_on_change(const aor_jchange_t *c, void *arg);
+static void ev_after(void *arg);
 
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
 int aor_events_init(void)
 {
+	aor_subscriber_t sub;
 	int i, idx;
 
 	for(i = 0; i < EV_COUNT; i++) {
@@ -63,21 +71,51 @@ int aor_events_init(void)
 		ev_kemi_cb.len = strlen(ev_kemi_cb.s);
 		ev_enabled = 1;
 	}
-	if(ev_enabled && faked_msg_init() < 0) {
+	if(!ev_enabled)
+		return 0;
+	if(faked_msg_init() < 0) {
 		LM_ERR("cannot prepare the message events run with\n");
+		return -1;
+	}
+	sub.name = "events";
+	sub.on_change = ev_on_change;
+	sub.after = ev_after;
+	sub.arg = NULL;
+	sub.flags = AOR_SUB_BINDINGS;
+	if(aor_journal_subscribe(&sub) < 0) {
+		LM_ERR("cannot subscribe the events to the journal\n");
 		return -1;
 	}
 	return 0;
 }
 
+/* A flood of changes would log a line per event: one per process every
+ * DROP_WARN_EVERY seconds, with how many went unlogged. */
+#define DROP_WARN_EVERY 10
+static void drop_warn(int kind, const aor_binding_t *b)
+{
+	static time_t last = 0;
+	static unsigned long quiet = 0;
+	str aor = aor_binding_get(b, AOR_F_AOR);
+	time_t now = aor_now();
+
+	ev_dropped++;
+	if(last != 0 && now - last < DROP_WARN_EVERY) {
+		quiet++;
+		return;
+	}
+	LM_WARN("aor %.*s: %s not run: %d events already pending or no pkg "
+			"memory (%lu more dropped since the last warning, %lu in all)\n",
+			aor.len, aor.s, ev_names[kind], ev_n, quiet, ev_dropped);
+	last = now;
+	quiet = 0;
+}
+
 static void collect(int kind, const aor_binding_t *b)
 {
 	size_t size = ALIGN8(aor_binding_size(b));
-	str aor = aor_binding_get(b, AOR_F_AOR);
 	char *nb;
 
-	if(!ev_enabled)
-		return;
 	/* bounded: at most EV_MAX changes wait for their routes at once */
 	if(ev_n == EV_MAX)
 		goto drop;
@@ -95,41 +133,25 @@ static void collect(int kind, const aor_binding_t *b)
 	return;
 
 drop:
-	LM_WARN("aor %.*s: %s not run: %d events already pending or no pkg "
-			"memory\n",
-			aor.len, aor.s, ev_names[kind], ev_n);
+	drop_warn(kind, b);
 }
 
-void aor_event_collect(enum aor_change ch, const aor_binding_t *b, void *arg)
+/* the journal subscriber: the event of each change, with its binding */
+static void ev_on_change(const aor_jchange_t *c, void *arg)
 {
-	switch(ch) {
-		case AOR_CH_INSERTED:
-			collect(EV_INSERTED, b);
-			break;
-		case AOR_CH_UPDATED:
-			collect(EV_UPDATED, b);
-			break;
-		case AOR_CH_EXPIRED:
-			aor_stat_add(AOR_ST_EXPIRED, 1);
-			collect(EV_EXPIRED, b);
-			break;
-		case AOR_CH_EVICTED:
-			aor_stat_add(AOR_ST_EVICTED, 1);
-			collect(EV_DELETED, b);
-			break;
-		default:
-			collect(EV_DELETED, b);
-	}
-}
+	static const int kinds[AOR_CH_COUNT] = {
+			[AOR_CH_INSERTED] = EV_INSERTED,
+			[AOR_CH_UPDATED] = EV_UPDATED,
+			[AOR_CH_REFRESHED] = EV_UPDATED,
+			[AOR_CH_DELETED] = EV_DELETED,
+			[AOR_CH_EXPIRED] = EV_EXPIRED,
+			[AOR_CH_EVICTED] = EV_DELETED,
+	};
 
-void aor_event_expired(const aor_binding_t *b, void *arg)
-{
-	aor_event_collect(AOR_CH_EXPIRED, b, arg);
-}
-
-void aor_event_deleted(const aor_binding_t *b, void *arg)
-{
-	aor_event_collect(AOR_CH_DELETED, b, arg);
+	/* the start-up load runs before any route could */
+	if(c->origin == AOR_ORIG_LOAD || c->b == NULL)
+		return;
+	collect(kinds[c->kind], c->b);
 }
 
 static void xavp_str(sr_xavp_t **list, const char *name, str v)
@@ -223,11 +245,18 @@ static void run_one(int kind, const aor_binding_t *b)
 	xavp_rm_by_name(&root, 1, NULL);
 }
 
-void aor_events_run(void)
+/* Runs the routes of the changes collected so far, then forgets them (the
+ * journal's after hook: no slot lock held, nothing copied in use). */
+static void ev_after(void *arg)
 {
-	int kind[EV_MAX], i, n;
-	size_t off[EV_MAX], first;
+	static int kind[EV_MAX];
+	static size_t off[EV_MAX];
+	size_t first;
+	int i, n;
 
+	if(ev_running)
+		return;
+	ev_running = 1;
 	/* a route may change bindings itself: those events queue anew and run
 	 * in the next round */
 	while(ev_n > 0) {
@@ -247,4 +276,5 @@ void aor_events_run(void)
 		}
 	}
 	ev_used = 0;
+	ev_running = 0;
 }

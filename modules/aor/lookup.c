@@ -22,51 +22,9 @@
 
 #include "aor_mod.h"
 #include "errors.h"
-#include "events.h"
 #include "stats.h"
 
 #define AOR_COPY_MAX 256 /* bindings one lookup forks to, at most */
-
-/* this process's copy buffer, grown on demand (pkg) */
-static char *copy_buf = NULL;
-static size_t copy_cap = 0;
-
-#define ALIGN8(n) (((n) + 7) & ~(size_t)7)
-
-int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_binding_t **out, int max)
-{
-	const aor_binding_t *b;
-	size_t need = 0, off = 0;
-	char *nb;
-	int i, n = 0;
-
-	for(i = 0, b = *rec->link; i < rec->n && n < max; i++, b = b->next)
-		if(!aor_binding_expired(b, now)) {
-			need += ALIGN8(aor_binding_size(b));
-			n++;
-		}
-	if(need > copy_cap) {
-		/* bounded: at most max bindings of at most 64 KB each */
-		nb = pkg_realloc(copy_buf, need);
-		if(nb == NULL) {
-			PKG_MEM_ERROR_FMT("%zu bytes to copy bindings\n", need);
-			return AOR_E_NOMEM;
-		}
-		copy_buf = nb;
-		copy_cap = need;
-	}
-	n = 0;
-	for(i = 0, b = *rec->link; i < rec->n && n < max; i++, b = b->next) {
-		if(aor_binding_expired(b, now))
-			continue;
-		out[n] = (aor_binding_t *)(copy_buf + off);
-		memcpy(out[n], b, aor_binding_size(b));
-		out[n]->next = NULL;
-		off += ALIGN8(aor_binding_size(b));
-		n++;
-	}
-	return n;
-}
 
 /* RFC 3261 10.3 step 5: the user with its escapes undone, as described
  * at aor_key_from_uri; writes at most u->len bytes to out. Returns the
@@ -146,15 +104,7 @@ static int request_key(sip_msg_t *msg, str *uri, char *buf, str *key)
 /* copies the live bindings of key; returns their count or AOR_E_* */
 static int fetch(aor_table_t *t, const str *key, aor_binding_t **out, int max)
 {
-	uint32_t hash = aor_hash(key);
-	aor_rec_t rec;
-	int n;
-
-	aor_table_lock(t, hash);
-	aor_table_find(t, hash, key, &rec);
-	n = rec.n ? aor_rec_copy(&rec, aor_now(), out, max) : 0;
-	aor_table_unlock(t, hash);
-	return n;
+	return aor_ops_fetch(t, key, aor_now(), out, max);
 }
 
 /* q (unspecified lowest), then the most recent, then the newest id */
@@ -345,37 +295,6 @@ int ki_aor_registered(sip_msg_t *msg, str *table, str *uri)
 	return fetch(t, &key, v, 1) > 0 ? 1 : -1;
 }
 
-int aor_remove(
-		aor_table_t *t, const str *key, aor_match_f match, const void *arg)
-{
-	uint32_t hash = aor_hash(key);
-	aor_binding_t **link;
-	aor_rec_t rec;
-	int removed = 0, i, n;
-
-	aor_table_lock(t, hash);
-	aor_table_find(t, hash, key, &rec);
-	link = rec.link;
-	n = rec.n;
-	for(i = 0; i < n; i++) {
-		if(match && !match(*link, arg)) {
-			link = &(*link)->next;
-			continue;
-		}
-		aor_event_deleted(*link, NULL);
-		aor_rec_del(&rec, link);
-		removed++;
-	}
-	aor_table_unlock(t, hash);
-	aor_events_run();
-	return removed;
-}
-
-int aor_match_id(const aor_binding_t *b, const void *arg)
-{
-	return b->id == *(const uint64_t *)arg;
-}
-
 int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
 {
 	char buf[1100];
@@ -388,7 +307,11 @@ int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
 		return -1;
 	if(ruid && ruid->len > 0 && aor_ruid_parse(ruid, &id) < 0)
 		return -3;
-	return aor_remove(t, &key, id ? aor_match_id : NULL, &id) > 0 ? 1 : -3;
+	return aor_ops_remove(t, &key, id ? aor_match_id : NULL, &id,
+				   AOR_ORIG_LOCAL)
+						   > 0
+				   ? 1
+				   : -3;
 }
 
 int ki_aor_lookup_branches(sip_msg_t *msg, str *table)

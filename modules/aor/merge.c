@@ -90,7 +90,7 @@ static int cseq_ok(const aor_regreq_t *req, const aor_binding_t *b)
 {
 	str cid = aor_binding_get(b, AOR_F_CALLID);
 
-	return !str_eq(&cid, &req->callid) || req->cseq > b->cseq;
+	return req->operator || !str_eq(&cid, &req->callid) || req->cseq > b->cseq;
 }
 
 /* the plan entry that names b, or NULL */
@@ -133,7 +133,7 @@ static void fill_in(
 	in->f[AOR_F_CALLID] = req->callid;
 	in->f[AOR_F_INSTANCE] = c->instance;
 	in->f[AOR_F_SOCK] = req->sock_str;
-	in->expires = c->expires ? aor_expires_abs(req->now, c->expires) : 0;
+	in->expires = c->expires > 0 ? aor_expires_abs(req->now, c->expires) : 0;
 	in->modified = req->now;
 	in->sock = req->sock;
 	in->hash = req->hash;
@@ -305,13 +305,6 @@ nomem:
 	return AOR_E_NOMEM;
 }
 
-static void notify(
-		const aor_regreq_t *req, enum aor_change ch, const aor_binding_t *b)
-{
-	if(req->on_change)
-		req->on_change(ch, b, req->cb_arg);
-}
-
 static int is_victim(aor_binding_t *const *v, int n, const aor_binding_t *b)
 {
 	int i;
@@ -322,48 +315,73 @@ static int is_victim(aor_binding_t *const *v, int n, const aor_binding_t *b)
 	return 0;
 }
 
-/* step 4: one pass over the record, then the new bindings; cannot fail */
+/* step 4: room in the journal for every change the request can make */
+static int reserve_journal(
+		const aor_rec_t *rec, const aor_regreq_t *req, const aor_plan_t *plan)
+{
+	size_t bytes = 0;
+	int i;
+
+	for(i = 0; i < req->ncontacts; i++)
+		if(plan[i].nb)
+			bytes += aor_journal_copy_size(plan[i].nb);
+		else if(plan[i].action == ACT_UPDATE)
+			bytes += aor_journal_copy_size(plan[i].match);
+	return aor_journal_reserve(rec->n + req->ncontacts, bytes);
+}
+
+static void plan_free(const aor_regreq_t *req, aor_plan_t *plan)
+{
+	int i;
+
+	for(i = 0; i < req->ncontacts; i++)
+		if(plan[i].nb)
+			AOR_FREE(plan[i].nb);
+}
+
+/* the kind of removal of b, or -1 when b stays */
+static int removal(const aor_regreq_t *req, const aor_plan_t *p,
+		aor_binding_t *const *victims, int nvictims, const aor_binding_t *b)
+{
+	if(aor_binding_expired(b, req->now))
+		return AOR_CH_EXPIRED;
+	if(p)
+		return p->action == ACT_DELETE ? AOR_CH_DELETED : -1;
+	if(is_victim(victims, nvictims, b))
+		return AOR_CH_EVICTED;
+	return req->star || req->only_this ? AOR_CH_DELETED : -1;
+}
+
+/* step 5: one pass over the record, then the new bindings; cannot fail */
 static void mutate(aor_rec_t *rec, const aor_regreq_t *req, aor_plan_t *plan,
 		aor_binding_t **victims, int nvictims)
 {
 	aor_binding_in_t in;
 	aor_binding_t **link = rec->link, *b;
 	aor_plan_t *p;
-	int i, n = rec->n;
-	enum aor_change ch;
+	int i, n = rec->n, kind;
 
 	for(i = 0; i < n; i++) {
 		b = *link;
 		p = plan_of(plan, req->ncontacts, b);
-		if(aor_binding_expired(b, req->now) || p == NULL
-				|| p->action == ACT_DELETE) {
-			ch = aor_binding_expired(b, req->now)  ? AOR_CH_EXPIRED
-				 : p							   ? AOR_CH_DELETED
-				 : is_victim(victims, nvictims, b) ? AOR_CH_EVICTED
-				 : req->star || req->only_this	   ? AOR_CH_DELETED
-												   : -1;
-			if((int)ch >= 0) {
-				notify(req, ch, b);
-				aor_rec_del(rec, link);
-				continue;
-			}
+		kind = removal(req, p, victims, nvictims, b);
+		if(kind >= 0) {
+			aor_rec_del(rec, link, (enum aor_change)kind);
+			continue;
+		}
+		if(p == NULL) {
+			/* not named by the request: untouched */
 		} else if(p->nb) {
 			aor_rec_swap(rec, link, p->nb);
-			notify(req, AOR_CH_UPDATED, p->nb);
 		} else {
 			fill_in(&in, req, &req->contacts[p - plan]);
-			aor_binding_refresh(b, &in);
-			aor_rec_expiry(rec, b->expires);
-			notify(req, AOR_CH_UPDATED, b);
+			aor_rec_refresh(rec, b, &in);
 		}
 		link = &(*link)->next;
 	}
-	for(i = 0; i < req->ncontacts; i++) {
-		if(plan[i].action != ACT_ADD)
-			continue;
-		aor_rec_add(rec, plan[i].nb);
-		notify(req, AOR_CH_INSERTED, plan[i].nb);
-	}
+	for(i = 0; i < req->ncontacts; i++)
+		if(plan[i].action == ACT_ADD)
+			aor_rec_add(rec, plan[i].nb);
 }
 
 int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
@@ -378,6 +396,8 @@ int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
 		for(i = 0, b = *rec->link; i < rec->n; i++, b = b->next)
 			if(!aor_binding_expired(b, req->now) && !cseq_ok(req, b))
 				return AOR_E_CSEQ;
+		if(aor_journal_reserve(rec->n, 0) < 0)
+			return AOR_E_NOMEM;
 		mutate(rec, req, plan, victims, 0);
 		return 0;
 	}
@@ -390,6 +410,10 @@ int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
 	ret = alloc_blocks(req, plan);
 	if(ret < 0)
 		return ret;
+	if(reserve_journal(rec, req, plan) < 0) {
+		plan_free(req, plan);
+		return AOR_E_NOMEM;
+	}
 	mutate(rec, req, plan, victims, nvictims);
 	return 0;
 }

@@ -43,19 +43,7 @@ typedef struct aor_limits
 	unsigned long shm_reserve;	/* bytes of shm new bindings leave free */
 } aor_limits_t;
 
-enum aor_change
-{
-	AOR_CH_INSERTED,
-	AOR_CH_UPDATED,
-	AOR_CH_DELETED,
-	AOR_CH_EXPIRED,
-	AOR_CH_EVICTED
-};
-
-/* called under the slot lock for each change; b is valid only during the
- * call (deleted ones are freed right after) */
-typedef void (*aor_change_cb)(
-		enum aor_change ch, const aor_binding_t *b, void *arg);
+#define AOR_EXPIRES_PERMANENT (-2) /* aor.add with expires 0 */
 
 /* one Contact of the request */
 typedef struct aor_contact
@@ -64,7 +52,8 @@ typedef struct aor_contact
 	str instance;	   /* +sip.instance value, empty when absent */
 	int32_t reg_id;	   /* 0 when absent */
 	int16_t q;		   /* thousandths or AOR_Q_UNSPEC */
-	long long expires; /* resolved seconds; 0 removes; -1: not given */
+	long long expires; /* resolved seconds; 0 removes; -1: not given;
+						* AOR_EXPIRES_PERMANENT: never expires */
 	uint32_t methods;
 } aor_contact_t;
 
@@ -84,10 +73,10 @@ typedef struct aor_regreq
 	time_t now;
 	int star;	   /* Contact: * */
 	int only_this; /* save() flag 0x04: keep only this request's bindings */
+	int operator;  /* an operator's change (aor.add): not subject to the
+					* Call-ID/CSeq ordering of RFC 3261 10.3 step 7 */
 	int ncontacts;
 	aor_contact_t *contacts;
-	aor_change_cb on_change;
-	void *cb_arg;
 } aor_regreq_t;
 
 /* Scratch the merge needs: one plan entry per contact, kept by the caller
@@ -112,8 +101,9 @@ int aor_expires_resolve(const aor_limits_t *lim, long long param, long long hdr,
 		long long *out);
 
 /* Applies req to rec (the record of req->aor, lock held) with plan as
- * scratch (req->ncontacts entries). Returns 0 when applied, or a negative
- * AOR_E_* with the record unchanged. */
+ * scratch (req->ncontacts entries), every change through the store's
+ * primitives (so the journal records each). Returns 0 when applied, or a
+ * negative AOR_E_* with the record unchanged. */
 int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
 		const aor_limits_t *lim, aor_plan_t *plan);
 

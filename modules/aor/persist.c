@@ -66,19 +66,6 @@ struct load
 	long dups;
 };
 
-/* 1 when rec already holds a binding with id (the writer met it twice:
- * its walk is at-least-once while a table grows) */
-static int has_id(const aor_rec_t *rec, uint64_t id)
-{
-	aor_binding_t *b = *rec->link;
-	int i;
-
-	for(i = 0; i < rec->n; i++, b = b->next)
-		if(b->id == id)
-			return 1;
-	return 0;
-}
-
 static void *sock_of(struct load *ld, const aor_binding_in_t *in)
 {
 	str s = in->f[AOR_F_SOCK];
@@ -101,8 +88,6 @@ static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
 	aor_binding_in_t x = *in;
 	aor_binding_t *b;
 	aor_table_t *t;
-	aor_rec_t rec;
-	int r = 0;
 
 	if(x.expires != 0 && x.expires <= ld->now) {
 		ld->expired++;
@@ -123,19 +108,10 @@ static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
 	x.sock = sock_of(ld, &x);
 	if((b = aor_binding_new(&x)) == NULL)
 		return AOR_E_NOMEM;
-	aor_table_lock(t, x.hash);
-	aor_table_find(t, x.hash, &x.f[AOR_F_AOR], &rec);
-	if(x.id != 0 && has_id(&rec, x.id)) {
+	if(aor_ops_restore(t, b, AOR_ORIG_LOAD) == 1) {
 		ld->dups++;
-		r = 1;
-	} else if(x.id != 0) {
-		aor_rec_insert(&rec, b);
-	} else {
-		aor_rec_add(&rec, b); /* another producer's contact: a new id */
-	}
-	aor_table_unlock(t, x.hash);
-	if(r)
 		shm_free(b);
+	}
 	/* grow as it fills (only this process runs yet): bounded per call */
 	aor_table_maint(t, 64);
 	return 0;

@@ -24,7 +24,6 @@
 
 #include "aor_mod.h"
 #include "errors.h"
-#include "events.h"
 #include "rpc.h"
 
 #define RPC_SHOW_MAX 256
@@ -123,8 +122,6 @@ int aor_rpc_fetch(rpc_t *rpc, void *c, const char *usage, char *keybuf,
 {
 	str arg, tname = STR_NULL;
 	aor_table_t *t;
-	aor_rec_t rec;
-	uint32_t hash;
 	int n;
 
 	n = rpc->scan(c, ".S*.S", &arg, &tname);
@@ -142,11 +139,7 @@ int aor_rpc_fetch(rpc_t *rpc, void *c, const char *usage, char *keybuf,
 		rpc->fault(c, 400, "Malformed AoR");
 		return -1;
 	}
-	hash = aor_hash(key);
-	aor_table_lock(t, hash);
-	aor_table_find(t, hash, key, &rec);
-	n = rec.n ? aor_rec_copy(&rec, aor_now(), v, max) : 0;
-	aor_table_unlock(t, hash);
+	n = aor_ops_fetch(t, key, aor_now(), v, max);
 	if(n < 0) {
 		rpc->fault(c, 500, "Out of memory");
 		return -1;
@@ -201,10 +194,8 @@ static void aor_rpc_flush(rpc_t *rpc, void *c)
 {
 	str tname = STR_NULL;
 	aor_table_t *t;
-	uint32_t pos;
 	void *h;
-	long n = 0;
-	int k;
+	long n;
 
 	/* '.': a number is a table name too, never "no argument" (which
 	 * would flush the default table) */
@@ -214,15 +205,9 @@ static void aor_rpc_flush(rpc_t *rpc, void *c)
 		return;
 	if((t = rpc_table(rpc, c, &tname)) == NULL)
 		return;
-	/* slot by slot, so that the deleted events of each slot run (after
-	 * its unlock) before the next slot adds more */
-	for(pos = 0;
-			(k = aor_table_flush_slot(t, pos, aor_event_deleted, NULL)) >= 0;
-			pos++) {
-		n += k;
-		if(k > 0)
-			aor_events_run();
-	}
+	/* slot by slot: the deleted events of each slot run (after its
+	 * unlock) before the next slot is flushed */
+	n = aor_table_flush(t, AOR_ORIG_RPC);
 	if(rpc->add(c, "{", &h) < 0)
 		return;
 	rpc->struct_add(h, "Sd", "table", &t->name, "removed", (int)n);
@@ -251,7 +236,11 @@ static void aor_rpc_rm(rpc_t *rpc, void *c)
 		rpc->fault(c, 400, "Malformed AoR");
 		return;
 	}
-	n = aor_remove(t, &key, NULL, NULL);
+	n = aor_ops_remove(t, &key, NULL, NULL, AOR_ORIG_RPC);
+	if(n < 0) {
+		rpc->fault(c, 500, "Out of memory");
+		return;
+	}
 	if(n == 0) {
 		rpc->fault(c, 404, "AoR not found: %.*s", ECHO(key.len), key.s);
 		return;
@@ -570,8 +559,12 @@ static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
 				c, 400, "Malformed contact or ruid: %.*s", ECHO(ct.len), ct.s);
 		return;
 	}
-	removed = aor_remove(t, &key, byid ? aor_match_id : contact_is,
-			byid ? (const void *)&id : (const void *)&ct);
+	removed = aor_ops_remove(t, &key, byid ? aor_match_id : contact_is,
+			byid ? (const void *)&id : (const void *)&ct, AOR_ORIG_RPC);
+	if(removed < 0) {
+		rpc->fault(c, 500, "Out of memory");
+		return;
+	}
 	if(removed == 0) {
 		rpc->fault(c, 404, "No binding %.*s of %.*s", ECHO(ct.len), ct.s,
 				ECHO(key.len), key.s);
@@ -604,47 +597,54 @@ static int rpc_add_key(const str *arg, char *buf, str *key)
 	return aor_key_from_uri(&u, buf, key) == 0 ? 0 : -1;
 }
 
-/* Adds b to its record, or replaces the binding with the same contact;
- * checks max_contacts and max_bindings as a REGISTER would. Lock held.
- * Returns 0 (*ch says which), or AOR_E_TOO_MANY / AOR_E_TABLE_FULL. */
-static int add_locked(aor_rec_t *rec, aor_binding_t *b, str *ct, time_t now,
-		enum aor_change *ch)
+/* the fault of an aor.add that the merge refused */
+static void add_fault(rpc_t *rpc, void *c, int err)
 {
-	aor_binding_t **link = rec->link;
-	long total;
-	int i, live = 0;
-
-	for(i = 0; i < rec->n; i++, link = &(*link)->next) {
-		if(contact_is(*link, ct)) {
-			aor_rec_swap(rec, link, b);
-			*ch = AOR_CH_UPDATED;
-			return 0;
-		}
-		if(!aor_binding_expired(*link, now))
-			live++;
+	switch(err) {
+		case AOR_E_TOO_MANY:
+			rpc->fault(c, 503, "Too many contacts (max_contacts)");
+			break;
+		case AOR_E_TABLE_FULL:
+			rpc->fault(c, 503, "Table full (max_bindings)");
+			break;
+		case AOR_E_NOMEM:
+			rpc->fault(c, 503, "Out of memory (shared memory down to "
+							   "shm_reserve)");
+			break;
+		case AOR_E_TOO_LONG:
+			rpc->fault(c, 400, "Contact too long");
+			break;
+		default:
+			rpc->fault(c, 500, "Not added (error %d)", err);
 	}
-	if(aor_limits.max_contacts && live >= (int)aor_limits.max_contacts)
-		return AOR_E_TOO_MANY;
-	total = aor_atomic_get(&rec->t->bindings) - (rec->n - live);
-	if(aor_limits.max_bindings && total + 1 > (long)aor_limits.max_bindings)
-		return AOR_E_TABLE_FULL;
-	aor_rec_add(rec, b);
-	*ch = AOR_CH_INSERTED;
-	return 0;
 }
 
+/* the binding of ct in the copies v of its record, or NULL */
+static aor_binding_t *added(aor_binding_t **v, int n, const str *ct)
+{
+	int i;
+
+	for(i = 0; i < n; i++)
+		if(contact_is(v[i], ct))
+			return v[i];
+	return NULL;
+}
+
+/* aor.add goes through the merge and the limits of a REGISTER (ops.c,
+ * merge.c): max_contacts with its policy, max_bindings and shm_reserve;
+ * as an operator's change it is not subject to the Call-ID/CSeq order */
 static void aor_rpc_add(rpc_t *rpc, void *c)
 {
+	static aor_binding_t *v[AOR_REC_MAX];
 	char buf[1100], rb[AOR_RUID_LEN + 1];
 	str arg, ct, tname = STR_NULL, key, ruid;
-	aor_binding_in_t in;
+	aor_contact_t contact;
+	aor_regreq_t req;
+	aor_plan_t plan;
 	aor_binding_t *b;
-	enum aor_change ch = AOR_CH_INSERTED;
 	aor_table_t *t;
-	aor_rec_t rec;
-	time_t now = aor_now();
 	double q = -1;
-	int n, expires, err;
+	int n, expires;
 	void *h;
 
 	n = rpc->scan(c, ".S.S.d*.f.S", &arg, &ct, &expires, &q, &tname);
@@ -675,41 +675,36 @@ static void aor_rpc_add(rpc_t *rpc, void *c)
 		rpc->fault(c, 400, "Bad q: 0 to 1");
 		return;
 	}
-	memset(&in, 0, sizeof(in));
-	in.f[AOR_F_AOR] = key;
-	in.f[AOR_F_URI] = ct;
-	in.f[AOR_F_CALLID] = (str)str_init("aor.add");
-	in.f[AOR_F_UA] = (str)str_init("kamcmd aor.add");
-	in.hash = aor_hash(&key);
-	in.expires = expires ? aor_expires_abs(now, expires) : 0;
-	in.modified = now;
-	in.cseq = 1;
-	in.methods = ~0u;
-	in.q = n >= 4 ? (int16_t)(q * 1000 + 0.5) : aor_params.default_q;
-	if(aor_binding_size_in(&in) == 0) {
-		rpc->fault(c, 400, "Contact too long");
+	memset(&contact, 0, sizeof(contact));
+	contact.uri = ct;
+	contact.expires = expires ? expires : AOR_EXPIRES_PERMANENT;
+	contact.methods = ~0u;
+	contact.q = n >= 4 ? (int16_t)(q * 1000 + 0.5) : aor_params.default_q;
+	memset(&req, 0, sizeof(req));
+	req.aor = key;
+	req.hash = aor_hash(&key);
+	req.callid = (str)str_init("aor.add");
+	req.user_agent = (str)str_init("kamcmd aor.add");
+	req.cseq = 1;
+	req.now = aor_now();
+	req.operator = 1;
+	req.ncontacts = 1;
+	req.contacts = &contact;
+	n = aor_ops_save(t, &req, &aor_limits, &plan, AOR_ORIG_RPC, v, AOR_REC_MAX);
+	b = n > 0 ? added(v, n, &ct) : NULL;
+	if(b) {
+		ruid.s = rb;
+		ruid.len = aor_ruid_fmt(b->id, rb);
+	}
+	aor_ops_done();
+	if(n < 0) {
+		add_fault(rpc, c, n);
 		return;
 	}
-	if((b = aor_binding_new(&in)) == NULL) {
-		rpc->fault(c, 500, "Out of memory");
+	if(b == NULL) {
+		rpc->fault(c, 500, "Added binding not found");
 		return;
 	}
-	aor_table_lock(t, in.hash);
-	aor_table_find(t, in.hash, &key, &rec);
-	err = add_locked(&rec, b, &ct, now, &ch);
-	if(err == 0)
-		aor_event_collect(ch, b, NULL);
-	ruid.s = rb;
-	ruid.len = aor_ruid_fmt(b->id, rb);
-	aor_table_unlock(t, in.hash);
-	if(err < 0) {
-		AOR_FREE(b);
-		rpc->fault(c, 503, "%s",
-				err == AOR_E_TOO_MANY ? "Too many contacts (max_contacts)"
-									  : "Table full (max_bindings)");
-		return;
-	}
-	aor_events_run();
 	if(rpc->add(c, "{", &h) < 0)
 		return;
 	rpc->struct_add(h, "SSSd", "aor", &key, "contact", &ct, "ruid", &ruid,

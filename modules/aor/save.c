@@ -31,7 +31,6 @@
 
 #include "aor_mod.h"
 #include "errors.h"
-#include "events.h"
 #include "reply.h"
 #include "stats.h"
 
@@ -684,26 +683,15 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 	return 0;
 }
 
-/* Applies req under its slot lock and copies the result out. Returns the
- * number of current bindings (in *out) or an AOR_E_*. */
+/* Applies req under its slot lock (ops.c) and copies the result out.
+ * Returns the number of current bindings (in *out) or an AOR_E_*. */
 static int apply(aor_table_t *t, aor_regreq_t *req, aor_binding_t ***out)
 {
 	static aor_binding_t *copies[AOR_REC_MAX];
-	aor_rec_t rec;
-	int ret;
 
-	aor_table_lock(t, req->hash);
-	aor_table_find(t, req->hash, &req->aor, &rec);
-	if(req->star || req->ncontacts > 0)
-		ret = aor_merge_apply(&rec, req, &aor_limits, plan);
-	else
-		ret = 0; /* RFC 3261 10.3 step 6 note: no Contact is a query */
-	if(ret == 0)
-		ret = aor_rec_copy(&rec, req->now, copies, AOR_REC_MAX);
-	aor_table_unlock(t, req->hash);
-	aor_events_run();
 	*out = copies;
-	return ret;
+	return aor_ops_save(t, req, &aor_limits, plan, AOR_ORIG_LOCAL, copies,
+			AOR_REC_MAX);
 }
 
 static int finish(sip_msg_t *msg, int flags, int err, long min)
@@ -755,7 +743,6 @@ int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri)
 	memset(&req, 0, sizeof(req));
 	req.now = aor_now();
 	req.only_this = (flags & SAVE_ONLY_THIS) != 0;
-	req.on_change = aor_event_collect;
 	ret = parse_request(msg, uri, &req, keybuf, &echo_path, &min);
 	if(ret < 0)
 		goto error;
@@ -769,9 +756,10 @@ int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri)
 		goto error;
 	}
 	aor_stat_add(AOR_ST_ACCEPTED, 1);
-	if(finish(msg, flags, 0, 0) < 0)
-		return -1;
-	return 1;
+	ret = finish(msg, flags, 0, 0);
+	/* the reply is out: the script events of the changes may run */
+	aor_ops_done();
+	return ret < 0 ? -1 : 1;
 
 error:
 	LM_DBG("REGISTER for %.*s refused: error %d\n", req.aor.len, req.aor.s,
@@ -780,5 +768,6 @@ error:
 		full_warn(t, &req.aor, ret);
 	aor_stat_rejected(ret);
 	finish(msg, flags, ret, min);
+	aor_ops_done();
 	return ret == AOR_E_TOO_MANY ? -2 : -1;
 }

@@ -27,6 +27,7 @@
 #include "sys.h"
 #include "errors.h"
 #include "reginfo.h"
+#include "ops.h"
 #include "snapshot.h"
 
 #define BAD_CAST_S(s) ((const xmlChar *)(s))

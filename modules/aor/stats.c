@@ -16,6 +16,7 @@
 #include "../../core/mem/mem.h"
 
 #include "errors.h"
+#include "journal.h"
 #include "stats.h"
 
 counter_handle_t aor_cnt[AOR_ST_COUNT];
@@ -50,10 +51,37 @@ static counter_def_t aor_cnt_defs[] = {
 };
 /* clang-format on */
 
+/* the journal subscriber: the counters of the kinds of change */
+static void on_change(const aor_jchange_t *c, void *arg)
+{
+	if(c->kind == AOR_CH_EXPIRED)
+		counter_inc(aor_cnt[AOR_ST_EXPIRED]);
+	else if(c->kind == AOR_CH_EVICTED)
+		counter_inc(aor_cnt[AOR_ST_EVICTED]);
+}
+
+static counter_val_t get_lost(counter_handle_t h, void *p)
+{
+	return (counter_val_t)aor_journal_lost();
+}
+
 int aor_stats_init(void)
 {
-	if(counter_register_array("aor", aor_cnt_defs) < 0) {
+	aor_subscriber_t sub = {"stats", on_change, NULL, NULL, 0};
+	counter_handle_t h;
+
+	if(counter_register_array("aor", aor_cnt_defs) < 0
+			|| counter_register(&h, "aor", "journal_lost", CNT_F_NO_RESET,
+					   get_lost, NULL,
+					   "changes the journal could not record (no process "
+					   "memory); 0 unless something is badly wrong",
+					   0)
+					   < 0) {
 		LM_ERR("cannot register the aor counters\n");
+		return -1;
+	}
+	if(aor_journal_subscribe(&sub) < 0) {
+		LM_ERR("cannot subscribe the counters to the journal\n");
 		return -1;
 	}
 	return 0;

@@ -7,8 +7,10 @@
  * (at your option) any later version.
  *
  * The location store (see store.h for the locking rules): slot arrays,
- * records as runs of adjacent bindings, incremental resize, the expiry
- * step. Pure: no SIP parser, no struct sip_msg.
+ * records as runs of adjacent bindings, the mutation primitives that
+ * record every change in the journal, the slot-level steps of the resize,
+ * expiry and cursor walks. Takes no lock: ops.c does. Pure: no SIP parser,
+ * no struct sip_msg.
  */
 
 #include <string.h>
@@ -242,6 +244,34 @@ void aor_rec_expiry(aor_rec_t *rec, time_t expires)
 	hint_lower(gen_get(rec->t), rec->hash, hint_of(expires));
 }
 
+/* the next version of a binding whose last one was prev */
+static uint64_t version_next(aor_table_t *t, uint64_t prev)
+{
+	uint64_t floor = (uint64_t)aor_now() << AOR_VERSION_SHIFT;
+	uint64_t cur = aor_atomic_get(&t->clock), v;
+
+	do {
+		v = cur + 1;
+		if(v < floor)
+			v = floor;
+		if(v <= prev)
+			v = prev + 1;
+	} while(!__atomic_compare_exchange_n(
+			&t->clock, &cur, v, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return v;
+}
+
+/* raises the atomic *p to at least v */
+static void atomic_raise(uint64_t *p, uint64_t v)
+{
+	uint64_t cur = aor_atomic_get(p);
+
+	while(cur < v
+			&& !__atomic_compare_exchange_n(
+					p, &cur, v, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 static void rec_link(aor_rec_t *rec, aor_binding_t *b)
 {
 	aor_table_t *t = rec->t;
@@ -253,23 +283,32 @@ static void rec_link(aor_rec_t *rec, aor_binding_t *b)
 		aor_atomic_add(&t->aors, 1);
 	aor_atomic_add(&t->bindings, 1);
 	aor_atomic_add(&t->mem, (long)aor_binding_size(b));
+	aor_journal_add(t, AOR_CH_INSERTED, b, b->version);
 }
 
 void aor_rec_add(aor_rec_t *rec, aor_binding_t *b)
 {
 	b->id = aor_atomic_add(&rec->t->next_id, 1);
+	b->version = version_next(rec->t, 0);
 	rec_link(rec, b);
 }
 
 void aor_rec_insert(aor_rec_t *rec, aor_binding_t *b)
 {
-	uint64_t cur = aor_atomic_get(&rec->t->next_id);
-
-	while(cur < b->id
-			&& !__atomic_compare_exchange_n(&rec->t->next_id, &cur, b->id, 0,
-					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
+	atomic_raise(&rec->t->next_id, b->id);
+	if(b->version == 0)
+		b->version = version_next(rec->t, 0);
+	else
+		atomic_raise(&rec->t->clock, b->version);
 	rec_link(rec, b);
+}
+
+void aor_rec_refresh(aor_rec_t *rec, aor_binding_t *b, const aor_binding_in_t *in)
+{
+	aor_binding_refresh(b, in);
+	aor_rec_expiry(rec, b->expires);
+	b->version = version_next(rec->t, b->version);
+	aor_journal_add(rec->t, AOR_CH_REFRESHED, b, b->version);
 }
 
 /* takes the binding at *link out of the store; returns it */
@@ -279,6 +318,7 @@ static aor_binding_t *rec_unlink(aor_rec_t *rec, aor_binding_t **link)
 	aor_binding_t *b = *link;
 
 	*link = b->next;
+	b->next = NULL;
 	if(--rec->n == 0)
 		aor_atomic_add(&t->aors, -1);
 	aor_atomic_add(&t->bindings, -1);
@@ -286,9 +326,12 @@ static aor_binding_t *rec_unlink(aor_rec_t *rec, aor_binding_t **link)
 	return b;
 }
 
-void aor_rec_del(aor_rec_t *rec, aor_binding_t **link)
+void aor_rec_del(aor_rec_t *rec, aor_binding_t **link, enum aor_change kind)
 {
-	AOR_FREE(rec_unlink(rec, link));
+	aor_binding_t *b = rec_unlink(rec, link);
+
+	b->version = version_next(rec->t, b->version);
+	aor_journal_add(rec->t, kind, b, b->version);
 }
 
 void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
@@ -297,21 +340,72 @@ void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
 
 	nb->next = b->next;
 	nb->id = b->id;
+	nb->version = version_next(rec->t, b->version);
 	*link = nb;
 	aor_rec_expiry(rec, nb->expires);
 	aor_atomic_add(&rec->t->mem,
 			(long)aor_binding_size(nb) - (long)aor_binding_size(b));
-	AOR_FREE(b);
+	aor_journal_add(rec->t, AOR_CH_UPDATED, nb, nb->version);
+	aor_journal_defer_free(b);
 }
 
-/* Walks the runs of one slot chain; unlinks the bindings expired at now
- * (all of them with all) onto the list at **tail, and lowers *min to the
+#define ALIGN8(n) (((n) + 7) & ~(size_t)7)
+
+int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_copybuf_t *cb,
+		aor_binding_t **out, int max)
+{
+	const aor_binding_t *b;
+	size_t need = 0, off = 0;
+	char *nb;
+	int i, n = 0;
+
+	for(i = 0, b = *rec->link; i < rec->n && n < max; i++, b = b->next)
+		if(!aor_binding_expired(b, now)) {
+			need += ALIGN8(aor_binding_size(b));
+			n++;
+		}
+	if(need > cb->cap) {
+		/* bounded: at most max bindings of at most 64 KB each */
+		nb = AOR_PKG_REALLOC(cb->p, need);
+		if(nb == NULL) {
+			AOR_LOG_ERR("no process memory: %zu bytes to copy bindings\n",
+					need);
+			return AOR_E_NOMEM;
+		}
+		cb->p = nb;
+		cb->cap = need;
+	}
+	n = 0;
+	for(i = 0, b = *rec->link; i < rec->n && n < max; i++, b = b->next) {
+		if(aor_binding_expired(b, now))
+			continue;
+		out[n] = (aor_binding_t *)(cb->p + off);
+		memcpy(out[n], b, aor_binding_size(b));
+		out[n]->next = NULL;
+		off += ALIGN8(aor_binding_size(b));
+		n++;
+	}
+	return n;
+}
+
+/* bindings of the chain at head */
+static int chain_len(const aor_binding_t *b)
+{
+	int n = 0;
+
+	for(; b; b = b->next)
+		n++;
+	return n;
+}
+
+/* Walks the runs of one slot chain; removes the bindings expired at now
+ * (all of them with all), at most room of them, and lowers *min to the
  * hint of each binding that stays. Lock held. */
-static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now, int all,
-		aor_binding_t ***tail, uint32_t *min)
+static int chain_sweep(aor_table_t *t, aor_binding_t **head, time_t now,
+		int all, int room, uint32_t *min)
 {
 	aor_rec_t rec;
-	aor_binding_t **link, *b;
+	aor_binding_t **link;
 	int removed = 0, i, n;
 	uint32_t v;
 
@@ -323,11 +417,8 @@ static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now, int all,
 		link = head;
 		n = rec.n;
 		for(i = 0; i < n; i++) {
-			if(all || aor_binding_expired(*link, now)) {
-				b = rec_unlink(&rec, link);
-				b->next = NULL;
-				**tail = b;
-				*tail = &b->next;
+			if(removed < room && (all || aor_binding_expired(*link, now))) {
+				aor_rec_del(&rec, link, all ? AOR_CH_DELETED : AOR_CH_EXPIRED);
 				removed++;
 			} else {
 				v = hint_of((*link)->expires);
@@ -341,59 +432,13 @@ static int slot_sweep(aor_table_t *t, aor_binding_t **head, time_t now, int all,
 	return removed;
 }
 
-/* returns -1 when pos is past the current array */
-static uint64_t clock_ns(clockid_t c)
+int aor_slot_has_work(aor_table_t *t, uint32_t pos, time_t now, int all)
 {
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* when a walk took a slot lock: the wall clock (vDSO, cheap) and, for the
- * holds that do work, this process's CPU time (a system call: not paid by
- * the idle visits of the expiry sweep, a million a minute at 1M AoRs) */
-typedef struct hold
-{
-	uint64_t wall, cpu;
-	int timed;
-} hold_t;
-
-static void hold_start(hold_t *h, int work)
-{
-	h->wall = clock_ns(CLOCK_MONOTONIC);
-	h->timed = work;
-	if(work)
-		h->cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-}
-
-static void max_note(uint64_t *m, uint64_t d)
-{
-	uint64_t cur = aor_atomic_get(m);
-
-	while(d > cur
-			&& !__atomic_compare_exchange_n(
-					m, &cur, d, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
-/* records a walk's lock hold begun at h (the bound the walks promise: one
- * slot per hold, measured): the wall time, which includes being preempted
- * while holding it, and the CPU time, which is the work done under it */
-static void hold_note(aor_table_t *t, const hold_t *h)
-{
-	max_note(&t->hold_max_ns, clock_ns(CLOCK_MONOTONIC) - h->wall);
-	if(h->timed)
-		max_note(&t->hold_max_cpu_ns,
-				clock_ns(CLOCK_THREAD_CPUTIME_ID) - h->cpu);
-}
-
-/* 1 when a sweep of the slot at *head (with all, or anything expired) or
- * of the old slot that drains into it has work to do */
-static int slot_work(aor_gen_t *g, uint32_t pos, time_t now, int all)
-{
+	aor_gen_t *g = gen_get(t);
 	const aor_binding_t *b;
 
+	if(pos > g->mask)
+		return 0;
 	if(g->old_slots && g->old_slots[pos & g->old_mask])
 		return 1;
 	for(b = g->slots[pos]; b; b = b->next)
@@ -402,138 +447,73 @@ static int slot_work(aor_gen_t *g, uint32_t pos, time_t now, int all)
 	return 0;
 }
 
-/* Sweeps slot pos under its lock (expired bindings, or all); lowers *min
- * to the hint of what stays. The bindings removed are handed to cb and
- * freed after the lock is released: the hold is only the unlinking, and
- * the allocator's own lock is never taken under a slot lock here. */
-static int slot_clean(aor_table_t *t, uint32_t pos, time_t now, int all,
-		aor_expire_cb cb, void *arg, uint32_t *min)
+int aor_slot_sweep(
+		aor_table_t *t, uint32_t pos, time_t now, int all, uint32_t *min)
 {
-	aor_binding_t *gone = NULL, **tail = &gone, *b, *next;
-	aor_gen_t *g;
-	hold_t h;
-	int n = -1;
-
-	aor_lockset_get(t->locks, pos & t->lock_mask);
-	g = gen_get(t);
-	hold_start(&h, pos <= g->mask && slot_work(g, pos, now, all));
-	if(pos <= g->mask) {
-		if(g->old_slots && g->old_slots[pos & g->old_mask])
-			drain_old(g, pos & g->old_mask);
-		n = slot_sweep(t, &g->slots[pos], now, all, &tail, min);
-	}
-	hold_note(t, &h);
-	aor_lockset_release(t->locks, pos & t->lock_mask);
-	for(b = gone; b; b = next) {
-		next = b->next;
-		if(cb)
-			cb(b, arg);
-		AOR_FREE(b);
-	}
-	return n;
-}
-
-int aor_table_expire_slot(aor_table_t *t, uint32_t pos, time_t now,
-		aor_expire_cb on_expire, void *arg)
-{
-	uint32_t min = UINT32_MAX;
-	int n = slot_clean(t, pos, now, 0, on_expire, arg, &min);
-
-	return n < 0 ? 0 : n;
-}
-
-long aor_table_expire_step(aor_table_t *t, unsigned int blocks, time_t now,
-		aor_expire_cb on_expire, void *arg)
-{
-	/* only the caller's process replaces the generation (aor_table_maint) */
 	aor_gen_t *g = gen_get(t);
-	uint32_t pos, end, blk, min, *h;
-	long removed = 0;
-	int k;
+	int room;
 
-	/* bounded: `blocks` blocks, one slot per lock hold */
-	while(blocks-- > 0) {
-		pos = t->expire_pos & ~(AOR_HINT_SLOTS - 1);
-		if(pos > g->mask)
-			pos = 0;
-		blk = pos >> AOR_HINT_LOG2;
-		end = pos + AOR_HINT_SLOTS;
-		if(end > g->mask + 1)
-			end = g->mask + 1; /* an array smaller than a block */
-		t->expire_pos = end;
-		h = &g->hint[blk];
-		if((time_t)__atomic_load_n(h, __ATOMIC_SEQ_CST) > now)
-			continue; /* nothing in the block has expired yet */
-		/* raised before the visit, so that a binding added to a slot
-		 * already visited lowers it again (hint_lower) */
-		__atomic_store_n(h, UINT32_MAX, __ATOMIC_SEQ_CST);
-		min = UINT32_MAX;
-		aor_atomic_add(&t->expire_visits, end - pos);
-		for(; pos < end; pos++) {
-			k = slot_clean(t, pos, now, 0, on_expire, arg, &min);
-			if(k > 0)
-				removed += k;
-		}
-		hint_lower(g, blk << AOR_HINT_LOG2, min);
-	}
-	return removed;
+	if(pos > g->mask)
+		return -1;
+	if(g->old_slots && g->old_slots[pos & g->old_mask])
+		drain_old(g, pos & g->old_mask);
+	/* one journal entry per removal; what does not fit waits */
+	room = chain_len(g->slots[pos]);
+	while(room > 0 && aor_journal_reserve(room, 0) < 0)
+		room /= 2;
+	return chain_sweep(t, &g->slots[pos], now, all, room, min);
 }
 
-int aor_table_flush_slot(
-		aor_table_t *t, uint32_t pos, aor_expire_cb on_del, void *arg)
+int aor_expire_block_next(
+		aor_table_t *t, time_t now, uint32_t *pos, uint32_t *end)
 {
-	uint32_t min = UINT32_MAX;
+	/* only the caller's process replaces the generation (resize) */
+	aor_gen_t *g = gen_get(t);
+	uint32_t p, e, *h;
 
-	return slot_clean(t, pos, 0, 1, on_del, arg, &min);
+	p = t->expire_pos & ~(AOR_HINT_SLOTS - 1);
+	if(p > g->mask)
+		p = 0;
+	e = p + AOR_HINT_SLOTS;
+	if(e > g->mask + 1)
+		e = g->mask + 1; /* an array smaller than a block */
+	t->expire_pos = e;
+	h = &g->hint[p >> AOR_HINT_LOG2];
+	if((time_t)__atomic_load_n(h, __ATOMIC_SEQ_CST) > now)
+		return 0; /* nothing in the block has expired yet */
+	/* raised before the visit, so that a binding added to a slot already
+	 * visited lowers it again (hint_lower) */
+	__atomic_store_n(h, UINT32_MAX, __ATOMIC_SEQ_CST);
+	aor_atomic_add(&t->expire_visits, e - p);
+	*pos = p;
+	*end = e;
+	return 1;
 }
 
-long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg)
+void aor_expire_block_done(aor_table_t *t, uint32_t pos, uint32_t min)
 {
-	uint32_t min = UINT32_MAX;
-	long n = 0;
-	uint32_t pos;
-	int k;
-
-	/* bounded per lock hold: one slot; the array may grow meanwhile and
-	 * the loop then covers the larger one */
-	for(pos = 0; (k = slot_clean(t, pos, 0, 1, on_del, arg, &min)) >= 0; pos++)
-		n += k;
-	return n;
+	hint_lower(gen_get(t), pos & ~(AOR_HINT_SLOTS - 1), min);
 }
 
-void aor_table_unlock_all(aor_table_t *t)
-{
-	uint32_t i;
-
-	for(i = 0; i <= t->lock_mask; i++)
-		aor_lockset_release(t->locks, i);
-}
-
-uint32_t aor_table_size(aor_table_t *t)
+uint32_t aor_table_slots(aor_table_t *t)
 {
 	return gen_get(t)->mask + 1;
 }
 
-/* Waits until no process still uses a generation replaced before the call:
- * readers load the generation under a slot lock, so once each lock has
- * been free once, none holds the old one. */
-static void lock_barrier(aor_table_t *t)
+int aor_table_resizing(aor_table_t *t)
 {
-	uint32_t i;
-
-	for(i = 0; i <= t->lock_mask; i++) {
-		aor_lockset_get(t->locks, i);
-		aor_lockset_release(t->locks, i);
-	}
+	return gen_get(t)->old_slots != NULL;
 }
 
-static int resize_start(aor_table_t *t, aor_gen_t *g)
+int aor_resize_start(aor_table_t *t, aor_gen_t **retire)
 {
-	aor_gen_t *ng;
+	aor_gen_t *g = gen_get(t), *ng;
 	uint32_t size;
 
 	/* grow fourfold when there are more AoRs than slots */
-	if((unsigned long)aor_atomic_get(&t->aors) <= (unsigned long)g->mask + 1
+	if(g->old_slots != NULL
+			|| (unsigned long)aor_atomic_get(&t->aors)
+					   <= (unsigned long)g->mask + 1
 			|| g->mask >= (1u << AOR_SIZE_LOG2_MAX) - 1)
 		return 0;
 	size = (g->mask + 1) << 2;
@@ -546,61 +526,71 @@ static int resize_start(aor_table_t *t, aor_gen_t *g)
 	aor_atomic_add(&t->mem, gen_bytes(size - 1));
 	t->drain_pos = 0;
 	aor_atomic_set(&t->gen, ng);
-	lock_barrier(t);
-	/* the old slots live on in ng; their hints are not needed: each
-	 * binding drained lowers the hint of its new block */
-	aor_atomic_add(
-			&t->mem, -(long)hint_blocks(g->mask) * (long)sizeof(uint32_t));
-	AOR_FREE(g->hint);
-	AOR_FREE(g);
+	*retire = g;
 	AOR_LOG_DBG(
 			"table %.*s: growing to %u slots\n", t->name.len, t->name.s, size);
 	return 1;
 }
 
-static void resize_finish(aor_table_t *t, aor_gen_t *g)
+int aor_resize_next(aor_table_t *t, uint32_t *pos)
 {
-	aor_gen_t *ng;
+	aor_gen_t *g = gen_get(t);
+
+	if(g->old_slots == NULL || t->drain_pos > g->old_mask)
+		return 0;
+	*pos = t->drain_pos++;
+	return 1;
+}
+
+int aor_resize_drained(aor_table_t *t)
+{
+	aor_gen_t *g = gen_get(t);
+
+	return g->old_slots == NULL || t->drain_pos > g->old_mask;
+}
+
+int aor_slot_drain(aor_table_t *t, uint32_t pos)
+{
+	aor_gen_t *g = gen_get(t);
+
+	if(g->old_slots == NULL || pos > g->old_mask || g->old_slots[pos] == NULL)
+		return 0;
+	drain_old(g, pos);
+	return 1;
+}
+
+aor_gen_t *aor_resize_finish(aor_table_t *t)
+{
+	aor_gen_t *g = gen_get(t), *ng;
 
 	ng = AOR_ALLOC(sizeof(*ng));
 	if(ng == NULL)
-		return; /* all old slots are empty; try again next step */
+		return NULL; /* all old slots are empty; try again next step */
 	ng->mask = g->mask;
 	ng->slots = g->slots;
 	ng->hint = g->hint;
 	ng->old_slots = NULL;
 	ng->old_mask = 0;
 	aor_atomic_set(&t->gen, ng);
-	lock_barrier(t);
-	aor_atomic_add(&t->mem, -(long)((g->old_mask + 1) * sizeof(void *)));
-	AOR_FREE(g->old_slots);
-	AOR_FREE(g);
+	return g;
 }
 
-int aor_table_maint(aor_table_t *t, unsigned int budget)
+void aor_gen_retire(aor_table_t *t, aor_gen_t *g)
 {
-	aor_gen_t *g = gen_get(t);
-	hold_t h;
-	uint32_t pos;
+	aor_gen_t *cur = gen_get(t);
 
-	if(g->old_slots == NULL)
-		return resize_start(t, g);
-	/* bounded: at most budget old slots, one lock hold each */
-	while(budget-- > 0 && t->drain_pos <= g->old_mask) {
-		pos = t->drain_pos++;
-		aor_lockset_get(t->locks, pos & t->lock_mask);
-		if(g->old_slots[pos]) {
-			hold_start(&h, 1);
-			drain_old(g, pos);
-			hold_note(t, &h);
-		}
-		aor_lockset_release(t->locks, pos & t->lock_mask);
+	if(cur->old_slots == g->slots) {
+		/* a resize started: the old slots live on in cur; their hints are
+		 * not needed: each binding drained lowers its new block's hint */
+		aor_atomic_add(
+				&t->mem, -(long)hint_blocks(g->mask) * (long)sizeof(uint32_t));
+		AOR_FREE(g->hint);
+	} else {
+		/* a resize finished: cur has g's array and hints */
+		aor_atomic_add(&t->mem, -(long)((g->old_mask + 1) * sizeof(void *)));
+		AOR_FREE(g->old_slots);
 	}
-	if(t->drain_pos > g->old_mask) {
-		resize_finish(t, g);
-		return gen_get(t)->old_slots != NULL;
-	}
-	return 1;
+	AOR_FREE(g);
 }
 
 /* v with its 64 bits in reverse order (Redis's rev) */
@@ -639,19 +629,17 @@ static int same_key(const aor_binding_t *a, const aor_binding_t *b)
 	return x.len == y.len && memcmp(x.s, y.s, x.len) == 0;
 }
 
-/* Visits the slot of *cursor under its lock and advances *cursor; returns
- * the number of records in the slot. The lock of cursor & lock_mask covers
- * the slot in the current array and the old slot that maps to it, whatever
- * the array sizes (both are at least the lock count). */
-static unsigned int scan_slot(
+unsigned int aor_slot_visit(
 		aor_table_t *t, uint64_t *cursor, aor_scan_cb cb, void *arg)
 {
-	uint32_t lk = (uint32_t)*cursor & t->lock_mask, pos;
 	const aor_binding_t *b, *prev = NULL;
 	unsigned int n = 0;
 	aor_gen_t *g;
+	uint32_t pos;
 
-	aor_lockset_get(t->locks, lk);
+	/* the lock of cursor & lock_mask covers the slot in the current array
+	 * and the old slot that maps to it, whatever the array sizes (both
+	 * are at least the lock count) */
 	g = gen_get(t);
 	pos = (uint32_t)*cursor & g->mask;
 	if(g->old_slots && g->old_slots[pos & g->old_mask])
@@ -662,45 +650,5 @@ static unsigned int scan_slot(
 		cb(b, arg);
 	}
 	*cursor = cursor_next(*cursor, g->mask);
-	aor_lockset_release(t->locks, lk);
 	return n;
-}
-
-uint64_t aor_table_scan(aor_table_t *t, uint64_t cursor,
-		unsigned int max_records, aor_scan_cb cb, void *arg)
-{
-	unsigned long visits, records = 0;
-
-	if(max_records == 0)
-		max_records = 1;
-	/* bounded: at most AOR_SCAN_VISITS * max_records slots, one lock
-	 * hold each */
-	visits = (unsigned long)AOR_SCAN_VISITS * max_records;
-	do {
-		records += scan_slot(t, &cursor, cb, arg);
-	} while(cursor != 0 && records < max_records && --visits > 0);
-	return cursor;
-}
-
-void aor_table_hold_reset(aor_table_t *t)
-{
-	aor_atomic_set(&t->hold_max_ns, 0);
-	aor_atomic_set(&t->hold_max_cpu_ns, 0);
-}
-
-void aor_table_stat(aor_table_t *t, aor_table_stat_t *st)
-{
-	aor_gen_t *g;
-
-	/* the generation is read under a slot lock (see lock_barrier) */
-	aor_lockset_get(t->locks, 0);
-	g = gen_get(t);
-	st->slots = g->mask + 1;
-	st->resizing = g->old_slots != NULL;
-	aor_lockset_release(t->locks, 0);
-	st->aors = aor_atomic_get(&t->aors);
-	st->bindings = aor_atomic_get(&t->bindings);
-	st->mem = aor_atomic_get(&t->mem);
-	st->hold_max_ns = aor_atomic_get(&t->hold_max_ns);
-	st->hold_max_cpu_ns = aor_atomic_get(&t->hold_max_cpu_ns);
 }

@@ -10,7 +10,22 @@
  * Locking: lock i of the table's lock set covers every slot whose index is
  * i modulo the number of locks, in the current array and the old one, so
  * an AoR is always under the one lock of (hash & lock_mask), whatever the
- * table's size. Nothing takes two slot locks at once.
+ * table's size. Nothing takes two slot locks at once. The store takes no
+ * lock itself: every function here that says "lock held" is called by the
+ * operations layer (ops.c), the one place that takes slot locks.
+ *
+ * Every mutation primitive (aor_rec_add, _insert, _refresh, _swap, _del,
+ * aor_slot_sweep) records its change in the journal (journal.h) and hands
+ * the blocks that leave the store to it; aor_table_unlock flushes the
+ * journal to its subscribers after the release. Nothing else changes a
+ * binding.
+ *
+ * Versions: each change of a binding gives it a new version from the
+ * table's clock, a hybrid logical clock: greater than the binding's
+ * previous version and than every version the table gave before, and at
+ * least the current second << AOR_VERSION_SHIFT, so that versions order
+ * two changes of one binding within one second and roughly follow time
+ * across nodes.
  *
  * This program is free software; you can redistribute it and/or modify
  * it under the terms of the GNU General Public License as published by
@@ -24,6 +39,7 @@
 #include <stdint.h>
 #include "sys.h"
 #include "binding.h"
+#include "journal.h"
 
 /* one generation of a table's slot arrays; immutable once published */
 #define AOR_HINT_LOG2 6 /* a block of 64 slots shares one expiry hint */
@@ -57,6 +73,7 @@ typedef struct aor_table
 	uint64_t hold_max_ns;	  /* atomic: longest slot lock hold of a walk */
 	uint64_t hold_max_cpu_ns; /* atomic: most CPU time under one hold */
 	uint64_t next_id;		  /* atomic: ids of new bindings */
+	uint64_t clock;			  /* atomic: the last version given */
 	struct aor_table *next;
 } aor_table_t;
 
@@ -69,6 +86,9 @@ typedef struct aor_rec
 	uint32_t hash;
 } aor_rec_t;
 
+#define AOR_VERSION_SHIFT 20 /* changes per second before a version runs
+							  * ahead of the clock */
+
 /* Hash of an AoR key; the store compares it before the bytes. */
 uint32_t aor_hash(const str *aor);
 
@@ -79,7 +99,9 @@ aor_table_t *aor_table_new(const str *name, unsigned int size_log2);
 /* Frees t and every binding in it. No other process may use t. */
 void aor_table_free(aor_table_t *t);
 
-/* The lock covering hash; hold it around find and the aor_rec_* calls. */
+/* The lock covering hash. Only the operations layer (and the tests) call
+ * these two; aor_table_unlock hands the journal's changes to the
+ * subscribers after the release. */
 static inline void aor_table_lock(aor_table_t *t, uint32_t hash)
 {
 	aor_lockset_get(t->locks, hash & t->lock_mask);
@@ -88,11 +110,8 @@ static inline void aor_table_lock(aor_table_t *t, uint32_t hash)
 static inline void aor_table_unlock(aor_table_t *t, uint32_t hash)
 {
 	aor_lockset_release(t->locks, hash & t->lock_mask);
+	aor_journal_flush();
 }
-
-/* Releases every lock of t. Only for the last process standing (the
- * shutdown): a process killed while it held a slot lock left it locked. */
-void aor_table_unlock_all(aor_table_t *t);
 
 /* Finds the record of aor. Fills rec (rec->n is 0 when the AoR has no
  * binding; rec->link is then where a first binding goes) and returns n.
@@ -100,109 +119,126 @@ void aor_table_unlock_all(aor_table_t *t);
 int aor_table_find(
 		aor_table_t *t, uint32_t hash, const str *aor, aor_rec_t *rec);
 
-/* Adds b as the first binding of rec; assigns b->id. Lock held. */
+/* Adds b as the first binding of rec; assigns b->id and a version;
+ * records AOR_CH_INSERTED. Lock held. */
 void aor_rec_add(aor_rec_t *rec, aor_binding_t *b);
 
-/* Adds b as the first binding of rec keeping its id (a binding restored
- * from a snapshot), and moves the table's id counter past it so that new
- * ids never repeat it. Lock held. */
+/* Adds b as the first binding of rec keeping its id and its version (a
+ * binding restored from a snapshot or sent by a peer; a version of 0 gets
+ * a new one), and moves the table's id counter and clock past them so
+ * that new ids never repeat it and new versions are greater. Records
+ * AOR_CH_INSERTED. Lock held. */
 void aor_rec_insert(aor_rec_t *rec, aor_binding_t *b);
 
 /* Tells the table that a binding of rec now expires at expires (0:
- * never): call it after changing a stored binding's expires in place
- * (aor_rec_add, _insert and _swap do it themselves). Lock held. */
+ * never). The primitives below call it themselves. Lock held. */
 void aor_rec_expiry(aor_rec_t *rec, time_t expires);
 
-/* Unlinks and frees the binding at *link (a link inside rec). Lock held.
- * This is the one path by which a binding leaves the store. */
-void aor_rec_del(aor_rec_t *rec, aor_binding_t **link);
+/* Refreshes b (a binding of rec) in place from in, whose strings equal
+ * b's (aor_binding_same_strings): scalars, expiry hint, a new version;
+ * records AOR_CH_REFRESHED. Lock held. */
+void aor_rec_refresh(aor_rec_t *rec, aor_binding_t *b, const aor_binding_in_t *in);
 
-/* Replaces the binding at *link with nb (same AoR) and frees the old one;
- * nb keeps the old id. Lock held. */
+/* Unlinks the binding at *link (a link inside rec) and hands it to the
+ * journal as a change of kind (AOR_CH_DELETED, _EXPIRED or _EVICTED),
+ * which frees it after the unlock. Lock held. */
+void aor_rec_del(aor_rec_t *rec, aor_binding_t **link, enum aor_change kind);
+
+/* Replaces the binding at *link with nb (same AoR); nb keeps the old id
+ * and gets a new version; records AOR_CH_UPDATED; the old block is freed
+ * after the unlock. Lock held. */
 void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb);
 
+/* A process-local buffer that copies of bindings are made into. */
+typedef struct aor_copybuf
+{
+	char *p;
+	size_t cap;
+} aor_copybuf_t;
+
+/* Copies the live bindings of rec (at most max) into cb, growing it
+ * (process memory, bounded by max bindings of at most 64 KB); out[i]
+ * points to the copies, valid until the next call with cb. Lock held.
+ * Returns the count, or AOR_E_NOMEM. */
+int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_copybuf_t *cb,
+		aor_binding_t **out, int max);
+
+/* ---- slot-level steps of the walks (ops.c loops over them) ---- */
+
 /* Removes the bindings of slot pos (of the current array, and of the old
- * array slot it maps to) that expired at now; calls on_expire(b, arg) for
- * each before it is freed, after the slot's lock is released (b is then
- * out of the store and the callback may call into it). Takes and releases
- * the slot's lock. Returns the number removed. */
-typedef void (*aor_expire_cb)(const aor_binding_t *b, void *arg);
-int aor_table_expire_slot(aor_table_t *t, uint32_t pos, time_t now,
-		aor_expire_cb on_expire, void *arg);
+ * array slot it maps to) that expired at now, or all of them with all,
+ * recording AOR_CH_EXPIRED (AOR_CH_DELETED with all) for each; lowers *min
+ * to the hint of what stays. Lock of pos held. Returns the number removed,
+ * or -1 when pos is past the current array. When the journal cannot make
+ * room it removes only what fits (the rest waits for the next visit). */
+int aor_slot_sweep(
+		aor_table_t *t, uint32_t pos, time_t now, int all, uint32_t *min);
 
-/* One step of the expiry walk: visits the next `blocks` blocks of
- * AOR_HINT_SLOTS slots (wrapping at the end of the array), each slot under
- * its own lock as aor_table_expire_slot does, except the blocks whose hint
- * says nothing there has expired at now: those cost one read and no lock,
- * so an idle table of a million AoRs is walked without touching a binding.
- * Returns the number of bindings removed. Only one process may call it for
- * a given table (the one that calls aor_table_maint). */
-long aor_table_expire_step(aor_table_t *t, unsigned int blocks, time_t now,
-		aor_expire_cb on_expire, void *arg);
+/* 1 when sweeping slot pos (lock held) would do anything. */
+int aor_slot_has_work(aor_table_t *t, uint32_t pos, time_t now, int all);
 
-/* One bounded step of housekeeping (the timer calls it): starts a resize
- * when the table holds more AoRs than slots, drains at most budget old
- * slots, and finishes a resize when all are drained. Returns 1 while a
- * resize is in progress, 0 otherwise, AOR_E_NOMEM when a larger array
- * could not be had (the table keeps working at its size). Only one process
- * may call it for a given table. */
-int aor_table_maint(aor_table_t *t, unsigned int budget);
-
-/* Number of slots of the current array (a snapshot; may change). */
-uint32_t aor_table_size(aor_table_t *t);
-
-/* Removes every binding of t, slot by slot; returns how many. */
-long aor_table_flush(aor_table_t *t, aor_expire_cb on_del, void *arg);
-
-/* Removes every binding of slot pos (of the current array, and of the old
- * array slot it maps to), calling on_del(b, arg) for each before it is
- * freed, after the lock is released (as for aor_table_expire_slot). Takes and releases the slot's lock. Returns the number removed,
- * or -1 when pos is past the current array (a walk pos = 0, 1, ... ends
- * there, and covers an array that grows meanwhile). */
-int aor_table_flush_slot(
-		aor_table_t *t, uint32_t pos, aor_expire_cb on_del, void *arg);
-
-/* Called by aor_table_scan for each binding of a visited slot, under the
- * slot's lock: b is valid only during the call, so cb copies what it needs;
- * it must not take a slot lock or call into the store. */
+/* Called by aor_slot_visit for each binding of a slot, under its lock: b
+ * is valid only during the call, so cb copies what it needs; it must not
+ * call into the store. */
 typedef void (*aor_scan_cb)(const aor_binding_t *b, void *arg);
 
-/* One page of a cursor walk over t (Redis's dictScan). Start with cursor
- * 0 and pass each returned cursor back in; 0 is returned when the walk is
- * complete. Visits whole slots, one lock held at a time: under the lock of
- * a slot it drains the old slot that maps there (as aor_table_find does)
- * and calls cb(b, arg) for every binding of the slot, so the bindings of a
- * record all come in one call, adjacent, and never split across pages.
- * Stops after the slot in which it has seen max_records records (0 counts
- * as 1), or after AOR_SCAN_VISITS * max_records slots (empty ones too:
- * the bound on a sparse table), or at the end of the walk.
- *
- * The cursor counts slots in reverse-binary order, so a table that grows
- * between calls (x4, aor_table_maint) is walked on without loss: every AoR
- * present from the first call to the last is visited at least once, and
- * exactly once when no resize started during the walk. AoRs added or
- * removed during the walk may or may not be visited. */
-#define AOR_SCAN_VISITS 10
-uint64_t aor_table_scan(aor_table_t *t, uint64_t cursor,
-		unsigned int max_records, aor_scan_cb cb, void *arg);
-
-/* A snapshot of a table's counters. */
-typedef struct aor_table_stat
+/* The lock index a cursor walk takes for *cursor. */
+static inline uint32_t aor_cursor_lock(const aor_table_t *t, uint64_t cursor)
 {
-	long aors;
-	long bindings;
-	long mem;			  /* bytes of shared memory: bindings and slot arrays */
-	uint64_t hold_max_ns; /* longest slot lock hold by the expiry, flush
-						   * or resize walks since the start (the workers') */
-	uint64_t hold_max_cpu_ns; /* the most CPU time spent in one */
-	uint32_t slots;			  /* of the current array */
-	int resizing;			  /* 1 while old slots are being drained */
-} aor_table_stat_t;
+	return (uint32_t)cursor & t->lock_mask;
+}
 
-/* Forgets the longest holds measured so far (hold_max_ns, _cpu_ns). */
-void aor_table_hold_reset(aor_table_t *t);
+/* One slot of a cursor walk (Redis's dictScan): under the lock of
+ * aor_cursor_lock(t, *cursor), drains the old slot that maps to the slot
+ * of *cursor, calls cb for each of its bindings (a record's bindings
+ * adjacent) and advances *cursor (0 after the last slot). The cursor counts
+ * slots in reverse-binary order, so a table that grows x4 between calls is
+ * walked on without loss. Returns the number of records in the slot. */
+unsigned int aor_slot_visit(
+		aor_table_t *t, uint64_t *cursor, aor_scan_cb cb, void *arg);
 
-/* Fills st from t. Takes and releases one slot lock: do not hold one. */
-void aor_table_stat(aor_table_t *t, aor_table_stat_t *st);
+/* The expiry walk's next block (the maintenance process only): sets *pos
+ * and *end to its slots and returns 1 when something in it may have
+ * expired at now (its hint is then raised, to be lowered again by
+ * aor_expire_block_done); 0 when the hint says nothing there expired yet. */
+int aor_expire_block_next(
+		aor_table_t *t, time_t now, uint32_t *pos, uint32_t *end);
+
+/* Lowers the hint of the block of pos to min after a visit. */
+void aor_expire_block_done(aor_table_t *t, uint32_t pos, uint32_t min);
+
+/* Resizing (the maintenance process only). aor_resize_start publishes a
+ * four times larger array when the table holds more AoRs than slots:
+ * returns 1 (then *retire is the replaced generation, to be passed to
+ * aor_gen_retire once every lock has been free once), 0 when no resize is
+ * due, AOR_E_NOMEM (logged; the table keeps working at its size). */
+int aor_resize_start(aor_table_t *t, aor_gen_t **retire);
+
+/* The next old slot to drain: 1 and *pos, or 0 when all are drained. */
+int aor_resize_next(aor_table_t *t, uint32_t *pos);
+
+/* 1 when every old slot has been handed out by aor_resize_next. */
+int aor_resize_drained(aor_table_t *t);
+
+/* Drains old slot pos into the current array. Lock of pos held. Returns 1
+ * when it held bindings. */
+int aor_slot_drain(aor_table_t *t, uint32_t pos);
+
+/* Ends a resize whose old slots are all drained: publishes the array alone
+ * and returns the replaced generation to retire, or NULL when no memory
+ * (try again later). */
+aor_gen_t *aor_resize_finish(aor_table_t *t);
+
+/* Frees what a replaced generation g no longer shares with the current
+ * one. Call once no process can still hold g (every lock free once). */
+void aor_gen_retire(aor_table_t *t, aor_gen_t *g);
+
+/* 1 while a resize is in progress (old slots being drained). Lock held,
+ * or the maintenance process. */
+int aor_table_resizing(aor_table_t *t);
+
+/* Number of slots of the current array. Lock held, or the maintenance
+ * process. */
+uint32_t aor_table_slots(aor_table_t *t);
 
 #endif /* AOR_STORE_H */

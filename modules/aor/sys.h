@@ -26,6 +26,11 @@
 
 #define AOR_ALLOC(n) malloc(n)
 #define AOR_FREE(p) free(p)
+#define AOR_PKG_REALLOC(p, n) realloc((p), (n))
+#define AOR_PKG_FREE(p) free(p)
+/* per process in Kamailio; per thread in the tests, which run workers as
+ * threads */
+#define AOR_LOCAL __thread
 #define AOR_LOG_ERR(fmt, ...) fprintf(stderr, "ERR: " fmt, ##__VA_ARGS__)
 #define AOR_LOG_WARN(fmt, ...) fprintf(stderr, "WARN: " fmt, ##__VA_ARGS__)
 #define AOR_LOG_DBG(fmt, ...) \
@@ -65,6 +70,20 @@ static inline void aor_lockset_free(aor_lockset_t *s)
 #define aor_lockset_get(s, i) pthread_mutex_lock(&(s)->m[(i)])
 #define aor_lockset_release(s, i) pthread_mutex_unlock(&(s)->m[(i)])
 
+/* The tests run workers as threads: buffers a thread keeps in AOR_LOCAL
+ * variables are freed by fn when it ends. Call with a key made once
+ * (pthread_once) by the caller's file. */
+static inline void aor_local_at_exit(pthread_key_t key, void (*fn)(void))
+{
+	if(pthread_getspecific(key) == NULL)
+		pthread_setspecific(key, (void *)fn);
+}
+
+static inline void aor_local_run(void *fn)
+{
+	((void (*)(void))fn)();
+}
+
 /* unit tests move the clock themselves, and set the free memory */
 extern time_t aor_test_now;
 extern unsigned long aor_test_mem_free;
@@ -84,8 +103,13 @@ static inline time_t aor_now(void)
 #include "../../core/locking.h"
 #include "../../core/dprint.h"
 
+#include "../../core/mem/pkg.h"
+
 #define AOR_ALLOC(n) shm_malloc(n)
 #define AOR_FREE(p) shm_free(p)
+#define AOR_PKG_REALLOC(p, n) pkg_realloc((p), (n))
+#define AOR_PKG_FREE(p) pkg_free(p)
+#define AOR_LOCAL
 #define AOR_LOG_ERR(fmt, ...) LM_ERR(fmt, ##__VA_ARGS__)
 #define AOR_LOG_WARN(fmt, ...) LM_WARN(fmt, ##__VA_ARGS__)
 #define AOR_LOG_DBG(fmt, ...) LM_DBG(fmt, ##__VA_ARGS__)

@@ -23,6 +23,7 @@
 #include "sys.h"
 #include "errors.h"
 #include "store.h"
+#include "ops.h"
 #include "snapshot.h"
 
 struct load
@@ -95,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(r == 1);
 	aor_table_stat(ld.t, &st);
 	CHECK(st.bindings == ld.calls - (ld.calls > ld.stop_at && ld.stop_at >= 0));
-	CHECK(aor_table_flush(ld.t, NULL, NULL) == st.bindings);
+	CHECK(aor_table_flush(ld.t, AOR_ORIG_RPC) == st.bindings);
 	aor_table_free(ld.t);
 	return 0;
 }

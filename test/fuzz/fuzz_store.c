@@ -38,6 +38,8 @@
 #include "errors.h"
 #include "store.h"
 #include "merge.h"
+#include "ops.h"
+#include "../unit/unit_journal.h"
 
 #define NAORS 12
 #define MAXB 64	 /* model bindings per AoR */
@@ -502,10 +504,11 @@ static int model_register(const struct reg *g)
 	return 0;
 }
 
-static void on_change(enum aor_change ch, const aor_binding_t *b, void *arg)
+static void on_change(const aor_jchange_t *c, void *arg)
 {
-	CHECK(aor_of(b) == *(int *)arg);
-	ch_got[ch]++;
+	CHECK(aor_of(c->b) == *(int *)arg);
+	/* the model does not tell a refresh in place from a new block */
+	ch_got[c->kind == AOR_CH_REFRESHED ? AOR_CH_UPDATED : c->kind]++;
 }
 
 static void op_register(fuzz_in_t *in)
@@ -517,8 +520,7 @@ static void op_register(fuzz_in_t *in)
 
 	if(reg_decode(in, &g) < 0)
 		return;
-	g.r.on_change = on_change;
-	g.r.cb_arg = &g.k;
+	unit_changes_to(on_change, &g.k);
 	memset(ch_got, 0, sizeof(ch_got));
 	memset(ch_want, 0, sizeof(ch_want));
 	want = model_register(&g);
@@ -526,6 +528,7 @@ static void op_register(fuzz_in_t *in)
 	aor_table_find(t, g.r.hash, &g.r.aor, &rec);
 	r = aor_merge_apply(&rec, &g.r, &m.lim, plan);
 	aor_table_unlock(t, g.r.hash);
+	unit_changes_to(NULL, NULL);
 	n_reg[-r]++;
 	if(r != want) {
 		fprintf(stderr, "register %s: %d, the model says %d\n", aor_name[g.k],
@@ -563,7 +566,7 @@ static void op_expire_slot(fuzz_in_t *in)
 	struct gone gn = {0, 1};
 	uint32_t pos = fuzz_byte(in) % aor_table_size(t);
 
-	CHECK(aor_table_expire_slot(t, pos, aor_test_now, on_gone, &gn) == gn.n);
+	CHECK(UNIT_GONE(on_gone, &gn, aor_table_expire_slot(t, pos, aor_test_now)) == gn.n);
 }
 
 static void op_expire_all(void)
@@ -578,12 +581,14 @@ static void op_expire_all(void)
 	/* the timer's walk: a whole pass of blocks, the hints deciding which
 	 * are visited; it must find every expired binding all the same */
 	t->expire_pos = 0;
-	CHECK(aor_table_expire_step(t, (aor_table_size(t) - 1) / AOR_HINT_SLOTS + 1,
-				  aor_test_now, on_gone, &gn)
+	CHECK(UNIT_GONE(on_gone, &gn,
+				  aor_table_expire_step(t,
+						  (aor_table_size(t) - 1) / AOR_HINT_SLOTS + 1,
+						  aor_test_now))
 			== gn.n);
 	CHECK(gn.n == expired);
 	for(pos = 0; pos < aor_table_size(t); pos++)
-		aor_table_expire_slot(t, pos, aor_test_now, on_gone, &gn);
+		UNIT_GONE(on_gone, &gn, aor_table_expire_slot(t, pos, aor_test_now));
 	CHECK(gn.n == expired);
 }
 
@@ -595,11 +600,11 @@ static void op_flush(fuzz_in_t *in)
 	int before = model_total(), r;
 
 	if(how < 16) {
-		CHECK(aor_table_flush(t, on_gone, &gn) == before);
+		CHECK(UNIT_GONE(on_gone, &gn, aor_table_flush(t, AOR_ORIG_RPC)) == before);
 		CHECK(model_total() == 0);
 		return;
 	}
-	r = aor_table_flush_slot(t, pos, on_gone, &gn);
+	r = UNIT_GONE(on_gone, &gn, aor_table_flush_slot(t, pos, AOR_ORIG_RPC));
 	/* -1 past the array */
 	CHECK(r == (pos == size ? -1 : gn.n));
 }

@@ -22,6 +22,7 @@
 #include "sys.h"
 #include "errors.h"
 #include "store.h"
+#include "ops.h"
 #include "reginfo.h"
 #include "snapshot.h"
 
@@ -178,7 +179,7 @@ int main(int argc, char **argv)
 	CHECK(aor_snapshot_write(p, t, aor_test_now, &st) == 0);
 	t->next = NULL;
 	snprintf(p, sizeof(p), "%s/empty.xml", d);
-	aor_table_flush(t2, NULL, NULL);
+	aor_table_flush(t2, AOR_ORIG_RPC);
 	CHECK(aor_snapshot_write(p, t2, aor_test_now, &st) == 0);
 	aor_table_free(t);
 	aor_table_free(t2);

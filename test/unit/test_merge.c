@@ -18,6 +18,8 @@
 #include "sys.h"
 #include "errors.h"
 #include "merge.h"
+#include "ops.h"
+#include "unit_journal.h"
 
 #define MAXC 40
 
@@ -37,9 +39,10 @@ static struct
 } changes[64];
 static int nchanges;
 
-static void on_change(enum aor_change ch, const aor_binding_t *b, void *arg)
+static void on_change(const aor_jchange_t *c, void *arg)
 {
-	str u = aor_binding_get(b, AOR_F_URI);
+	enum aor_change ch = c->kind;
+	str u = aor_binding_get(c->b, AOR_F_URI);
 
 	(void)arg;
 	if(nchanges == 64)
@@ -87,7 +90,7 @@ static void rq_init(rq_t *q, const char *aor, const char *callid, uint32_t cseq)
 	q->r.sock_str = STR_C("udp:192.0.2.1:5060");
 	q->r.now = aor_test_now;
 	q->r.contacts = q->c;
-	q->r.on_change = on_change;
+	unit_changes_to(on_change, NULL);
 }
 
 /* adds a Contact with resolved expires (0 removes) */
@@ -270,7 +273,8 @@ TEST(refresh_with_same_strings_updates_in_place)
 	ASSERT_EQ(t->mem, mem);
 	ASSERT_EQ(t->bindings, 1);
 	ASSERT_EQ(nchanges, 1);
-	ASSERT_EQ(changed(AOR_CH_UPDATED, "sip:alice@192.0.2.10"), 1);
+	/* in place: the journal's kind for it */
+	ASSERT_EQ(changed(AOR_CH_REFRESHED, "sip:alice@192.0.2.10"), 1);
 	aor_table_free(t);
 }
 
@@ -286,13 +290,13 @@ TEST(refresh_in_place_that_shortens_reaches_the_expiry_walk)
 	b = binding(t, "alice", "sip:alice@192.0.2.10");
 	ASSERT(b != NULL);
 	t->expire_pos = 0;
-	ASSERT_EQ(aor_table_expire_step(t, 1, aor_test_now + 600, NULL, NULL), 0);
+	ASSERT_EQ(aor_table_expire_step(t, 1, aor_test_now + 600), 0);
 	ASSERT_EQ(t->expire_visits, 0); /* its hint: an hour from now */
 	ASSERT_EQ(reg1(t, "alice", "c1", 2, "sip:alice@192.0.2.10", 600), 0);
 	ASSERT_PTR_EQ(binding(t, "alice", "sip:alice@192.0.2.10"), b);
-	ASSERT_EQ(aor_table_expire_step(t, 1, aor_test_now + 599, NULL, NULL), 0);
+	ASSERT_EQ(aor_table_expire_step(t, 1, aor_test_now + 599), 0);
 	ASSERT_EQ(t->expire_visits, 0);
-	ASSERT_EQ(aor_table_expire_step(t, 1, aor_test_now + 600, NULL, NULL), 1);
+	ASSERT_EQ(aor_table_expire_step(t, 1, aor_test_now + 600), 1);
 	ASSERT_EQ(t->expire_visits, 4); /* the whole (4-slot) table */
 	ASSERT_EQ(t->bindings, 0);
 	aor_table_free(t);
@@ -876,7 +880,8 @@ TEST(on_change_fires_once_per_change_with_its_kind)
 	rq_add(&q, "sip:alice@192.0.2.2", 0);
 	rq_add(&q, "sip:alice@192.0.2.5", 3600); /* new */
 	ASSERT_EQ(apply(t, &q, &lim_default), 0);
-	ASSERT_EQ(changed(AOR_CH_UPDATED, "sip:alice@192.0.2.1"), 1);
+	/* same strings: refreshed in place (the journal's own kind) */
+	ASSERT_EQ(changed(AOR_CH_REFRESHED, "sip:alice@192.0.2.1"), 1);
 	ASSERT_EQ(changed(AOR_CH_DELETED, "sip:alice@192.0.2.2"), 1);
 	ASSERT_EQ(changed(AOR_CH_EXPIRED, "sip:alice@192.0.2.4"), 1);
 	ASSERT_EQ(changed(AOR_CH_INSERTED, "sip:alice@192.0.2.5"), 1);

@@ -23,6 +23,7 @@
 #include "sys.h"
 #include "errors.h"
 #include "store.h"
+#include "ops.h"
 #include "snapshot.h"
 
 static char dir[256];

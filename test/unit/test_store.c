@@ -18,6 +18,8 @@
 #include "unit.h"
 #include "sys.h"
 #include "store.h"
+#include "ops.h"
+#include "unit_journal.h"
 
 /* the slot array and its expiry hints, one per AOR_HINT_SLOTS slots */
 #define SLOT_BYTES(t)                                           \
@@ -219,13 +221,13 @@ TEST(insert_find_update_delete_keep_the_counters)
 
 	/* delete: the AoR stays while it has a binding */
 	base -= (long)aor_binding_size(a1);
-	aor_rec_del(&rec, link_of(&rec, "sip:alice@192.0.2.1"));
+	aor_rec_del(&rec, link_of(&rec, "sip:alice@192.0.2.1"), AOR_CH_DELETED);
 	ASSERT_EQ(rec.n, 1);
 	ASSERT_EQ(t->aors, 2);
 	ASSERT_EQ(t->bindings, 2);
 	ASSERT_EQ(t->mem, base);
 	base -= (long)aor_binding_size(nb);
-	aor_rec_del(&rec, rec.link);
+	aor_rec_del(&rec, rec.link, AOR_CH_DELETED);
 	ASSERT_EQ(rec.n, 0);
 	ASSERT_EQ(t->aors, 1);
 	ASSERT_EQ(t->bindings, 1);
@@ -264,10 +266,10 @@ static void collide(unsigned int size_log2)
 		ASSERT_EQ(find(t, aor, &rec), 4);
 		if(i % 5 == 0) {
 			while(rec.n)
-				aor_rec_del(&rec, rec.link);
+				aor_rec_del(&rec, rec.link, AOR_CH_DELETED);
 		} else if(i % 2) {
 			snprintf(uri, sizeof(uri), "sip:user%d@192.0.2.2", i);
-			aor_rec_del(&rec, link_of(&rec, uri));
+			aor_rec_del(&rec, link_of(&rec, uri), AOR_CH_DELETED);
 		}
 	}
 	check_table(t);
@@ -407,7 +409,7 @@ static int expire_all_slots(aor_table_t *t)
 	int n = 0;
 
 	for(pos = 0; pos < aor_table_size(t); pos++)
-		n += aor_table_expire_slot(t, pos, aor_test_now, on_expire, NULL);
+		n += UNIT_GONE(on_expire, NULL, aor_table_expire_slot(t, pos, aor_test_now));
 	return n;
 }
 
@@ -444,8 +446,8 @@ TEST(expire_slot_removes_exactly_the_expired_bindings)
 	ASSERT_EQ(find(t, "exp4", &rec), 0);
 	check_table(t);
 	/* pos beyond the array: nothing */
-	ASSERT_EQ(aor_table_expire_slot(
-					  t, aor_table_size(t), aor_test_now, on_expire, NULL),
+	ASSERT_EQ(UNIT_GONE(on_expire, NULL,
+					  aor_table_expire_slot(t, aor_table_size(t), aor_test_now)),
 			0);
 	aor_test_now = start;
 	aor_table_free(t);
@@ -487,7 +489,7 @@ static long expire_pass(aor_table_t *t, time_t now, uint64_t *visits)
 
 	t->expire_pos = 0;
 	aor_test_now = now; /* what on_expire checks against */
-	n = aor_table_expire_step(t, blocks, now, on_expire, NULL);
+	n = UNIT_GONE(on_expire, NULL, aor_table_expire_step(t, blocks, now));
 	*visits = t->expire_visits - v0;
 	return n;
 }
@@ -581,7 +583,7 @@ TEST(expire_step_misses_nothing_across_a_resize)
 	t->expire_pos = 0;
 	aor_test_now = start + 10;
 	for(i = 0; i < 64; i++) {
-		n += aor_table_expire_step(t, 1, start + 10, on_expire, NULL);
+		n += UNIT_GONE(on_expire, NULL, aor_table_expire_step(t, 1, start + 10));
 		if(r)
 			r = aor_table_maint(t, 4);
 	}
@@ -618,18 +620,18 @@ TEST(flush_empties_the_table_and_returns_the_count)
 
 	ASSERT(t != NULL);
 	expire_fill(t, aor_test_now);
-	ASSERT_EQ(aor_table_flush(t, on_flush, &calls), 700);
+	ASSERT_EQ(UNIT_GONE(on_flush, &calls, aor_table_flush(t, AOR_ORIG_RPC)), 700);
 	ASSERT_EQ(calls, 700);
 	ASSERT_EQ(t->aors, 0);
 	ASSERT_EQ(t->bindings, 0);
 	ASSERT_EQ(t->mem, SLOT_BYTES(t));
 	ASSERT_EQ(find(t, "exp0", &rec), 0);
-	ASSERT_EQ(aor_table_flush(t, NULL, NULL), 0);
+	ASSERT_EQ(aor_table_flush(t, AOR_ORIG_RPC), 0);
 	/* also in the middle of a resize: the old array is accounted too */
 	expire_fill(t, aor_test_now);
 	while(aor_table_maint(t, 0) != 1)
 		;
-	ASSERT_EQ(aor_table_flush(t, NULL, NULL), 700);
+	ASSERT_EQ(aor_table_flush(t, AOR_ORIG_RPC), 700);
 	ASSERT_EQ(t->bindings, 0);
 	ASSERT_EQ(t->aors, 0);
 	ASSERT_EQ(t->mem,
@@ -654,7 +656,7 @@ TEST(flush_slot_walk_removes_everything_and_ends_past_the_array)
 	expire_fill(t, aor_test_now);
 	ASSERT_EQ(aor_table_maint(t, 0), 1); /* resize started, nothing drained */
 	ASSERT(t->gen->old_slots != NULL);
-	for(pos = 0; (k = aor_table_flush_slot(t, pos, on_flush, &calls)) >= 0;
+	for(pos = 0; (k = UNIT_GONE(on_flush, &calls, aor_table_flush_slot(t, pos, AOR_ORIG_RPC))) >= 0;
 			pos++)
 		n += k;
 	ASSERT_EQ(pos, aor_table_size(t));
@@ -662,7 +664,7 @@ TEST(flush_slot_walk_removes_everything_and_ends_past_the_array)
 	ASSERT_EQ(calls, 700);
 	ASSERT_EQ(t->bindings, 0);
 	ASSERT_EQ(t->aors, 0);
-	ASSERT_EQ(aor_table_flush_slot(t, aor_table_size(t) + 5, NULL, NULL), -1);
+	ASSERT_EQ(aor_table_flush_slot(t, aor_table_size(t) + 5, AOR_ORIG_RPC), -1);
 	while(aor_table_maint(t, 16) != 0)
 		;
 	check_table(t);
@@ -710,7 +712,7 @@ static int cc_op(aor_table_t *t, const char *aor, int k)
 		b = NULL;
 		d = 1;
 	} else {
-		aor_rec_del(&rec, rec.link);
+		aor_rec_del(&rec, rec.link, AOR_CH_DELETED);
 		d = -1;
 	}
 	aor_table_unlock(t, h);
@@ -982,7 +984,7 @@ static void scan_churn(aor_table_t *t, int *next, int *oldest, int add_n,
 		aor_table_lock(t, h);
 		aor_table_find(t, h, &a, &rec);
 		while(rec.n > 0)
-			aor_rec_del(&rec, rec.link);
+			aor_rec_del(&rec, rec.link, AOR_CH_DELETED);
 		aor_table_unlock(t, h);
 	}
 }
