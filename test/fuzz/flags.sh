@@ -37,4 +37,4 @@ FUZZ_CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -DAOR_UNIT_TEST
 	-fno-omit-frame-pointer -I$KAMAILIO_SRC/src/modules/sl -Imodules/aor
 	-Itest/fuzz $XML_CFLAGS"
 FUZZ_SRCS="modules/aor/binding.c modules/aor/store.c modules/aor/merge.c
-	modules/aor/reginfo.c modules/aor/snapshot.c"
+	modules/aor/reginfo.c modules/aor/snapshot.c modules/aor/hash.c"
