@@ -25,6 +25,7 @@
 
 #include "aor_mod.h"
 #include "events.h"
+#include "hash.h"
 #include "persist.h"
 #include "rpc.h"
 #include "stats.h"
@@ -306,6 +307,8 @@ static int mod_init(void)
 {
 	str location = str_init("location");
 
+	/* before any table, and before the fork: all workers share the key */
+	aor_hash_init_random();
 	if(aor_params_check() < 0) {
 		LM_ERR("bad module parameters\n");
 		return -1;

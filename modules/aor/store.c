@@ -22,25 +22,6 @@
 #define AOR_LOCKS_LOG2_MAX 10 /* at most 1,024 locks per table */
 #define AOR_SIZE_LOG2_MAX 30
 
-uint32_t aor_hash(const str *aor)
-{
-	uint32_t h = 2166136261u;
-	int i;
-
-	/* FNV-1a, then a murmur3 finalizer so the low bits (the slot index)
-	 * depend on every byte */
-	for(i = 0; i < aor->len; i++) {
-		h ^= (unsigned char)aor->s[i];
-		h *= 16777619u;
-	}
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
 /* blocks of AOR_HINT_SLOTS slots in an array of mask + 1 slots */
 static inline uint32_t hint_blocks(uint32_t mask)
 {

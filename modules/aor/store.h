@@ -40,6 +40,7 @@
 #include "sys.h"
 #include "binding.h"
 #include "journal.h"
+#include "hash.h"
 
 /* one generation of a table's slot arrays; immutable once published */
 #define AOR_HINT_LOG2 6 /* a block of 64 slots shares one expiry hint */
@@ -88,9 +89,6 @@ typedef struct aor_rec
 
 #define AOR_VERSION_SHIFT 20 /* changes per second before a version runs
 							  * ahead of the clock */
-
-/* Hash of an AoR key; the store compares it before the bytes. */
-uint32_t aor_hash(const str *aor);
 
 /* Creates a table of 2^size_log2 slots (at least the lock count) in shared
  * memory. Returns it or NULL (logged). Call before workers fork. */

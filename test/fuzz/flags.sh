@@ -38,4 +38,4 @@ FUZZ_CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -DAOR_UNIT_TEST
 	-Itest/fuzz $XML_CFLAGS"
 FUZZ_SRCS="modules/aor/binding.c modules/aor/store.c modules/aor/merge.c
 	modules/aor/journal.c modules/aor/ops.c
-	modules/aor/reginfo.c modules/aor/snapshot.c"
+	modules/aor/reginfo.c modules/aor/snapshot.c modules/aor/hash.c"

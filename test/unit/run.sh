@@ -69,7 +69,7 @@ CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -DAOR_UNIT_TEST
 	-I$KINC -Imodules/aor $XML_CFLAGS"
 SRCS="modules/aor/binding.c modules/aor/store.c modules/aor/merge.c
 	modules/aor/journal.c modules/aor/ops.c
-	modules/aor/reginfo.c modules/aor/snapshot.c"
+	modules/aor/reginfo.c modules/aor/snapshot.c modules/aor/hash.c"
 
 # a sanitizer report must fail the binary, with a status no test uses
 export ASAN_OPTIONS="exitcode=86:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
