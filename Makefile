@@ -6,6 +6,7 @@
 #   make test            dependencies, build, unit tests, integration tests
 #   make bench           bare, stock and aor side by side (bench/bench.py;
 #                        BENCH_ARGS="--sizes 10000,100000,1000000 ...")
+#   make check-layers    the layering rules of modules/aor/ (part of test)
 #   make check-memory    a reduced integration suite with Kamailio under
 #                        valgrind memcheck; fails on any error in the module
 #   make fuzz            libFuzzer targets of test/fuzz/, FUZZ_SECONDS (60)
@@ -92,7 +93,7 @@ TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit integration bench check-memory fuzz tree doc doc-render deb clean distclean FORCE
+.PHONY: all deps run test unit check-layers integration bench check-memory fuzz tree doc doc-render deb clean distclean FORCE
 
 all: $(AOR_SO)
 
@@ -104,6 +105,7 @@ test:
 	sh tools/install-deps.sh test
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory check-layers
 	$(MAKE) --no-print-directory integration
 
 clean:
@@ -119,7 +121,7 @@ ifeq ($(KSRC),)
 
 # Package kamailio not installed yet (fresh machine): install the
 # dependencies, then start over so that its version is known.
-all run unit integration bench check-memory fuzz tree doc doc-render deb:
+all run unit check-layers integration bench check-memory fuzz tree doc doc-render deb:
 	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
 		echo "kamailio-aor: package kamailio is still not installed" >&2; \
 		exit 1; \
@@ -217,6 +219,12 @@ unit: tree
 	else \
 		echo "kamailio-aor: no test/unit/run.sh, no unit tests"; \
 	fi
+
+# The layering rules of modules/aor/ (tools/check-layers.py): only ops.c
+# takes slot locks, no include cycle, pure files without the SIP parser,
+# every header compiles on its own.
+check-layers: tree
+	KAMAILIO_SRC='$(KSRC)' python3 tools/check-layers.py
 
 integration: $(AOR_SO)
 	$(TEST_ENV) $(PYTHON) -m pytest -q test/integration

@@ -6,8 +6,9 @@
  * the Free Software Foundation; either version 2 of the License, or
  * (at your option) any later version.
  *
- * Glue only: module exports, parameters and their checks, initialisation,
- * fixups, the w_* script entry points and the KEMI table.
+ * The module: exports (commands, parameters, RPC, KEMI), mod_init as a
+ * table of contents, child_init, mod_destroy, the fixups and the w_*
+ * unpackers of the script functions.
  */
 
 #include <string.h>
@@ -23,7 +24,12 @@
 #include "../../core/rpc_lookup.h"
 #include "../../core/parser/parse_uri.h"
 
-#include "aor_mod.h"
+#include "expire.h"
+#include "lookup.h"
+#include "ops.h"
+#include "params.h"
+#include "reply.h"
+#include "save.h"
 #include "events.h"
 #include "hash.h"
 #include "persist.h"
@@ -31,44 +37,6 @@
 #include "stats.h"
 
 MODULE_VERSION
-
-/* clang-format off */
-struct aor_params aor_params = {
-	.default_expires = 3600,
-	.min_expires = 60,
-	.min_expires_mode = AOR_MIN_REJECT,
-	.max_expires = 0,
-	.max_contacts = 0,
-	.max_contacts_policy = "reject",
-	.max_bindings = 0,
-	.shm_reserve = 10,
-	.default_q = AOR_Q_UNSPEC,
-	.append_branches = 1,
-	.case_sensitive = 1,
-	.use_domain = 0,
-	.hash_size = 10,
-	.timer_interval = 60,
-	.use_path = 0,
-	.path_mode = AOR_PATH_STRICT,
-	.received_avp = NULL,
-	.received_param = "received",
-	.method_filtering = 0,
-	.retry_after = 60,
-	.nat_bflag = -1,
-	.nat_source = 1,
-	.timer_procs = 1,
-	.db_mode = 0,
-	.db_url = NULL,
-	.gruu_enabled = 0,
-	.event_callback = NULL,
-	.snapshot_file = NULL,
-	.snapshot_interval = 60,
-};
-/* clang-format on */
-
-aor_limits_t aor_limits;
-sl_api_t aor_slb;
-pv_spec_t *aor_received_avp = NULL;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -157,152 +125,6 @@ struct module_exports exports = {
 };
 /* clang-format on */
 
-/* one integer modparam out of its legal range: named, refused */
-static int check_range(const char *name, int v, int lo, int hi)
-{
-	if(v >= lo && v <= hi)
-		return 0;
-	LM_ERR("modparam %s=%d out of range %d..%d\n", name, v, lo, hi);
-	return -1;
-}
-
-#define AOR_INT_MAX 0x7fffffff
-
-static int parse_policy(const char *s, enum aor_policy *p)
-{
-	if(strcasecmp(s, "reject") == 0)
-		*p = AOR_POLICY_REJECT;
-	else if(strcasecmp(s, "evict_oldest") == 0)
-		*p = AOR_POLICY_EVICT_OLDEST;
-	else if(strcasecmp(s, "evict_expiring") == 0)
-		*p = AOR_POLICY_EVICT_EXPIRING;
-	else
-		return -1;
-	return 0;
-}
-
-/* RFC 3261 25.1 token: what a header parameter name may be */
-static int is_token(const char *s)
-{
-	for(; *s; s++)
-		if(!isalnum((unsigned char)*s) && strchr("-.!%*_+`'~", *s) == NULL)
-			return 0;
-	return 1;
-}
-
-/* a function name of a KEMI script: letters, digits, '_', '.', ':' */
-static int is_ident(const char *s)
-{
-	for(; *s; s++)
-		if(!isalnum((unsigned char)*s) && strchr("_.:", *s) == NULL)
-			return 0;
-	return 1;
-}
-
-/* one string modparam that is not of the form ok() accepts: refused */
-static int check_str(const char *name, const char *v, int (*ok)(const char *),
-		const char *what)
-{
-	if(v == NULL || ok(v))
-		return 0;
-	LM_ERR("modparam %s=\"%s\" is not %s\n", name, v, what);
-	return -1;
-}
-
-/* the flags of the stock modules: 0 or 1 */
-static int check_flags(const struct aor_params *p)
-{
-	int bad = 0;
-
-	bad |= check_range("append_branches", p->append_branches, 0, 1);
-	bad |= check_range("case_sensitive", p->case_sensitive, 0, 1);
-	bad |= check_range("use_domain", p->use_domain, 0, 1);
-	bad |= check_range("use_path", p->use_path, 0, 1);
-	bad |= check_range("method_filtering", p->method_filtering, 0, 1);
-	bad |= check_range("gruu_enabled", p->gruu_enabled, 0, 1);
-	return bad;
-}
-
-static int aor_params_check(void)
-{
-	struct aor_params *p = &aor_params;
-	int bad = 0;
-
-	bad |= check_range("default_expires", p->default_expires, 0, AOR_INT_MAX);
-	bad |= check_range("min_expires", p->min_expires, 0, AOR_INT_MAX);
-	bad |= check_range("min_expires_mode", p->min_expires_mode, 0, 1);
-	bad |= check_range("max_expires", p->max_expires, 0, AOR_INT_MAX);
-	bad |= check_range("max_contacts", p->max_contacts, 0, AOR_REC_MAX);
-	bad |= check_range("max_bindings", p->max_bindings, 0, AOR_INT_MAX);
-	bad |= check_range("shm_reserve", p->shm_reserve, 0, 90);
-	bad |= check_range("default_q", p->default_q, -1, 1000);
-	bad |= check_range("hash_size", p->hash_size, 1, 24);
-	bad |= check_range("timer_interval", p->timer_interval, 1, 86400);
-	bad |= check_range("path_mode", p->path_mode, 0, 2);
-	bad |= check_range("retry_after", p->retry_after, 0, 86400);
-	bad |= check_range("nat_bflag", p->nat_bflag, -1, 31);
-	bad |= check_range("nat_source", p->nat_source, 0, 2);
-	bad |= check_range("snapshot_interval", p->snapshot_interval, 0, 86400);
-	/* accepted for drop-in use (stock usrloc's), not used */
-	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
-	bad |= check_range("db_mode", p->db_mode, 0, 3);
-	bad |= check_flags(p);
-	bad |= check_str("received_param", p->received_param, is_token,
-			"a token (RFC 3261 25.1)");
-	bad |= check_str(
-			"event_callback", p->event_callback, is_ident, "a function name");
-	if(p->max_expires && p->min_expires > p->max_expires) {
-		LM_ERR("modparam min_expires=%d above max_expires=%d\n", p->min_expires,
-				p->max_expires);
-		bad = -1;
-	}
-	if(p->max_contacts_policy == NULL
-			|| parse_policy(p->max_contacts_policy, &aor_limits.policy) < 0) {
-		LM_ERR("modparam max_contacts_policy=\"%s\" unknown: use reject, "
-			   "evict_oldest or evict_expiring\n",
-				p->max_contacts_policy ? p->max_contacts_policy : "");
-		bad = -1;
-	}
-	if(p->db_mode != 0)
-		LM_WARN("modparam db_mode=%d ignored: aor keeps bindings in memory; "
-				"use snapshot_file for persistence\n",
-				p->db_mode);
-	if(p->gruu_enabled)
-		LM_WARN("modparam gruu_enabled ignored: GRUU is not supported\n");
-	if(p->db_url)
-		LM_WARN("modparam db_url ignored: aor keeps bindings in memory; "
-				"use snapshot_file for persistence\n");
-	if(bad)
-		return -1;
-	aor_limits.default_expires = p->default_expires;
-	aor_limits.min_expires = p->min_expires;
-	aor_limits.max_expires = p->max_expires;
-	aor_limits.min_mode = p->min_expires_mode;
-	/* 0: no limit of the operator's, yet never more than a reply lists */
-	aor_limits.max_contacts = p->max_contacts ? p->max_contacts : AOR_REC_MAX;
-	aor_limits.max_bindings = p->max_bindings;
-	/* a percentage of -m, as bytes */
-	aor_limits.shm_reserve = shm_mem_size / 100 * p->shm_reserve;
-	return 0;
-}
-
-static int received_avp_init(void)
-{
-	str s;
-
-	if(aor_params.received_avp == NULL || *aor_params.received_avp == '\0')
-		return 0;
-	s.s = aor_params.received_avp;
-	s.len = strlen(s.s);
-	aor_received_avp = pv_cache_get(&s);
-	if(aor_received_avp == NULL || aor_received_avp->setf == NULL) {
-		LM_ERR("modparam received_avp=\"%s\" is not a writable variable\n",
-				s.s);
-		return -1;
-	}
-	return 0;
-}
-
 static int mod_init(void)
 {
 	str location = str_init("location");
@@ -313,11 +135,7 @@ static int mod_init(void)
 		LM_ERR("bad module parameters\n");
 		return -1;
 	}
-	if(sl_load_api(&aor_slb) != 0) {
-		LM_ERR("cannot bind to the sl module (load it before aor)\n");
-		return -1;
-	}
-	if(received_avp_init() < 0)
+	if(aor_reply_init() < 0 || aor_params_avp_init() < 0)
 		return -1;
 	if(aor_stats_init() < 0 || aor_events_init() < 0)
 		return -1;

@@ -17,7 +17,7 @@
 #include "../../core/xavp.h"
 #include "../../core/mem/mem.h"
 
-#include "aor_mod.h"
+#include "params.h"
 #include "events.h"
 #include "journal.h"
 

@@ -14,7 +14,9 @@
  * binding meanwhile.
  */
 
-#include "aor_mod.h"
+#include "expire.h"
+#include "ops.h"
+#include "params.h"
 
 #define TICKS_PER_SEC 10
 #define RESIZE_BUDGET 8192	   /* old slots drained per tick */

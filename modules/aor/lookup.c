@@ -20,7 +20,9 @@
 #include "../../core/mem/mem.h"
 #include "../../core/ut.h"
 
-#include "aor_mod.h"
+#include "lookup.h"
+#include "ops.h"
+#include "params.h"
 #include "errors.h"
 #include "stats.h"
 

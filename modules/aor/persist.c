@@ -23,10 +23,12 @@
 #include "../../core/counters.h"
 #include "../../core/globals.h"
 #include "../../core/pt.h"
+#include "../../core/sr_module.h"
 #include "../../core/socket_info.h"
 #include "../../core/timer_proc.h"
 
-#include "aor_mod.h"
+#include "ops.h"
+#include "params.h"
 #include "errors.h"
 #include "persist.h"
 #include "rpc.h"

@@ -17,9 +17,22 @@
 #include "../../core/mem/mem.h"
 #include "../../core/dprint.h"
 
-#include "aor_mod.h"
+#include "../../modules/sl/sl.h"
+
+#include "params.h"
 #include "errors.h"
 #include "reply.h"
+
+static sl_api_t aor_slb;
+
+int aor_reply_init(void)
+{
+	if(sl_load_api(&aor_slb) != 0) {
+		LM_ERR("cannot bind to the sl module (load it before aor)\n");
+		return -1;
+	}
+	return 0;
+}
 
 typedef struct aor_errinfo
 {

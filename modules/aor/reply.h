@@ -17,6 +17,9 @@
 #include "../../core/parser/msg_parser.h"
 #include "binding.h"
 
+/* Binds the sl module's API (mod_init). Returns 0 or -1 (logged). */
+int aor_reply_init(void);
+
 /* Adds the headers of a 200 OK listing the n bindings in b (copies) with
  * their remaining expires at now, a Date header, and path when not empty,
  * to msg's reply lumps. Returns 0 or -1 (out of pkg memory, logged). */

@@ -22,7 +22,9 @@
 #include "../../core/rpc_lookup.h"
 #include "../../core/ut.h"
 
-#include "aor_mod.h"
+#include "lookup.h"
+#include "ops.h"
+#include "params.h"
 #include "errors.h"
 #include "rpc.h"
 

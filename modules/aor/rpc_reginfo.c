@@ -16,7 +16,7 @@
 
 #include "../../core/rpc_lookup.h"
 
-#include "aor_mod.h"
+#include "ops.h"
 #include "errors.h"
 #include "reginfo.h"
 #include "rpc.h"

@@ -29,7 +29,10 @@
 #include "../../core/trim.h"
 #include "../../core/mem/mem.h"
 
-#include "aor_mod.h"
+#include "lookup.h"
+#include "ops.h"
+#include "params.h"
+#include "save.h"
 #include "errors.h"
 #include "reply.h"
 #include "stats.h"

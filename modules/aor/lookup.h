@@ -1,0 +1,42 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * lookup(), registered(), unregister() and lookup_branches().
+ */
+
+#ifndef AOR_LOOKUP_H
+#define AOR_LOOKUP_H
+
+#include "../../core/parser/msg_parser.h"
+
+/* lookup(table[, uri]): 1 found (R-URI rewritten, the other bindings as
+ * branches), -1 not found, -2 found but no binding accepts the method,
+ * -3 internal error. */
+int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri);
+
+/* registered(table[, uri]): 1 when the AoR has a live binding, else -1. */
+int ki_aor_registered(sip_msg_t *msg, str *table, str *uri);
+
+/* lookup_branches(table): lookup() of the R-URI and of every branch that
+ * names a registered AoR. 1 when any was found, else -1. */
+int ki_aor_lookup_branches(sip_msg_t *msg, str *table);
+
+/* unregister(table, uri[, ruid]): removes the AoR's bindings (or the one
+ * with ruid). 1 when something was removed, -1 bad arguments, -3 none. */
+int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid);
+
+/* Builds the AoR key of uri (user@domain, or user with use_domain=0) into
+ * buf (at least len of uri); the user unescaped (RFC 3261 10.3 step 5)
+ * except for the bytes that are not printable ASCII and '%', which stay
+ * escaped in upper-case hex, so that a key holds no NUL and two URIs equal
+ * by RFC 3261 19.1.4 give one key; domain folded to lower case, user too
+ * when case_sensitive=0. Returns 0, or AOR_E_BAD_AOR (also for a bad
+ * escape). */
+int aor_key_from_uri(const str *uri, char *buf, str *key);
+
+#endif /* AOR_LOOKUP_H */

@@ -1,0 +1,70 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * The module parameters: one struct (the modparam table of aor_mod.c
+ * points into it), checked once in mod_init by aor_params_check, which
+ * also derives the merge's limits from it.
+ */
+
+#ifndef AOR_PARAMS_H
+#define AOR_PARAMS_H
+
+#include "../../core/pvar.h"
+#include "merge.h"
+
+struct aor_params
+{
+	int default_expires;
+	int min_expires;
+	int min_expires_mode;
+	int max_expires;
+	int max_contacts;
+	char *max_contacts_policy;
+	int max_bindings;
+	int shm_reserve;
+	int default_q;
+	int append_branches;
+	int case_sensitive;
+	int use_domain;
+	int hash_size;
+	int timer_interval;
+	int use_path;
+	int path_mode;
+	char *received_avp;
+	char *received_param;
+	int method_filtering;
+	int retry_after;
+	int nat_bflag;
+	int nat_source;
+	/* accepted for drop-in use, with the meaning noted in the docs */
+	int timer_procs;
+	int db_mode;
+	char *db_url;
+	int gruu_enabled;
+	char *event_callback;
+	char *snapshot_file;
+	int snapshot_interval;
+};
+
+extern struct aor_params aor_params;
+extern aor_limits_t aor_limits;
+extern pv_spec_t *aor_received_avp;
+
+#define AOR_PATH_OFF 0
+#define AOR_PATH_LAZY 1
+#define AOR_PATH_STRICT 2
+
+/* Rejects every bad modparam, naming it, its value and the legal range
+ * (logged), and fills aor_limits. mod_init. Returns 0 or -1. */
+int aor_params_check(void);
+
+/* Resolves received_avp to a writable variable (aor_received_avp, NULL
+ * when not set). mod_init. Returns 0 or -1 (logged). */
+int aor_params_avp_init(void);
+
+#endif /* AOR_PARAMS_H */

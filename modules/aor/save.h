@@ -1,0 +1,21 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * save(): a REGISTER applied to its record (RFC 3261 10.3), and its reply.
+ */
+
+#ifndef AOR_SAVE_H
+#define AOR_SAVE_H
+
+#include "../../core/parser/msg_parser.h"
+
+/* save(table[, flags[, uri]]): 1 on success, -1 on failure (the reply
+ * sent unless flag 0x02), -2 when max_contacts refused it. */
+int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri);
+
+#endif /* AOR_SAVE_H */
