@@ -31,7 +31,9 @@ static const struct
 	ptype_t type;
 } fast_names[] = {{"q", P_Q}, {"expires", P_EXPIRES}, {"methods", P_METHODS},
 		{"received", P_RECEIVED}, {"+sip.instance", P_INSTANCE},
-		{"reg-id", P_REG_ID}, {"flags", P_FLAGS}};
+		{"reg-id", P_REG_ID}, {"flags", P_FLAGS},
+		/* RFC 5626 ob: typed by the core, no hook in contact_t */
+		{"ob", P_OB}};
 
 /* sets the hook of contact_t the parameter type has, as the core does */
 static void fast_hook(contact_t *c, param_t *p)
@@ -73,7 +75,9 @@ static void fast_hook(contact_t *c, param_t *p)
 	}
 }
 
-/* a ;name[=token|"quoted"] at *pp; 1 and *pp past it, or 0 */
+/* a ;name[=token|"quoted"] at *pp; 1 and *pp past it, or 0. The core's
+ * parse_params takes a body in single quotes as quoted too (its content
+ * is the body): such a body is left to it. */
 static int fast_param(const char **pp, const char *end, param_t *p)
 {
 	const char *s = *pp;
@@ -100,6 +104,8 @@ static int fast_param(const char **pp, const char *end, param_t *p)
 			p->body.len = (int)(s - p->body.s);
 			s++;
 		} else {
+			if(s < end && *s == '\'')
+				return 0;
 			p->body.s = (char *)s;
 			while(s < end && token_char(*s))
 				s++;
@@ -108,14 +114,14 @@ static int fast_param(const char **pp, const char *end, param_t *p)
 				return 0;
 		}
 	}
+	p->len = (int)(s - p->name.s);
 	*pp = s;
 	return 1;
 }
 
 int aor_contact_fast(str body, aor_fast_contact_t *fc)
 {
-	const char *s, *end, *gt;
-	param_t **tail;
+	const char *s, *end, *gt, *raw_end = body.s + body.len;
 	int n = 0;
 
 	trim(&body);
@@ -124,12 +130,20 @@ int aor_contact_fast(str body, aor_fast_contact_t *fc)
 	if(body.len < 3 || *s != '<')
 		return 0;
 	gt = memchr(s, '>', body.len);
-	if(gt == NULL || memchr(s + 1, '<', gt - s - 1) != NULL)
+	/* the core reads a '"' in the URI as opening a quoted part in which
+	 * '>' does not close it */
+	if(gt == NULL || memchr(s + 1, '<', gt - s - 1) != NULL
+			|| memchr(s + 1, '"', gt - s - 1) != NULL)
 		return 0;
 	memset(&fc->c, 0, sizeof(fc->c));
+	fc->c.name.s = (char *)s; /* an empty display name, where the core has it */
 	fc->c.uri.s = (char *)s + 1;
 	fc->c.uri.len = (int)(gt - s - 1);
-	tail = &fc->c.params;
+	/* as the core: "< sip:a@b >" is the URI "sip:a@b"; it refuses an
+	 * empty one */
+	trim(&fc->c.uri);
+	if(fc->c.uri.len == 0)
+		return 0;
 	for(s = gt + 1; s < end; n++) {
 		if(*s != ';' || n == AOR_FAST_PARAMS)
 			return 0;
@@ -138,9 +152,11 @@ int aor_contact_fast(str body, aor_fast_contact_t *fc)
 		if(!fast_param(&s, end, &fc->p[n]))
 			return 0;
 		fast_hook(&fc->c, &fc->p[n]);
-		*tail = &fc->p[n];
-		tail = &fc->p[n].next;
+		/* parse_params lists the parameters last first */
+		fc->p[n].next = fc->c.params;
+		fc->c.params = &fc->p[n];
 	}
-	fc->c.len = body.len;
+	/* the core counts trailing white space into the contact's length */
+	fc->c.len = (int)(raw_end - body.s);
 	return 1;
 }

@@ -10,7 +10,7 @@
  * the plain form <uri>[;name[=value]]..., parsed into Kamailio's contact_t
  * and param_t on the caller's stack, without the core's parser, which
  * allocates and frees a dozen blocks per REGISTER. Anything else is left
- * to Kamailio's parse_contact. Uses only Kamailio's plain structs
+ * to Kamailio's parse_contact: the fast parser agrees with it or declines. Uses only Kamailio's plain structs
  * (core/parser/contact/contact.h, parse_param.h), never struct sip_msg;
  * test/fuzz/fuzz_contact.c compares it with parse_contact.
  */
@@ -33,14 +33,26 @@ typedef struct aor_fast_contact
 	param_t p[AOR_FAST_PARAMS];
 } aor_fast_contact_t;
 
-/* Parses the Contact header body of one plain contact
- * "<uri>[;name[=token|"quoted"]]..." (white space around the body only,
- * at most AOR_FAST_PARAMS parameters) into *fc. Returns 1 when it took the
- * body: then fc->c's uri, params (each name, body and type) and hooks q,
- * expires, methods, received, instance, reg_id and flags hold what
- * parse_contact would give, pointing into body and fc->p. Returns 0 for
- * any other body, *fc then undefined: the caller must use the core's
- * parse_contact. Allocates nothing; never fails otherwise. */
+/* Parses a Contact header body of one contact in the plain form
+ * <uri>[;name[=token|"quoted"]]... into *fc, without allocating. Takes it
+ * only when: white space (SP, HTAB, CR, LF) at most around the body and
+ * around the URI inside the brackets; a URI, not empty, without '<' or
+ * '"'; at most AOR_FAST_PARAMS parameters, each ';' directly followed by
+ * a name of RFC 3261 token characters, optionally '=' and a non-empty
+ * token not starting with a single quote, or a double-quoted string
+ * without '\', CR or LF; nothing between them. Returns 1 when it took
+ * the body: fc->c is then what Kamailio's parse_contact would give for
+ * that body as its only contact (core/parser/contact/contact.c,
+ * parse_param.c): the same name (empty), uri, len and next (NULL); params
+ * in the same order (parse_params lists the last one first), each with the
+ * same name, body (the content of a quoted one), type (P_Q, P_EXPIRES,
+ * P_METHODS, P_RECEIVED, P_INSTANCE, P_REG_ID, P_FLAGS, P_OB or P_OTHER,
+ * by case-insensitive name) and len; and the hooks q, expires, methods,
+ * received, instance, reg_id and flags on the same parameters (the last of
+ * a name given twice). Strings point into body, parameters into fc->p.
+ * Returns 0 for any other body, *fc then undefined: the caller uses
+ * parse_contact, which may accept or refuse it. test/fuzz/fuzz_contact.c
+ * checks this against Kamailio's parser. */
 int aor_contact_fast(str body, aor_fast_contact_t *fc);
 
 #endif /* AOR_CONTACT_H */
