@@ -30,7 +30,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOD = os.path.join(TOP, "modules", "aor")
 
 PURE = ["binding", "store", "journal", "merge", "ops", "hash", "uri",
-        "reginfo", "snapshot", "contact"]
+        "reginfo", "snapshot"]
 LOCKERS = {"ops.c"}
 LOCK_CALLS = re.compile(
     r"\b(aor_table_lock|aor_table_unlock|aor_lockset_get|aor_lockset_release)"

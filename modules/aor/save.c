@@ -29,6 +29,7 @@
 #include "../../core/trim.h"
 #include "../../core/mem/mem.h"
 
+#include "contact.h"
 #include "lookup.h"
 #include "ops.h"
 #include "params.h"
@@ -242,157 +243,16 @@ static int expires_header(sip_msg_t *msg, long long *hdr)
 	return 0;
 }
 
-/* ---- the common Contact on the stack ---- */
-
-#define FAST_PARAMS 8
-
-/* one Contact of the plain form <uri>[;name[=value]]..., parsed without
- * the core's parser, which allocates and frees a dozen blocks per
- * REGISTER; anything else is left to it */
-struct fast_contact
-{
-	contact_t c;
-	param_t p[FAST_PARAMS];
-};
-
-/* RFC 3261 25.1 token characters */
-static int token_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		   || (c >= '0' && c <= '9') || (c && strchr("-.!%*_+`'~", c));
-}
-
-static const struct
-{
-	const char *name;
-	ptype_t type;
-} fast_names[] = {{"q", P_Q}, {"expires", P_EXPIRES},
-		{"methods", P_METHODS}, {"received", P_RECEIVED},
-		{"+sip.instance", P_INSTANCE}, {"reg-id", P_REG_ID},
-		{"flags", P_FLAGS}};
-
-/* sets the hook of contact_t the parameter type has, as the core does */
-static void fast_hook(contact_t *c, param_t *p)
-{
-	unsigned int i;
-
-	p->type = P_OTHER;
-	for(i = 0; i < sizeof(fast_names) / sizeof(fast_names[0]); i++)
-		if(strlen(fast_names[i].name) == (size_t)p->name.len
-				&& strncasecmp(fast_names[i].name, p->name.s, p->name.len)
-						   == 0) {
-			p->type = fast_names[i].type;
-			break;
-		}
-	switch(p->type) {
-		case P_Q:
-			c->q = p;
-			break;
-		case P_EXPIRES:
-			c->expires = p;
-			break;
-		case P_METHODS:
-			c->methods = p;
-			break;
-		case P_RECEIVED:
-			c->received = p;
-			break;
-		case P_INSTANCE:
-			c->instance = p;
-			break;
-		case P_REG_ID:
-			c->reg_id = p;
-			break;
-		case P_FLAGS:
-			c->flags = p;
-			break;
-		default:
-			break;
-	}
-}
-
-/* a ;name[=token|"quoted"] at *pp; 1 and *pp past it, or 0 */
-static int fast_param(const char **pp, const char *end, param_t *p)
-{
-	const char *s = *pp;
-
-	p->name.s = (char *)s;
-	while(s < end && token_char(*s))
-		s++;
-	p->name.len = (int)(s - p->name.s);
-	if(p->name.len == 0)
-		return 0;
-	p->body.s = NULL;
-	p->body.len = 0;
-	if(s < end && *s == '=') {
-		s++;
-		if(s < end && *s == '"') {
-			/* a quoted-string without escapes; the body is its content,
-			 * as the core's parser gives it */
-			p->body.s = (char *)++s;
-			while(s < end && *s != '"' && *s != '\\' && *s != '\r'
-					&& *s != '\n')
-				s++;
-			if(s == end || *s != '"')
-				return 0;
-			p->body.len = (int)(s - p->body.s);
-			s++;
-		} else {
-			p->body.s = (char *)s;
-			while(s < end && token_char(*s))
-				s++;
-			p->body.len = (int)(s - p->body.s);
-			if(p->body.len == 0)
-				return 0;
-		}
-	}
-	*pp = s;
-	return 1;
-}
-
-static int contact_fast(str body, struct fast_contact *fc)
-{
-	const char *s, *end, *gt;
-	param_t **tail;
-	int n = 0;
-
-	trim(&body);
-	s = body.s;
-	end = body.s + body.len;
-	if(body.len < 3 || *s != '<')
-		return 0;
-	gt = memchr(s, '>', body.len);
-	if(gt == NULL || memchr(s + 1, '<', gt - s - 1) != NULL)
-		return 0;
-	memset(&fc->c, 0, sizeof(fc->c));
-	fc->c.uri.s = (char *)s + 1;
-	fc->c.uri.len = (int)(gt - s - 1);
-	tail = &fc->c.params;
-	for(s = gt + 1; s < end; n++) {
-		if(*s != ';' || n == FAST_PARAMS)
-			return 0;
-		s++;
-		memset(&fc->p[n], 0, sizeof(fc->p[n]));
-		if(!fast_param(&s, end, &fc->p[n]))
-			return 0;
-		fast_hook(&fc->c, &fc->p[n]);
-		*tail = &fc->p[n];
-		tail = &fc->p[n].next;
-	}
-	fc->c.len = body.len;
-	return 1;
-}
-
 /* the common REGISTER: one Contact header with one plain contact */
 static int contact_single(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
 		long *min)
 {
-	struct fast_contact fc;
+	aor_fast_contact_t fc;
 	int ret;
 
 	if(msg->contact == NULL || msg->contact->parsed != NULL
 			|| next_sibling_hdr(msg->contact) != NULL
-			|| !contact_fast(msg->contact->body, &fc))
+			|| !aor_contact_fast(msg->contact->body, &fc))
 		return 1;
 	if((ret = scratch_reserve(1)) < 0)
 		return ret;

@@ -5,10 +5,11 @@
 # the Free Software Foundation; either version 2 of the License, or
 # (at your option) any later version.
 #
-# Sourced by test/fuzz/run.sh and test/fuzz/replay.sh, from the top of
-# the repository: how the fuzz targets compile against the pure sources,
-# as test/unit/run.sh compiles the unit tests. Sets FUZZ_CFLAGS, FUZZ_SRCS
-# and XML_LIBS; returns non-zero when something is missing.
+# Sourced by test/fuzz/run.sh and test/unit/run.sh, from the top of the
+# repository: how the fuzz targets compile against the pure sources, as
+# test/unit/run.sh compiles the unit tests. Sets FUZZ_CFLAGS, FUZZ_SRCS
+# and XML_LIBS and defines fuzz_extra; returns non-zero when something is
+# missing.
 
 if [ -z "${KAMAILIO_SRC:-}" ]; then
 	for d in build/kamailio-*; do
@@ -39,3 +40,22 @@ FUZZ_CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -DAOR_UNIT_TEST
 FUZZ_SRCS="modules/aor/binding.c modules/aor/store.c modules/aor/merge.c
 	modules/aor/journal.c modules/aor/ops.c
 	modules/aor/reginfo.c modules/aor/snapshot.c modules/aor/hash.c"
+
+# fuzz_extra TARGET: the flags and sources one target adds to FUZZ_CFLAGS
+# and FUZZ_SRCS, in both builds (libFuzzer and the replay). fuzz_contact
+# compares contact.c with Kamailio's own Contact parser, compiled in from
+# the tree with the glue of kamailio_shim.c: -DNO_DEBUG -DNO_LOG (no
+# logging), no -DPKG_MALLOC (pkg_malloc is malloc), -DUSE_PTHREAD_MUTEX
+# (core/lock_ops.h wants a lock type chosen), -Wno-sign-compare (core/ut.h).
+fuzz_extra()
+{
+	case $1 in
+	contact)
+		echo "-DNO_DEBUG -DNO_LOG -DUSE_PTHREAD_MUTEX -Wno-sign-compare
+			modules/aor/contact.c test/fuzz/kamailio_shim.c
+			$KAMAILIO_SRC/src/core/parser/contact/parse_contact.c
+			$KAMAILIO_SRC/src/core/parser/contact/contact.c
+			$KAMAILIO_SRC/src/core/parser/parse_param.c"
+		;;
+	esac
+}

@@ -52,7 +52,7 @@ for t in $targets; do
 	# shellcheck disable=SC2086
 	if ! $CC $FUZZ_CFLAGS -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -o "$bin" "test/fuzz/fuzz_$t.c" \
-		$FUZZ_SRCS $XML_LIBS -lpthread; then
+		$FUZZ_SRCS $(fuzz_extra "$t") $XML_LIBS -lpthread; then
 		echo "fuzz $t: does not build"
 		status=1
 		continue

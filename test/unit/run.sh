@@ -108,7 +108,9 @@ for src in test/unit/test_*.c; do
 done
 
 # the fuzz targets' committed inputs (test/fuzz/corpus/<target>/ and
-# test/fuzz/regressions/<target>/), replayed without libFuzzer
+# test/fuzz/regressions/<target>/), replayed without libFuzzer; flags.sh
+# says what a target adds to the build (fuzz_extra)
+. test/fuzz/flags.sh || exit 2
 for src in test/fuzz/fuzz_*.c; do
 	[ -f "$src" ] || continue
 	t=$(basename "$src" .c)
@@ -116,7 +118,7 @@ for src in test/fuzz/fuzz_*.c; do
 	bin=$BUILD_DIR/replay_$name
 	# shellcheck disable=SC2086
 	if ! $CC $CFLAGS -Itest/fuzz -o "$bin" "$src" test/fuzz/replay.c \
-		$SRCS $XML_LIBS -lpthread; then
+		$SRCS $(fuzz_extra "$name") $XML_LIBS -lpthread; then
 		echo "not ok $t: does not build"
 		failed=$((failed + 1))
 		status=1
