@@ -556,13 +556,29 @@ aor_gen_t *aor_resize_finish(aor_table_t *t)
 	return g;
 }
 
+/* lowers the hints of cur's blocks to those of the old generation g's
+ * blocks whose slots drain into them */
+static void hints_carry(aor_gen_t *cur, const aor_gen_t *g)
+{
+	uint32_t b, k, nblocks = hint_blocks(g->mask);
+
+	for(b = 0; b < nblocks; b++)
+		for(k = 0; k < 4; k++)
+			hint_lower(cur, (b << AOR_HINT_LOG2) + k * (g->mask + 1),
+					__atomic_load_n(&g->hint[b], __ATOMIC_RELAXED));
+}
+
 void aor_gen_retire(aor_table_t *t, aor_gen_t *g)
 {
 	aor_gen_t *cur = gen_get(t);
 
 	if(cur->old_slots == g->slots) {
-		/* a resize started: the old slots live on in cur; their hints are
-		 * not needed: each binding drained lowers its new block's hint */
+		/* a resize started: the old slots live on in cur until drained,
+		 * and the expiry walk passes over a block of cur by its hint, so
+		 * each old block's hint moves to the new blocks its slots drain
+		 * to (old slot i goes to i + k * old size, k = 0..3); nobody adds
+		 * to the old slots any more (every lock was free once) */
+		hints_carry(cur, g);
 		aor_atomic_add(
 				&t->mem, -(long)hint_blocks(g->mask) * (long)sizeof(uint32_t));
 		AOR_FREE(g->hint);

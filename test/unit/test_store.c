@@ -563,6 +563,43 @@ TEST(expire_step_passes_over_blocks_where_nothing_expired)
 /* the walk in steps of one block, with a resize started and drained in
  * between: the new array's hints start unknown and every drained binding
  * lowers its new block's hint, so nothing is missed */
+/* one pass of the walk while a resize has drained nothing yet finds the
+ * expired bindings that still sit in the old slots: the new array's
+ * blocks carry the hints of the old blocks that drain into them (the
+ * walk once passed over them, "nothing expires", until they drained) */
+TEST(expire_pass_during_a_resize_reaches_the_undrained_old_slots)
+{
+	time_t start = aor_test_now;
+	aor_table_t *t = table_new(6); /* 64 slots: one block */
+	uint64_t visits;
+	int i;
+
+	ASSERT(t != NULL);
+	for(i = 0; i < 64; i++) {
+		char aor[16], uri[48];
+
+		snprintf(aor, sizeof(aor), "old%d", i);
+		snprintf(uri, sizeof(uri), "sip:old%d@192.0.2.4;short", i);
+		add(t, mk(aor, uri, start + 10));
+		snprintf(uri, sizeof(uri), "sip:old%d@192.0.2.5", i);
+		add(t, mk(aor, uri, 0));
+	}
+	add(t, mk("old64", "sip:old64@192.0.2.5", 0)); /* 65 AoRs > 64 slots */
+	ASSERT_EQ(expire_pass(t, start, &visits), 0); /* hints learned */
+	ASSERT_EQ(aor_table_maint(t, 0), 1); /* resize started, nothing drained */
+	ASSERT(t->gen->old_slots != NULL);
+	expire_calls = expire_bad = 0;
+	ASSERT_EQ(expire_pass(t, start + 10, &visits), 64);
+	ASSERT_EQ(expire_calls, 64);
+	ASSERT_EQ(expire_bad, 0);
+	ASSERT_EQ(t->bindings, 65);
+	while(aor_table_maint(t, 64) != 0)
+		;
+	check_table(t);
+	aor_test_now = start;
+	aor_table_free(t);
+}
+
 TEST(expire_step_misses_nothing_across_a_resize)
 {
 	time_t start = aor_test_now;
