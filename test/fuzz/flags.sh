@@ -36,5 +36,5 @@ fi
 FUZZ_CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -DAOR_UNIT_TEST
 	-fno-omit-frame-pointer -I$KAMAILIO_SRC/src/modules/sl -Imodules/aor
 	-Itest/fuzz $XML_CFLAGS"
-FUZZ_SRCS="modules/aor/binding.c modules/aor/store.c modules/aor/merge.c
-	modules/aor/reginfo.c modules/aor/snapshot.c"
+FUZZ_SRCS="modules/aor/binding.c modules/aor/uri.c modules/aor/store.c
+	modules/aor/merge.c modules/aor/reginfo.c modules/aor/snapshot.c"
