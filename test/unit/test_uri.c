@@ -6,13 +6,14 @@
  * the Free Software Foundation; either version 2 of the License, or
  * (at your option) any later version.
  *
- * Unit tests of uri.c: RFC 3261 19.1.4 URI equality and the plain-URI fast
- * path.
+ * Unit tests of uri.c: RFC 3261 19.1.4 URI equality, the plain-URI fast
+ * path, the user and host as parse_uri finds them, and the AoR key.
  */
 
 #include <string.h>
 
 #include "unit.h"
+#include "errors.h"
 #include "uri.h"
 
 /* aor_uri_equal(a, b), checked to be symmetric */
@@ -317,6 +318,190 @@ TEST(ipv4_parse_takes_dotted_quads_only)
 	s.len = 7;
 	if(aor_ipv4_parse(&s, b) != 1 || b[3] != 4)
 		UNIT_FAIL("a counted string read past its length");
+}
+
+/* parse_uri's reading of a URI, as aor_uri_split gives it (each case also
+ * checked against the real parse_uri by test/fuzz/fuzz_aorkey.c, whose
+ * seeds hold some of them) */
+TEST(uri_split_gives_the_user_and_host_of_parse_uri)
+{
+	static const struct
+	{
+		const char *uri, *user, *host;
+	} yes[] = {
+			{"sip:alice@example.com", "alice", "example.com"},
+			{"SIPS:alice:secret@h:5061;transport=tls?X=y", "alice", "h"},
+			{"sip:h:5060;lr", "", "h"},
+			{"sip:[2001:db8::1]:5060", "", "[2001:db8::1]"},
+			{"sip:a%41@[::1];x", "a%41", "[::1]"},
+			{"tel:+1-212-555-0100;phone-context=example.com", "+1-212-555-0100",
+					""},
+			{"tel:a@b", "b", ""}, /* the host is the number */
+			{"urn:service:sos", "service", "sos"},
+			{"sip:h;a@b", "h;a", "b"},	   /* an '@' in the parameters */
+			{"sip:a?b;c@d", "a?b;c", "d"}, /* ... and in the headers */
+			{"sip:h;a:b@c", "h;a", "c"},   /* ... after a password */
+			{"sip:+1;isub=2@h;user=phone", "+1", "h"},
+			{"sip:+1;isub=2@h;USER=phone", "+1", "h"},
+			{"sip:+1;isub=2@h;user=Phone", "+1;isub=2", "h"},
+			{"sip:a@h:65535", "a", "h"},
+			{"sip\032a@h", "a", "h"}, /* parse_uri ORs 0x20 into ':' */
+			{"sip:a@h;maddr=x", "a", "h"},
+	};
+	static const char *const no[] = {"", "sip:", "sips:", "sipx:a@h",
+			"http://a@h", "sip:@h", "sip::a@h", "sip:a@", "sip:a@[::1",
+			"sip:a@-h", "sip:a@h_x", "sip:a@h&", "sip:a@h:65536",
+			"sip:a@h:000001", "sip:a:99999@h", "sip:a:b;c@h", "sip:a@h?x;y",
+			"sip:;x@h;user=phone", "sip:a@h;ma", "sip:a@h;MADDR="};
+	unsigned int i;
+	str u, h, s;
+
+	for(i = 0; i < sizeof(yes) / sizeof(yes[0]) && !unit_failed; i++) {
+		s = STR_C(yes[i].uri);
+		if(aor_uri_split(&s, &u, &h) != 0)
+			UNIT_FAIL("%s not split", yes[i].uri);
+		ASSERT_STR_EQ(u, yes[i].user);
+		ASSERT_STR_EQ(h, yes[i].host);
+	}
+	for(i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		s = STR_C(no[i]);
+		if(aor_uri_split(&s, &u, &h) != -1)
+			UNIT_FAIL("%s split", no[i]);
+	}
+}
+
+/* the key of uri with options ud (use_domain) and cs (case_sensitive),
+ * into a buffer of exactly the URI's length; want NULL: AOR_E_BAD_AOR */
+static void key_is(const char *uri, int ud, int cs, const char *want)
+{
+	aor_key_opts_t o = {ud, cs};
+	str s = STR_C(uri), k;
+	char *buf = malloc(s.len + 1);
+	int r;
+
+	ASSERT(buf != NULL);
+	r = aor_key_build(&s, &o, buf, s.len, &k);
+	if(want == NULL && r != AOR_E_BAD_AOR)
+		fprintf(stderr, "key of %s: %d (%.*s), want AOR_E_BAD_AOR\n", uri, r,
+				r == 0 ? k.len : 0, buf);
+	else if(want != NULL
+			&& (r != 0 || k.len != (int)strlen(want)
+					|| memcmp(k.s, want, k.len) != 0))
+		fprintf(stderr,
+				"key of %s (use_domain %d, case_sensitive %d): "
+				"%d \"%.*s\", want \"%s\"\n",
+				uri, ud, cs, r, r == 0 ? k.len : 0, buf, want);
+	else
+		r = -1;
+	free(buf);
+	if(r != -1)
+		unit_failed = 1;
+}
+
+/* RFC 3261 10.3 step 5 and 19.1.4: escapes of printable characters are the
+ * characters; '%' and the rest stay escaped, in upper-case hex */
+TEST(key_unescapes_the_user_but_keeps_percent_and_nul_escaped)
+{
+	key_is("sip:%41lice@example.com", 1, 1, "Alice@example.com");
+	key_is("sip:a%25b@example.com", 1, 1, "a%25b@example.com");
+	key_is("sip:a%00b@example.com", 1, 1, "a%00b@example.com");
+	key_is("sip:a%0ab%c3%a9@example.com", 1, 1, "a%0Ab%C3%A9@example.com");
+	key_is("sip:a%20b@example.com", 1, 1, "a%20b@example.com");
+	key_is("sip:a%3bb@example.com", 1, 1, "a;b@example.com");
+}
+
+TEST(key_folds_the_user_only_without_case_sensitive)
+{
+	key_is("sip:Alice@example.com", 1, 1, "Alice@example.com");
+	key_is("sip:Alice@example.com", 1, 0, "alice@example.com");
+	key_is("sip:%41%0A@example.com", 1, 0, "a%0a@example.com");
+}
+
+TEST(key_host_is_lower_case_and_only_with_use_domain)
+{
+	key_is("sip:Bob@EXAMPLE.Com:5060;transport=tcp", 1, 1, "Bob@example.com");
+	key_is("sip:Bob@EXAMPLE.Com", 0, 1, "Bob");
+	key_is("sip:Bob@EXAMPLE.Com", 0, 0, "bob");
+	key_is("sip:alice@[2001:DB8::1]:5060", 1, 0, "alice@[2001:db8::1]");
+}
+
+TEST(key_of_tel_sips_password_and_user_phone_uris)
+{
+	key_is("tel:+1-212-555-0100;phone-context=example.com", 1, 0,
+			"+1-212-555-0100");
+	key_is("sips:Alice@Example.com;transport=tls", 1, 0, "alice@example.com");
+	key_is("sip:alice:secret@example.com", 1, 0, "alice@example.com");
+	key_is("sip:+1234;isub=5@example.com;user=phone", 1, 0,
+			"+1234@example.com");
+	key_is("sip:alice@example.com?Subject=hi", 1, 0, "alice@example.com");
+}
+
+TEST(key_without_a_user_is_an_error)
+{
+	key_is("sip:example.com", 1, 0, NULL);
+	key_is("sip:example.com:5060;lr", 1, 0, NULL);
+	key_is("sip:@example.com", 1, 0, NULL);
+	key_is("sip:", 1, 0, NULL);
+	key_is("", 1, 0, NULL);
+	key_is("mailto:alice@example.com", 1, 0, NULL);
+}
+
+TEST(key_with_a_bad_escape_is_an_error)
+{
+	key_is("sip:a%4@example.com", 1, 0, NULL);
+	key_is("sip:a%@example.com", 1, 0, NULL);
+	key_is("sip:a%zz@example.com", 1, 0, NULL);
+	key_is("sip:a%4", 0, 0, NULL);
+}
+
+/* uri.h: raw controls and space are never in a key (RFC 3261 25.1) */
+TEST(key_with_a_raw_control_byte_is_an_error)
+{
+	aor_key_opts_t o = {1, 0};
+	str s, k;
+	char buf[64];
+
+	key_is("sip:a b@example.com", 1, 0, NULL);
+	key_is("tel:+1\x7f", 1, 0, NULL);
+	key_is("sip:a@[::1\x01]", 1, 0, NULL);
+	key_is("sip:a@[::1\x01]", 0, 0, "a"); /* the host is not in the key */
+	s.s = "sip:a\0b@example.com";
+	s.len = 19;
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), AOR_E_BAD_AOR);
+}
+
+TEST(key_of_a_uri_longer_than_1024_bytes_is_an_error)
+{
+	static char uri[AOR_KEY_URI_MAX + 2];
+	aor_key_opts_t o = {1, 0};
+	static char buf[AOR_KEY_URI_MAX + 2];
+	str s, k;
+
+	memcpy(uri, "sip:", 4);
+	memset(uri + 4, 'a', sizeof(uri) - 4);
+	memcpy(uri + AOR_KEY_URI_MAX - 2, "@h", 2);
+	s.s = uri;
+	s.len = AOR_KEY_URI_MAX;
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), 0);
+	ASSERT_EQ(k.len, AOR_KEY_URI_MAX - 4);
+	memcpy(uri + AOR_KEY_URI_MAX - 2, "aa@h", 4);
+	s.len = AOR_KEY_URI_MAX + 1;
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), AOR_E_BAD_AOR);
+}
+
+TEST(key_that_does_not_fit_the_buffer_is_too_long)
+{
+	aor_key_opts_t o = {1, 0};
+	str s = STR_C("sip:alice@example.com;lr"), k;
+	char buf[17];
+
+	ASSERT_EQ(aor_key_build(&s, &o, buf, 17, &k), 0);
+	ASSERT_STR_EQ(k, "alice@example.com");
+	ASSERT_EQ(aor_key_build(&s, &o, buf, 16, &k), AOR_E_TOO_LONG);
+	ASSERT_EQ(aor_key_build(&s, &o, buf, 4, &k), AOR_E_TOO_LONG);
+	o.use_domain = 0;
+	ASSERT_EQ(aor_key_build(&s, &o, buf, 5, &k), 0);
+	ASSERT_STR_EQ(k, "alice");
 }
 
 int main(int argc, char **argv)
