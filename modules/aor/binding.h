@@ -9,7 +9,8 @@
  * One binding (a registered contact of an AoR) held in one allocation: the
  * fixed fields, then its strings packed inline and addressed by offsets, so
  * that a copy is one memcpy and a free is one allocator call. Also the
- * expiry arithmetic and RFC 3261 19.1.4 URI equality used to match bindings.
+ * expiry arithmetic and the ruid. URI equality, the plain-URI fast path and
+ * the AoR key are in uri.h, included here for the callers of both.
  */
 
 #ifndef AOR_BINDING_H
@@ -18,6 +19,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "../../core/str.h"
+#include "uri.h"
 
 /* the strings a binding holds, in storage order */
 enum aor_field
@@ -129,38 +131,7 @@ time_t aor_expires_abs(time_t now, long long rel);
 #define AOR_RUID_LEN 20
 int aor_ruid_fmt(uint64_t id, char *buf);
 
-/* 1 when s is exactly a dotted-quad IPv4 address of decimal parts 0..255
- * without leading zeros, its bytes in out (network order); 0 otherwise
- * (the caller then asks the full parser) */
-int aor_ipv4_parse(const str *s, unsigned char out[4]);
-
-/* 1 when uri is a plain "sip:[user@]host[:port][;params]" (or sips:) of
- * unescaped user characters, a host name or IPv4 address, and parameters
- * of RFC 3261 paramchars, each non-empty: then *user (len 0 when absent)
- * and *host point into it, as Kamailio's parse_uri would give them. 0 for anything else, which
- * the caller hands to the full parser. Cheaper than parse_uri by an order
- * of magnitude; used on the hot path of save() and lookup(). */
-int aor_uri_simple(const str *uri, str *user, str *host);
-
-/* The value of hex digit c (either case), or -1. */
-static inline int aor_hexval(int c)
-{
-	if(c >= '0' && c <= '9')
-		return c - '0';
-	if(c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if(c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parses a ruid made by aor_ruid_fmt; 0 and *id set, or -1. */
 int aor_ruid_parse(const str *s, uint64_t *id);
-
-/* RFC 3261 19.1.4: 1 when SIP or SIPS URIs a and b are equivalent, 0 when
- * not, -1 when either cannot be parsed or names a uri-parameter twice
- * (19.1.1 forbids it; then callers compare bytes). Symmetric, and
- * reflexive on every URI it can parse. */
-int aor_uri_equal(const str *a, const str *b);
 
 #endif /* AOR_BINDING_H */

@@ -28,67 +28,6 @@
 
 #define AOR_COPY_MAX 256 /* bindings one lookup forks to, at most */
 
-/* RFC 3261 10.3 step 5: the user with its escapes undone, as described
- * at aor_key_from_uri; writes at most u->len bytes to out. Returns the
- * length, or -1 for a '%' not followed by two hex digits. */
-static int user_canon(const str *u, char *out)
-{
-	int i, n = 0, hi, lo, v;
-
-	for(i = 0; i < u->len; i++) {
-		if(u->s[i] != '%') {
-			out[n++] = u->s[i];
-			continue;
-		}
-		if(i + 2 >= u->len)
-			return -1;
-		hi = aor_hexval(u->s[i + 1]);
-		lo = aor_hexval(u->s[i + 2]);
-		if(hi < 0 || lo < 0)
-			return -1;
-		v = hi << 4 | lo;
-		i += 2;
-		if(v > 0x20 && v < 0x7f && v != '%') {
-			out[n++] = (char)v;
-			continue;
-		}
-		out[n++] = '%';
-		out[n++] = "0123456789ABCDEF"[hi];
-		out[n++] = "0123456789ABCDEF"[lo];
-	}
-	return n;
-}
-
-int aor_key_from_uri(const str *uri, char *buf, str *key)
-{
-	struct sip_uri u;
-	char *p = buf;
-	int i, n;
-
-	if(uri->len <= 0 || uri->len > 1024)
-		return AOR_E_BAD_AOR;
-	/* the common plain URI without the full parser (hot path) */
-	if(!aor_uri_simple(uri, &u.user, &u.host)
-			&& parse_uri(uri->s, uri->len, &u) < 0)
-		return AOR_E_BAD_AOR;
-	if(u.user.len == 0)
-		return AOR_E_BAD_AOR;
-	if((n = user_canon(&u.user, p)) <= 0)
-		return AOR_E_BAD_AOR;
-	if(!aor_params.case_sensitive)
-		for(i = 0; i < n; i++)
-			p[i] = tolower((unsigned char)p[i]);
-	p += n;
-	if(aor_params.use_domain && u.host.len > 0) {
-		*p++ = '@';
-		for(i = 0; i < u.host.len; i++)
-			*p++ = tolower((unsigned char)u.host.s[i]);
-	}
-	key->s = buf;
-	key->len = (int)(p - buf);
-	return 0;
-}
-
 /* the AoR key of uri, or of the request's R-URI when uri is NULL */
 static int request_key(sip_msg_t *msg, str *uri, char *buf, str *key)
 {
@@ -100,7 +39,7 @@ static int request_key(sip_msg_t *msg, str *uri, char *buf, str *key)
 		r = *GET_RURI(msg);
 		uri = &r;
 	}
-	return aor_key_from_uri(uri, buf, key);
+	return aor_params_key(uri, buf, key);
 }
 
 /* copies the live bindings of key; returns their count or AOR_E_* */
@@ -267,7 +206,7 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int ruri)
 
 int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri)
 {
-	char buf[1100];
+	char buf[AOR_KEY_BUF];
 	aor_table_t *t;
 	str key;
 	int ret;
@@ -287,7 +226,7 @@ int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri)
 int ki_aor_registered(sip_msg_t *msg, str *table, str *uri)
 {
 	aor_binding_t *v[1];
-	char buf[1100];
+	char buf[AOR_KEY_BUF];
 	aor_table_t *t;
 	str key;
 
@@ -299,13 +238,13 @@ int ki_aor_registered(sip_msg_t *msg, str *table, str *uri)
 
 int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
 {
-	char buf[1100];
+	char buf[AOR_KEY_BUF];
 	aor_table_t *t;
 	uint64_t id = 0;
 	str key;
 
 	t = aor_table_get(table);
-	if(t == NULL || uri == NULL || aor_key_from_uri(uri, buf, &key) < 0)
+	if(t == NULL || uri == NULL || aor_params_key(uri, buf, &key) < 0)
 		return -1;
 	if(ruid && ruid->len > 0 && aor_ruid_parse(ruid, &id) < 0)
 		return -3;
@@ -318,7 +257,7 @@ int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
 
 int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 {
-	char buf[1100], ub[MAX_URI_SIZE];
+	char buf[AOR_KEY_BUF], ub[MAX_URI_SIZE];
 	aor_table_t *t;
 	str key, u;
 	unsigned int nb, i, flags;
@@ -343,7 +282,7 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 		memcpy(ub, p, len);
 		u.s = ub;
 		u.len = len;
-		if(aor_key_from_uri(&u, buf, &key) < 0)
+		if(aor_params_key(&u, buf, &key) < 0)
 			continue;
 		ret = route_to(msg, t, &key, 0);
 		if(ret == 1) {

@@ -30,13 +30,4 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table);
  * with ruid). 1 when something was removed, -1 bad arguments, -3 none. */
 int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid);
 
-/* Builds the AoR key of uri (user@domain, or user with use_domain=0) into
- * buf (at least len of uri); the user unescaped (RFC 3261 10.3 step 5)
- * except for the bytes that are not printable ASCII and '%', which stay
- * escaped in upper-case hex, so that a key holds no NUL and two URIs equal
- * by RFC 3261 19.1.4 give one key; domain folded to lower case, user too
- * when case_sensitive=0. Returns 0, or AOR_E_BAD_AOR (also for a bad
- * escape). */
-int aor_key_from_uri(const str *uri, char *buf, str *key);
-
 #endif /* AOR_LOOKUP_H */

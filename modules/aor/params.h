@@ -16,6 +16,7 @@
 
 #include "../../core/pvar.h"
 #include "merge.h"
+#include "uri.h"
 
 struct aor_params
 {
@@ -58,6 +59,15 @@ extern pv_spec_t *aor_received_avp;
 #define AOR_PATH_OFF 0
 #define AOR_PATH_LAZY 1
 #define AOR_PATH_STRICT 2
+
+/* bytes of a buffer for aor_params_key: a key is never longer than the
+ * AOR_KEY_URI_MAX-byte URI it comes from */
+#define AOR_KEY_BUF (AOR_KEY_URI_MAX + 76)
+
+/* The AoR key of uri with the key options of the modparams (use_domain,
+ * case_sensitive): aor_key_build into buf (AOR_KEY_BUF bytes). Returns 0,
+ * or AOR_E_BAD_AOR. */
+int aor_params_key(const str *uri, char *buf, str *key);
 
 /* Rejects every bad modparam, naming it, its value and the legal range
  * (logged), and fills aor_limits. mod_init. Returns 0 or -1. */

@@ -85,7 +85,7 @@ static aor_table_t *rpc_table(rpc_t *rpc, void *c, str *name)
 static int rpc_key(str *arg, char *buf, str *key)
 {
 	if(is_uri(arg))
-		return aor_key_from_uri(arg, buf, key) == 0 ? 0 : -1;
+		return aor_params_key(arg, buf, key) == 0 ? 0 : -1;
 	if(arg->len <= 0 || arg->len > 1024)
 		return -1;
 	*key = *arg;
@@ -217,7 +217,7 @@ static void aor_rpc_flush(rpc_t *rpc, void *c)
 
 static void aor_rpc_rm(rpc_t *rpc, void *c)
 {
-	char buf[1100];
+	char buf[AOR_KEY_BUF];
 	str arg, tname = STR_NULL, key;
 	aor_table_t *t;
 	int n = 0;
@@ -532,7 +532,7 @@ static int valid_uri(str *u)
 
 static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
 {
-	char buf[1100];
+	char buf[AOR_KEY_BUF];
 	str arg, ct, tname = STR_NULL, key;
 	aor_table_t *t;
 	uint64_t id = 0;
@@ -587,7 +587,7 @@ static int rpc_add_key(const str *arg, char *buf, str *key)
 	if(arg->len <= 0 || arg->len > 1024)
 		return -1;
 	if(is_uri(arg))
-		return aor_key_from_uri(arg, buf, key) == 0 ? 0 : -1;
+		return aor_params_key(arg, buf, key) == 0 ? 0 : -1;
 	if(memchr(arg->s, '@', arg->len) != NULL)
 		u.len = snprintf(ub, sizeof(ub), "sip:%.*s", arg->len, arg->s);
 	else if(!aor_params.use_domain)
@@ -596,7 +596,7 @@ static int rpc_add_key(const str *arg, char *buf, str *key)
 	else
 		return -1; /* with use_domain=1 an AoR needs its domain */
 	u.s = ub;
-	return aor_key_from_uri(&u, buf, key) == 0 ? 0 : -1;
+	return aor_params_key(&u, buf, key) == 0 ? 0 : -1;
 }
 
 /* the fault of an aor.add that the merge refused */
@@ -638,7 +638,7 @@ static aor_binding_t *added(aor_binding_t **v, int n, const str *ct)
 static void aor_rpc_add(rpc_t *rpc, void *c)
 {
 	static aor_binding_t *v[AOR_REC_MAX];
-	char buf[1100], rb[AOR_RUID_LEN + 1];
+	char buf[AOR_KEY_BUF], rb[AOR_RUID_LEN + 1];
 	str arg, ct, tname = STR_NULL, key, ruid;
 	aor_contact_t contact;
 	aor_regreq_t req;

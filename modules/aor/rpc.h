@@ -16,10 +16,11 @@
 
 extern rpc_export_t aor_rpc_cmds[];
 #include "binding.h"
+#include "params.h"
 
 /* a buffer for aor_rpc_fetch's key (an AoR key is never longer than the
  * 1,024-byte URI it comes from) */
-#define AOR_RPC_KEYBUF 1100
+#define AOR_RPC_KEYBUF AOR_KEY_BUF
 
 /* The common start of the per-AoR commands: scans "AOR [table]", finds the
  * AoR and copies its live bindings into v (at most max) under its slot

@@ -511,7 +511,7 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 			return AOR_E_BAD_AOR;
 		uri = &get_to(msg)->uri;
 	}
-	if(aor_key_from_uri(uri, keybuf, &req->aor) < 0) {
+	if(aor_params_key(uri, keybuf, &req->aor) < 0) {
 		LM_WARN("REGISTER: no AoR in <%.*s>\n", uri->len, uri->s);
 		return AOR_E_BAD_AOR;
 	}
@@ -592,7 +592,7 @@ static void full_warn(aor_table_t *t, const str *aor, int err)
 
 int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri)
 {
-	char keybuf[AOR_MAX_URI + 1];
+	char keybuf[AOR_KEY_BUF];
 	aor_regreq_t req;
 	aor_binding_t **b = NULL;
 	aor_table_t *t;
