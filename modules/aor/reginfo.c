@@ -39,6 +39,7 @@
 #define EXT_METHODS "methods"
 #define EXT_MODIFIED "modified"
 #define EXT_EXPIRES_AT "expires-at"
+#define EXT_VERSION "version"
 #define EXT_RAW "raw"
 
 #define PARAM_INSTANCE "+sip.instance"
@@ -259,6 +260,8 @@ static void render_contact(struct out *o, const aor_binding_t *b, time_t now)
 		ext_num(o, "aor:" EXT_METHODS, b->methods);
 	ext_num(o, "aor:" EXT_MODIFIED, (unsigned long long)b->modified);
 	ext_num(o, "aor:" EXT_EXPIRES_AT, (unsigned long long)b->expires);
+	if(b->version != 0)
+		ext_num(o, "aor:" EXT_VERSION, (unsigned long long)b->version);
 	for(f = AOR_F_URI; f < AOR_F_COUNT; f++)
 		if(o->raw & (1u << f))
 			raw(o, f, aor_binding_get(b, f));
@@ -546,6 +549,12 @@ static int ext_elem(
 		if(num(s, INT64_MAX, &v) < 0)
 			return AOR_E_BAD_CONTACT;
 		in->modified = (time_t)v;
+	} else if(strcmp((const char *)e->name, EXT_VERSION) == 0) {
+		/* the journal's version (store.h); 0 or absent: the store gives
+		 * a new one */
+		if(num(s, UINT64_MAX, &v) < 0)
+			return AOR_E_BAD_CONTACT;
+		in->version = (uint64_t)v;
 	} else if(strcmp((const char *)e->name, EXT_EXPIRES_AT) == 0) {
 		if(num(s, INT64_MAX, &v) < 0)
 			return AOR_E_BAD_CONTACT;

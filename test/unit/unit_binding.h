@@ -31,6 +31,7 @@ static inline void assert_same_binding(
 	}
 	ASSERT_EQ(p->expires, b->expires);
 	ASSERT_EQ(p->modified, b->modified);
+	ASSERT_EQ(p->version, b->version);
 	ASSERT_EQ(p->cseq, b->cseq);
 	ASSERT_EQ(p->cflags, b->cflags);
 	ASSERT_EQ(p->methods, b->methods);
