@@ -14,13 +14,38 @@
 
 #include "../../core/rpc.h"
 
-extern rpc_export_t aor_rpc_cmds[];
 #include "binding.h"
+#include "ops.h"
 #include "params.h"
+
+extern rpc_export_t aor_rpc_cmds[];
+
+/* the most bytes of an argument a fault message repeats */
+#define ECHO_MAX 64
+#define ECHO(n) ((n) > ECHO_MAX ? ECHO_MAX : (n))
 
 /* a buffer for aor_rpc_fetch's key (an AoR key is never longer than the
  * 1,024-byte URI it comes from) */
 #define AOR_RPC_KEYBUF AOR_KEY_BUF
+
+/* The table named name (the default "location" when name is NULL or
+ * empty), or NULL after a 404 fault. */
+aor_table_t *aor_rpc_table(rpc_t *rpc, void *c, str *name);
+
+/* The arguments "AOR [table]" and nothing more: the table (NULL after a
+ * 400 or 404 fault) and the AoR's key (a SIP URI, or a key as stored) in
+ * key, pointing into keybuf (AOR_RPC_KEYBUF bytes) or into the request. */
+aor_table_t *aor_rpc_aor_arg(rpc_t *rpc, void *c, const char *usage,
+		char *keybuf, str *key);
+
+/* Adds binding b (a copy) as a struct to the RPC array arr, its expires
+ * counted from now. */
+void aor_rpc_add_binding(
+		rpc_t *rpc, void *c, void *arr, const aor_binding_t *b, time_t now);
+
+/* aor.list (rpc_list.c) */
+void aor_rpc_list(rpc_t *rpc, void *c);
+extern const char *aor_rpc_list_doc[2];
 
 /* The common start of the per-AoR commands: scans "AOR [table]", finds the
  * AoR and copies its live bindings into v (at most max) under its slot
