@@ -92,6 +92,7 @@ static param_export_t params[] = {
 	{"case_sensitive", PARAM_INT, &aor_params.case_sensitive},
 	{"use_domain", PARAM_INT, &aor_params.use_domain},
 	{"hash_size", PARAM_INT, &aor_params.hash_size},
+	{"hash_key", PARAM_STRING, &aor_params.hash_key},
 	{"timer_interval", PARAM_INT, &aor_params.timer_interval},
 	{"use_path", PARAM_INT, &aor_params.use_path},
 	{"path_mode", PARAM_INT, &aor_params.path_mode},
@@ -129,12 +130,15 @@ static int mod_init(void)
 {
 	str location = str_init("location");
 
-	/* before any table, and before the fork: all workers share the key */
-	aor_hash_init_random();
 	if(aor_params_check() < 0) {
 		LM_ERR("bad module parameters\n");
 		return -1;
 	}
+	/* before any table, and before the fork: all workers share the key */
+	if(aor_params_hash_key() != NULL)
+		aor_hash_init(aor_params_hash_key());
+	else
+		aor_hash_init_random();
 	if(aor_reply_init() < 0 || aor_params_avp_init() < 0)
 		return -1;
 	if(aor_stats_init() < 0 || aor_events_init() < 0)

@@ -8,9 +8,10 @@
  *
  * The hash of an AoR key that picks its slot and lock: SipHash-1-3
  * (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012) under
- * a 128-bit key drawn at each start, so that whoever chooses AoR names
- * cannot choose them to share a slot. Nothing persisted depends on it: the
- * snapshot stores AoR strings and the load hashes them again.
+ * a 128-bit key drawn at each start (unless modparam hash_key fixes it,
+ * for tests), so that whoever chooses AoR names cannot choose them to share
+ * a slot. Nothing persisted depends on it: the snapshot stores AoR
+ * strings and the load hashes them again.
  */
 
 #ifndef AOR_HASH_H

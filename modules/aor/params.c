@@ -37,6 +37,7 @@ struct aor_params aor_params = {
 	.case_sensitive = 1,
 	.use_domain = 0,
 	.hash_size = 10,
+	.hash_key = NULL,
 	.timer_interval = 60,
 	.use_path = 0,
 	.path_mode = AOR_PATH_STRICT,
@@ -59,6 +60,10 @@ struct aor_params aor_params = {
 aor_limits_t aor_limits;
 static aor_key_opts_t key_opts;
 pv_spec_t *aor_received_avp = NULL;
+
+/* hash_key as bytes, set by aor_params_check */
+static unsigned char hash_key[AOR_HASH_KEY_LEN];
+static int hash_key_set;
 
 /* one integer modparam out of its legal range: named, refused */
 static int check_range(const char *name, int v, int lo, int hi)
@@ -112,6 +117,50 @@ static int check_str(const char *name, const char *v, int (*ok)(const char *),
 	return -1;
 }
 
+static int hex_digit(char c)
+{
+	if(c >= '0' && c <= '9')
+		return c - '0';
+	if(c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if(c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* hash_key: unset or empty, or exactly 32 hex digits (16 bytes, k0 then
+ * k1 as hash.h reads them); parsed into hash_key */
+static int check_hash_key(const char *v)
+{
+	int i, hi, lo;
+
+	hash_key_set = 0;
+	if(v == NULL || *v == '\0')
+		return 0;
+	if(strlen(v) != 2 * AOR_HASH_KEY_LEN)
+		goto bad;
+	for(i = 0; i < AOR_HASH_KEY_LEN; i++) {
+		hi = hex_digit(v[2 * i]);
+		lo = hex_digit(v[2 * i + 1]);
+		if(hi < 0 || lo < 0)
+			goto bad;
+		hash_key[i] = (unsigned char)(hi << 4 | lo);
+	}
+	hash_key_set = 1;
+	return 0;
+
+bad:
+	LM_ERR("modparam hash_key=\"%.64s\" is not %d hex digits (or empty for "
+		   "a random key per start)\n",
+			v, 2 * AOR_HASH_KEY_LEN);
+	return -1;
+}
+
+const unsigned char *aor_params_hash_key(void)
+{
+	return hash_key_set ? hash_key : NULL;
+}
+
 /* the flags of the stock modules: 0 or 1 */
 static int check_flags(const struct aor_params *p)
 {
@@ -150,6 +199,7 @@ int aor_params_check(void)
 	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
 	bad |= check_range("db_mode", p->db_mode, 0, 3);
 	bad |= check_flags(p);
+	bad |= check_hash_key(p->hash_key);
 	bad |= check_str("received_param", p->received_param, is_token,
 			"a token (RFC 3261 25.1)");
 	bad |= check_str(

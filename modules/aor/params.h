@@ -15,6 +15,7 @@
 #define AOR_PARAMS_H
 
 #include "../../core/pvar.h"
+#include "hash.h"
 #include "merge.h"
 #include "uri.h"
 
@@ -33,6 +34,7 @@ struct aor_params
 	int case_sensitive;
 	int use_domain;
 	int hash_size;
+	char *hash_key; /* 32 hex digits; NULL or empty: random per start */
 	int timer_interval;
 	int use_path;
 	int path_mode;
@@ -76,5 +78,10 @@ int aor_params_check(void);
 /* Resolves received_avp to a writable variable (aor_received_avp, NULL
  * when not set). mod_init. Returns 0 or -1 (logged). */
 int aor_params_avp_init(void);
+
+/* The slot hash key hash_key names, checked by aor_params_check: its 16
+ * bytes, or NULL when hash_key is unset or empty (a random key per start).
+ * mod_init, after aor_params_check. */
+const unsigned char *aor_params_hash_key(void);
 
 #endif /* AOR_PARAMS_H */

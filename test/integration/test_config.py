@@ -16,8 +16,10 @@ import stat
 import pytest
 
 import kam as kammod
+import siphash
 import sip
 from checks import assert_ok
+from test_snapshot import list_pages
 
 REALM = "127.0.0.1"
 
@@ -158,6 +160,11 @@ BAD_MODPARAMS = [
     ("hash_size", 25),
     ("hash_size", 2147483647),
     ("hash_size", "abc"),
+    ("hash_key", "000102030405060708090a0b0c0d0e0"),    # 31 digits
+    ("hash_key", "000102030405060708090a0b0c0d0e0f0"),  # 33 digits
+    ("hash_key", "000102030405060708090a0b0c0d0e0g"),   # not hex
+    ("hash_key", "0x0102030405060708090a0b0c0d0e0f"),
+    ("hash_key", 5),
     ("timer_interval", 0),
     ("timer_interval", -1),
     ("timer_interval", 86401),
@@ -237,6 +244,41 @@ def test_min_expires_above_max_expires_refuses_to_start(tmp_path):
     k.stop()
     with open(k.log_path, errors="replace") as f:
         assert "min_expires=100 above max_expires=50" in f.read()
+
+
+def test_siphash_helper_matches_the_published_vectors():
+    """siphash.py, which the layout tests compute slots with, gives the
+    SipHash-1-3 vectors test/unit/test_hash.c checks hash.c against (key
+    all zeros, message 00 01 02 ...)."""
+    siphash.self_check()
+
+
+def test_hash_key_fixes_the_slot_of_each_aor(kamailio_factory, user):
+    """modparam hash_key: the slots are those SipHash-1-3 under that key
+    gives (upper- and lower-case digits alike). Five AoRs that share a slot
+    by siphash.py come in one page of aor.list with limit 1 (a page is one
+    slot), five that do not come each alone."""
+    if kammod.IMPL == "stock":
+        pytest.fail("hash_key is the aor module's")
+    key = "00112233445566778899AABBccddeeff"
+
+    def slot(name):
+        return siphash.aor_hash(key, name) & 1023  # hash_size 10
+    names = ["%s-%d" % (user, i) for i in range(20000)]
+    by_slot = {}
+    for n in names:
+        by_slot.setdefault(slot(n), []).append(n)
+    group = next(v for v in by_slot.values() if len(v) >= 5)[:5]
+    alone = [v[0] for s, v in sorted(by_slot.items())
+             if s != slot(group[0])][:5]
+    k = kamailio_factory(modparams={"hash_key": key, "hash_size": 10})
+    with k.client() as c:
+        for n in group + alone:
+            assert_ok(c.register(k.aor(n), ["sip:%s@127.0.0.1:5301" % n],
+                                 expires=300))
+    pages = list_pages(k, 1, user)
+    assert sorted(map(sorted, pages)) == sorted(
+        [sorted(group)] + [[n] for n in alone]), pages
 
 
 def test_register_of_another_users_aor_is_403(kam_cfg):
