@@ -384,6 +384,20 @@ static void mutate(aor_rec_t *rec, const aor_regreq_t *req, aor_plan_t *plan,
 			aor_rec_add(rec, plan[i].nb);
 }
 
+size_t aor_merge_copy_bound(const aor_rec_t *rec, const aor_regreq_t *req)
+{
+	aor_binding_in_t in;
+	size_t n = aor_rec_copy_size(rec);
+	int i;
+
+	/* each contact adds at most one binding of its own size */
+	for(i = 0; i < req->ncontacts; i++) {
+		fill_in(&in, req, &req->contacts[i]);
+		n += (aor_binding_size_in(&in) + 7) & ~(size_t)7;
+	}
+	return n;
+}
+
 int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
 		const aor_limits_t *lim, aor_plan_t *plan)
 {

@@ -100,6 +100,11 @@ typedef struct aor_plan
 int aor_expires_resolve(const aor_limits_t *lim, long long param, long long hdr,
 		long long *out);
 
+/* An upper bound of the bytes the record of req can hold after req is
+ * applied to rec (lock held), each binding 8-aligned: what a copy of the
+ * result needs (aor_rec_copy), reserved before anything changes. */
+size_t aor_merge_copy_bound(const aor_rec_t *rec, const aor_regreq_t *req);
+
 /* Applies req to rec (the record of req->aor, lock held) with plan as
  * scratch (req->ncontacts entries), every change through the store's
  * primitives (so the journal records each). Returns 0 when applied, or a

@@ -156,8 +156,12 @@ int aor_ops_save(aor_table_t *t, const aor_regreq_t *req,
 
 	aor_table_lock(t, req->hash);
 	aor_table_find(t, req->hash, &req->aor, &rec);
+	/* room for the copy of the result first: an applied request is
+	 * always answered with it (RFC 3261 10.3 step 8) */
+	ret = aor_copybuf_reserve(
+			&save_copies, aor_merge_copy_bound(&rec, req));
 	/* RFC 3261 10.3 step 6 note: no Contact is a query */
-	if(req->star || req->ncontacts > 0)
+	if(ret == 0 && (req->star || req->ncontacts > 0))
 		ret = aor_merge_apply(&rec, req, lim, plan);
 	if(ret == 0)
 		ret = aor_rec_copy(&rec, req->now, &save_copies, out, max);
@@ -240,7 +244,9 @@ int aor_ops_restore(aor_table_t *t, aor_binding_t *b, enum aor_origin o)
 
 	aor_table_lock(t, b->hash);
 	aor_table_find(t, b->hash, &key, &rec);
-	if(b->id != 0 && has_id(&rec, b->id))
+	if(aor_journal_reserve(1, aor_journal_copy_size(b)) < 0)
+		dup = AOR_E_NOMEM;
+	else if(b->id != 0 && has_id(&rec, b->id))
 		dup = 1;
 	else if(b->id != 0)
 		aor_rec_insert(&rec, b);

@@ -83,8 +83,9 @@ int aor_ops_remove(aor_table_t *t, const str *key, aor_match_f match,
 
 /* Restores b (a binding of a snapshot, or of a peer) into t with origin
  * o: inserted keeping its id and version (a new id when b->id is 0).
- * Returns 0 (t owns b), or 1 when the record already holds a binding
- * with b's id (b is not taken; the caller frees it). */
+ * Returns 0 (t owns b), 1 when the record already holds a binding with
+ * b's id, or AOR_E_NOMEM when the journal could not make room (in both b
+ * is not taken; the caller frees it). */
 int aor_ops_restore(aor_table_t *t, aor_binding_t *b, enum aor_origin o);
 
 /* Runs the subscribers' after hooks (the script events) for what the

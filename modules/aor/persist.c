@@ -90,6 +90,7 @@ static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
 	aor_binding_in_t x = *in;
 	aor_binding_t *b;
 	aor_table_t *t;
+	int r;
 
 	if(x.expires != 0 && x.expires <= ld->now) {
 		ld->expired++;
@@ -110,10 +111,12 @@ static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
 	x.sock = sock_of(ld, &x);
 	if((b = aor_binding_new(&x)) == NULL)
 		return AOR_E_NOMEM;
-	if(aor_ops_restore(t, b, AOR_ORIG_LOAD) == 1) {
-		ld->dups++;
+	r = aor_ops_restore(t, b, AOR_ORIG_LOAD);
+	if(r != 0)
 		shm_free(b);
-	}
+	if(r < 0)
+		return r;
+	ld->dups += r;
 	/* grow as it fills (only this process runs yet): bounded per call */
 	aor_table_maint(t, 64);
 	return 0;

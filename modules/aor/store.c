@@ -332,12 +332,38 @@ void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
 
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
+int aor_copybuf_reserve(aor_copybuf_t *cb, size_t n)
+{
+	char *nb;
+
+	if(n <= cb->cap)
+		return 0;
+	nb = AOR_PKG_REALLOC(cb->p, n);
+	if(nb == NULL) {
+		AOR_LOG_ERR("no process memory: %zu bytes to copy bindings\n", n);
+		return AOR_E_NOMEM;
+	}
+	cb->p = nb;
+	cb->cap = n;
+	return 0;
+}
+
+size_t aor_rec_copy_size(const aor_rec_t *rec)
+{
+	const aor_binding_t *b;
+	size_t need = 0;
+	int i;
+
+	for(i = 0, b = *rec->link; i < rec->n; i++, b = b->next)
+		need += ALIGN8(aor_binding_size(b));
+	return need;
+}
+
 int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_copybuf_t *cb,
 		aor_binding_t **out, int max)
 {
 	const aor_binding_t *b;
 	size_t need = 0, off = 0;
-	char *nb;
 	int i, n = 0;
 
 	for(i = 0, b = *rec->link; i < rec->n && n < max; i++, b = b->next)
@@ -345,17 +371,9 @@ int aor_rec_copy(const aor_rec_t *rec, time_t now, aor_copybuf_t *cb,
 			need += ALIGN8(aor_binding_size(b));
 			n++;
 		}
-	if(need > cb->cap) {
-		/* bounded: at most max bindings of at most 64 KB each */
-		nb = AOR_PKG_REALLOC(cb->p, need);
-		if(nb == NULL) {
-			AOR_LOG_ERR("no process memory: %zu bytes to copy bindings\n",
-					need);
-			return AOR_E_NOMEM;
-		}
-		cb->p = nb;
-		cb->cap = need;
-	}
+	/* bounded: at most max bindings of at most 64 KB each */
+	if(aor_copybuf_reserve(cb, need) < 0)
+		return AOR_E_NOMEM;
 	n = 0;
 	for(i = 0, b = *rec->link; i < rec->n && n < max; i++, b = b->next) {
 		if(aor_binding_expired(b, now))

@@ -154,6 +154,13 @@ typedef struct aor_copybuf
 	size_t cap;
 } aor_copybuf_t;
 
+/* Makes cb hold at least n bytes (process memory). Returns 0 or
+ * AOR_E_NOMEM (cb unchanged). */
+int aor_copybuf_reserve(aor_copybuf_t *cb, size_t n);
+
+/* Bytes aor_rec_copy needs for the bindings of rec, each 8-aligned. */
+size_t aor_rec_copy_size(const aor_rec_t *rec);
+
 /* Copies the live bindings of rec (at most max) into cb, growing it
  * (process memory, bounded by max bindings of at most 64 KB); out[i]
  * points to the copies, valid until the next call with cb. Lock held.
