@@ -285,7 +285,8 @@ static int w_aor_save(sip_msg_t *msg, char *table, char *flags, char *uri)
 	}
 	if(get_str(msg, uri, &u) < 0)
 		return -1;
-	return ki_aor_save(msg, &t->name, f, uri ? &u : NULL);
+	/* the table is fixed up: no search by name (hot path) */
+	return aor_save(msg, t, f, uri ? &u : NULL);
 }
 
 static int w_aor_lookup(sip_msg_t *msg, char *table, char *uri)
@@ -295,7 +296,7 @@ static int w_aor_lookup(sip_msg_t *msg, char *table, char *uri)
 
 	if(get_str(msg, uri, &u) < 0)
 		return -3;
-	return ki_aor_lookup(msg, &t->name, uri ? &u : NULL);
+	return aor_lookup(msg, t, uri ? &u : NULL);
 }
 
 static int w_aor_registered(sip_msg_t *msg, char *table, char *uri)

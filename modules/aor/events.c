@@ -82,6 +82,7 @@ int aor_events_init(void)
 	sub.after = ev_after;
 	sub.arg = NULL;
 	sub.flags = AOR_SUB_BINDINGS;
+	sub.kinds = 0; /* every kind */
 	if(aor_journal_subscribe(&sub) < 0) {
 		LM_ERR("cannot subscribe the events to the journal\n");
 		return -1;
@@ -89,26 +90,15 @@ int aor_events_init(void)
 	return 0;
 }
 
-/* A flood of changes would log a line per event: one per process every
- * DROP_WARN_EVERY seconds, with how many went unlogged. */
-#define DROP_WARN_EVERY 10
+/* a flood of changes would log a line per event: AOR_WARN_LIMITED */
 static void drop_warn(int kind, const aor_binding_t *b)
 {
-	static time_t last = 0;
-	static unsigned long quiet = 0;
 	str aor = aor_binding_get(b, AOR_F_AOR);
-	time_t now = aor_now();
 
 	ev_dropped++;
-	if(last != 0 && now - last < DROP_WARN_EVERY) {
-		quiet++;
-		return;
-	}
-	LM_WARN("aor %.*s: %s not run: %d events already pending or no pkg "
-			"memory (%lu more dropped since the last warning, %lu in all)\n",
-			aor.len, aor.s, ev_names[kind], ev_n, quiet, ev_dropped);
-	last = now;
-	quiet = 0;
+	AOR_WARN_LIMITED("aor %.*s: %s not run: %d events already pending or no "
+					 "pkg memory (%lu dropped in all)",
+			aor.len, aor.s, ev_names[kind], ev_n, ev_dropped);
 }
 
 static void collect(int kind, const aor_binding_t *b)

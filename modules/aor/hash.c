@@ -91,8 +91,33 @@ static uint64_t sip13(
 	v.v3 = k1 ^ 0x7465646279746573ull; /* "tedbytes" */
 	for(i = 0; i < words; i++)
 		compress(&v, load64le(p + 8 * i));
-	for(i = 0; i < len % 8; i++)
-		last |= (uint64_t)p[8 * words + i] << (8 * i);
+	p += 8 * words;
+	switch(len % 8) { /* the last bytes, little-endian */
+		case 7:
+			last |= (uint64_t)p[6] << 48;
+			/* fall through */
+		case 6:
+			last |= (uint64_t)p[5] << 40;
+			/* fall through */
+		case 5:
+			last |= (uint64_t)p[4] << 32;
+			/* fall through */
+		case 4:
+			last |= (uint64_t)p[0] | (uint64_t)p[1] << 8
+					| (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+			break;
+		case 3:
+			last |= (uint64_t)p[2] << 16;
+			/* fall through */
+		case 2:
+			last |= (uint64_t)p[1] << 8;
+			/* fall through */
+		case 1:
+			last |= (uint64_t)p[0];
+			break;
+		default:
+			break;
+	}
 	compress(&v, last);
 	/* finalization: d = 3 */
 	v.v2 ^= 0xff;

@@ -33,7 +33,9 @@ typedef struct jentry
 /* the subscribers: set before the fork, read-only after */
 static aor_subscriber_t subs[AOR_SUB_MAX];
 static int nsubs;
-static int want_copies; /* some subscriber reads bindings */
+static int want_copies;			/* some subscriber reads bindings */
+static unsigned int want_kinds; /* the kinds some subscriber takes */
+static int have_after;			/* some subscriber has an after hook */
 
 /* this process's batch */
 static AOR_LOCAL jentry_t *ents;
@@ -49,9 +51,15 @@ int aor_journal_subscribe(const aor_subscriber_t *s)
 {
 	if(nsubs == AOR_SUB_MAX)
 		return -1;
-	subs[nsubs++] = *s;
+	subs[nsubs] = *s;
+	if(subs[nsubs].kinds == 0)
+		subs[nsubs].kinds = AOR_KIND(AOR_CH_COUNT) - 1;
+	want_kinds |= subs[nsubs].kinds;
 	if(s->flags & AOR_SUB_BINDINGS)
 		want_copies = 1;
+	if(s->after)
+		have_after = 1;
+	nsubs++;
 	return 0;
 }
 
@@ -59,6 +67,8 @@ void aor_journal_reset_subscribers(void)
 {
 	nsubs = 0;
 	want_copies = 0;
+	want_kinds = 0;
+	have_after = 0;
 }
 
 enum aor_origin aor_journal_origin(enum aor_origin o)
@@ -97,7 +107,7 @@ static void local_key_make(void)
 	} while(0)
 #endif
 
-static int grow_entries(int need)
+static __attribute__((noinline)) int grow_entries(int need)
 {
 	jentry_t *v;
 	int cap;
@@ -115,7 +125,7 @@ static int grow_entries(int need)
 	return 0;
 }
 
-static int grow_copies(size_t need)
+static __attribute__((noinline)) int grow_copies(size_t need)
 {
 	size_t cap;
 	char *b;
@@ -133,7 +143,7 @@ static int grow_copies(size_t need)
 	return 0;
 }
 
-int aor_journal_reserve(int n, size_t bytes)
+static __attribute__((noinline)) int reserve_grow(int n, size_t bytes)
 {
 	if(grow_entries(nents + n) < 0 || grow_copies(cused + bytes) < 0) {
 		AOR_LOG_ERR("journal: no process memory for %d changes\n", n);
@@ -142,25 +152,46 @@ int aor_journal_reserve(int n, size_t bytes)
 	return 0;
 }
 
+int aor_journal_reserve(int n, size_t bytes)
+{
+	if(nents + n <= capents && cused + bytes <= ccap)
+		return 0; /* the common case: room left from earlier batches */
+	return reserve_grow(n, bytes);
+}
+
+int aor_journal_wants_copies(void)
+{
+	return want_copies;
+}
+
 size_t aor_journal_copy_size(const aor_binding_t *b)
 {
 	return want_copies ? ALIGN8(aor_binding_size(b)) : 0;
+}
+
+/* the slow end of aor_journal_add: no room reserved and none to be had */
+static __attribute__((noinline, cold)) void lose(aor_binding_t *b, int removes)
+{
+	aor_atomic_add(&lost, 1);
+	AOR_LOG_CRIT("journal: change of binding %llu lost\n",
+			(unsigned long long)b->id);
+	if(removes)
+		AOR_FREE(b);
 }
 
 void aor_journal_add(struct aor_table *t, enum aor_change kind,
 		aor_binding_t *b, uint64_t version)
 {
 	int removes = aor_change_removes(kind);
-	size_t sz = removes ? 0 : aor_journal_copy_size(b);
+	size_t sz;
 	jentry_t *e;
 
-	if(grow_entries(nents + 1) < 0 || grow_copies(cused + sz) < 0) {
-		/* not reserved and no memory: the change goes unreported */
-		aor_atomic_add(&lost, 1);
-		AOR_LOG_CRIT("journal: change of binding %llu lost\n",
-				(unsigned long long)b->id);
-		if(removes)
-			AOR_FREE(b);
+	if(!removes && !(want_kinds & AOR_KIND(kind)))
+		return; /* nobody takes it */
+	sz = removes ? 0 : aor_journal_copy_size(b);
+	if((nents == capents && grow_entries(nents + 1) < 0)
+			|| (cused + sz > ccap && grow_copies(cused + sz) < 0)) {
+		lose(b, removes);
 		return;
 	}
 	e = &ents[nents++];
@@ -196,6 +227,8 @@ static void deliver(const jentry_t *e)
 	c.kind = (enum aor_change)e->kind;
 	c.origin = (enum aor_origin)e->origin;
 	for(i = 0; i < nsubs; i++) {
+		if(!(subs[i].kinds & AOR_KIND(e->kind)))
+			continue;
 		/* resolved per call: a copy's address is stable during it */
 		c.b = e->b ? e->b
 				   : (e->off ? (const aor_binding_t *)(cbuf + e->off - 1)
@@ -214,19 +247,17 @@ static void free_garbage(void)
 	}
 }
 
-void aor_journal_flush(void)
+static __attribute__((noinline)) void flush(void)
 {
 	int i;
 
-	if(flushing)
-		return;
 	flushing = 1;
 	for(i = 0; i < nents; i++) {
 		deliver(&ents[i]);
 		if(ents[i].b)
 			AOR_FREE(ents[i].b);
 	}
-	if(nents > 0)
+	if(nents > 0 && have_after)
 		after_due = 1;
 	nents = 0;
 	cused = 0;
@@ -234,12 +265,16 @@ void aor_journal_flush(void)
 	flushing = 0;
 }
 
-void aor_journal_after(void)
+void aor_journal_flush(void)
+{
+	if(!flushing && (nents > 0 || garbage != NULL))
+		flush();
+}
+
+static __attribute__((noinline)) void run_after(void)
 {
 	int i;
 
-	if(in_after)
-		return;
 	in_after = 1;
 	/* a hook's own operations hand over more changes: round again */
 	while(after_due) {
@@ -249,6 +284,12 @@ void aor_journal_after(void)
 				subs[i].after(subs[i].arg);
 	}
 	in_after = 0;
+}
+
+void aor_journal_after(void)
+{
+	if(after_due && !in_after)
+		run_after();
 }
 
 int aor_journal_pending(void)

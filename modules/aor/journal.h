@@ -74,6 +74,9 @@ static inline int aor_change_removes(enum aor_change k)
 #define AOR_SUB_BINDINGS 1 /* the subscriber reads c->b of every change */
 #define AOR_SUB_MAX 8
 
+/* the kinds a subscriber takes, as a mask of (1 << kind); 0 means all */
+#define AOR_KIND(k) (1u << (k))
+
 /* A subscriber. on_change runs once per change, in order, with no slot
  * lock held; it must not call into the store or the operations layer (it
  * may copy what it needs). after, when set, runs from aor_journal_after,
@@ -87,6 +90,7 @@ typedef struct aor_subscriber
 	void (*after)(void *arg);
 	void *arg;
 	int flags;
+	unsigned int kinds; /* AOR_KIND() mask of the kinds it takes; 0: all */
 } aor_subscriber_t;
 
 /* Adds s (copied) to the subscribers, before the processes fork. Returns 0,
@@ -106,13 +110,18 @@ enum aor_origin aor_journal_origin(enum aor_origin o);
  * changed: the caller then refuses the operation. */
 int aor_journal_reserve(int n, size_t bytes);
 
+/* 1 when some subscriber reads bindings (AOR_SUB_BINDINGS). */
+int aor_journal_wants_copies(void);
+
 /* Bytes of copies a change of b needs (0 when no subscriber asks for
  * bindings); for sizing aor_journal_reserve. */
 size_t aor_journal_copy_size(const aor_binding_t *b);
 
 /* Records a change of b (lock held). For the removed kinds b has left the
  * store and the journal now owns it; for the others b is the stored
- * binding and is copied when a subscriber asks for bindings. Never fails
+ * binding and is copied when a subscriber asks for bindings. A change of
+ * a kind no subscriber takes is not queued (nobody would see it; a removed
+ * block always is, to be freed after the unlock). Never fails
  * when room was reserved; otherwise it grows, and when even that fails a
  * removed block is freed at once and the loss counted (aor_journal_lost),
  * never leaked. */

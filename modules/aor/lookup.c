@@ -206,16 +206,20 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int ruri)
 
 int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri)
 {
+	aor_table_t *t = aor_table_get(table);
+
+	return t ? aor_lookup(msg, t, uri) : -3;
+}
+
+int aor_lookup(sip_msg_t *msg, aor_table_t *t, str *uri)
+{
 	char buf[AOR_KEY_BUF];
-	aor_table_t *t;
 	str key;
 	int ret;
 
-	t = aor_table_get(table);
-	if(t == NULL)
-		return -3;
 	if(request_key(msg, uri, buf, &key) < 0) {
-		LM_WARN("lookup: cannot take an AoR from %s\n", uri ? "uri" : "R-URI");
+		AOR_WARN_LIMITED(
+				"lookup: cannot take an AoR from the %s", uri ? "uri" : "R-URI");
 		return -3;
 	}
 	ret = route_to(msg, t, &key, 1);

@@ -13,11 +13,16 @@
 #define AOR_LOOKUP_H
 
 #include "../../core/parser/msg_parser.h"
+#include "store.h"
 
 /* lookup(table[, uri]): 1 found (R-URI rewritten, the other bindings as
  * branches), -1 not found, -2 found but no binding accepts the method,
  * -3 internal error. */
 int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri);
+
+/* lookup() in table t, found already (the fixup of the script's
+ * function): what ki_aor_lookup does after finding the table. */
+int aor_lookup(sip_msg_t *msg, aor_table_t *t, str *uri);
 
 /* registered(table[, uri]): 1 when the AoR has a live binding, else -1. */
 int ki_aor_registered(sip_msg_t *msg, str *table, str *uri);

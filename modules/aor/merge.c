@@ -272,6 +272,25 @@ static int check_limits(const aor_rec_t *rec, const aor_regreq_t *req,
 	return 0;
 }
 
+/* the room a copy of the record needs after the change (RFC 3261 10.3
+ * step 8: the reply lists every binding), reserved before it */
+static int reserve_copies(const aor_rec_t *rec, const aor_regreq_t *req,
+		const aor_plan_t *plan, aor_copybuf_t *copies)
+{
+	size_t n;
+	int i;
+
+	if(copies == NULL)
+		return 0;
+	n = aor_rec_copy_size(rec);
+	/* one or two contacts as a rule: an unrolled loop costs more */
+#pragma GCC unroll 1
+	for(i = 0; i < req->ncontacts; i++)
+		if(plan[i].nb)
+			n += (aor_binding_size(plan[i].nb) + 7) & ~(size_t)7;
+	return aor_copybuf_reserve(copies, n);
+}
+
 /* step 3: every block the change needs, before anything changes */
 static int alloc_blocks(const aor_regreq_t *req, aor_plan_t *plan)
 {
@@ -322,6 +341,8 @@ static int reserve_journal(
 	size_t bytes = 0;
 	int i;
 
+	if(!aor_journal_wants_copies())
+		return aor_journal_reserve(rec->n + req->ncontacts, 0);
 	for(i = 0; i < req->ncontacts; i++)
 		if(plan[i].nb)
 			bytes += aor_journal_copy_size(plan[i].nb);
@@ -384,22 +405,8 @@ static void mutate(aor_rec_t *rec, const aor_regreq_t *req, aor_plan_t *plan,
 			aor_rec_add(rec, plan[i].nb);
 }
 
-size_t aor_merge_copy_bound(const aor_rec_t *rec, const aor_regreq_t *req)
-{
-	aor_binding_in_t in;
-	size_t n = aor_rec_copy_size(rec);
-	int i;
-
-	/* each contact adds at most one binding of its own size */
-	for(i = 0; i < req->ncontacts; i++) {
-		fill_in(&in, req, &req->contacts[i]);
-		n += (aor_binding_size_in(&in) + 7) & ~(size_t)7;
-	}
-	return n;
-}
-
 int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
-		const aor_limits_t *lim, aor_plan_t *plan)
+		const aor_limits_t *lim, aor_plan_t *plan, aor_copybuf_t *copies)
 {
 	aor_binding_t *victims[AOR_EVICT_MAX], *b;
 	int adds = 0, dels = 0, nvictims = 0, ret, i;
@@ -410,7 +417,8 @@ int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
 		for(i = 0, b = *rec->link; i < rec->n; i++, b = b->next)
 			if(!aor_binding_expired(b, req->now) && !cseq_ok(req, b))
 				return AOR_E_CSEQ;
-		if(aor_journal_reserve(rec->n, 0) < 0)
+		if(aor_journal_reserve(rec->n, 0) < 0
+				|| reserve_copies(rec, req, plan, copies) < 0)
 			return AOR_E_NOMEM;
 		mutate(rec, req, plan, victims, 0);
 		return 0;
@@ -424,7 +432,8 @@ int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
 	ret = alloc_blocks(req, plan);
 	if(ret < 0)
 		return ret;
-	if(reserve_journal(rec, req, plan) < 0) {
+	if(reserve_journal(rec, req, plan) < 0
+			|| reserve_copies(rec, req, plan, copies) < 0) {
 		plan_free(req, plan);
 		return AOR_E_NOMEM;
 	}

@@ -100,16 +100,13 @@ typedef struct aor_plan
 int aor_expires_resolve(const aor_limits_t *lim, long long param, long long hdr,
 		long long *out);
 
-/* An upper bound of the bytes the record of req can hold after req is
- * applied to rec (lock held), each binding 8-aligned: what a copy of the
- * result needs (aor_rec_copy), reserved before anything changes. */
-size_t aor_merge_copy_bound(const aor_rec_t *rec, const aor_regreq_t *req);
-
 /* Applies req to rec (the record of req->aor, lock held) with plan as
  * scratch (req->ncontacts entries), every change through the store's
- * primitives (so the journal records each). Returns 0 when applied, or a
- * negative AOR_E_* with the record unchanged. */
+ * primitives (so the journal records each). When copies is not NULL it
+ * first makes it large enough for aor_rec_copy of the result, so that an
+ * applied request can always be answered with its bindings. Returns 0
+ * when applied, or a negative AOR_E_* with the record unchanged. */
 int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
-		const aor_limits_t *lim, aor_plan_t *plan);
+		const aor_limits_t *lim, aor_plan_t *plan, aor_copybuf_t *copies);
 
 #endif /* AOR_MERGE_H */

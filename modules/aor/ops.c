@@ -156,13 +156,10 @@ int aor_ops_save(aor_table_t *t, const aor_regreq_t *req,
 
 	aor_table_lock(t, req->hash);
 	aor_table_find(t, req->hash, &req->aor, &rec);
-	/* room for the copy of the result first: an applied request is
-	 * always answered with it (RFC 3261 10.3 step 8) */
-	ret = aor_copybuf_reserve(
-			&save_copies, aor_merge_copy_bound(&rec, req));
-	/* RFC 3261 10.3 step 6 note: no Contact is a query */
-	if(ret == 0 && (req->star || req->ncontacts > 0))
-		ret = aor_merge_apply(&rec, req, lim, plan);
+	/* RFC 3261 10.3 step 6 note: no Contact is a query; the merge makes
+	 * room for the copy of the result before it changes anything */
+	if(req->star || req->ncontacts > 0)
+		ret = aor_merge_apply(&rec, req, lim, plan, &save_copies);
 	if(ret == 0)
 		ret = aor_rec_copy(&rec, req->now, &save_copies, out, max);
 	LOCAL_TRACK();

@@ -58,7 +58,7 @@ struct aor_params aor_params = {
 /* clang-format on */
 
 aor_limits_t aor_limits;
-static aor_key_opts_t key_opts;
+aor_key_opts_t aor_key_opts;
 pv_spec_t *aor_received_avp = NULL;
 
 /* hash_key as bytes, set by aor_params_check */
@@ -236,8 +236,8 @@ int aor_params_check(void)
 	aor_limits.max_bindings = p->max_bindings;
 	/* a percentage of -m, as bytes */
 	aor_limits.shm_reserve = shm_mem_size / 100 * p->shm_reserve;
-	key_opts.use_domain = p->use_domain;
-	key_opts.case_sensitive = p->case_sensitive;
+	aor_key_opts.use_domain = p->use_domain;
+	aor_key_opts.case_sensitive = p->case_sensitive;
 	return 0;
 }
 
@@ -256,12 +256,4 @@ int aor_params_avp_init(void)
 		return -1;
 	}
 	return 0;
-}
-
-
-int aor_params_key(const str *uri, char *buf, str *key)
-{
-	return aor_key_build(uri, &key_opts, buf, AOR_KEY_BUF, key) == 0
-				   ? 0
-				   : AOR_E_BAD_AOR;
 }

@@ -16,6 +16,7 @@
 
 #include "../../core/pvar.h"
 #include "hash.h"
+#include "errors.h"
 #include "merge.h"
 #include "uri.h"
 
@@ -66,10 +67,18 @@ extern pv_spec_t *aor_received_avp;
  * AOR_KEY_URI_MAX-byte URI it comes from */
 #define AOR_KEY_BUF (AOR_KEY_URI_MAX + 76)
 
-/* The AoR key of uri with the key options of the modparams (use_domain,
- * case_sensitive): aor_key_build into buf (AOR_KEY_BUF bytes). Returns 0,
- * or AOR_E_BAD_AOR. */
-int aor_params_key(const str *uri, char *buf, str *key);
+/* the key options of the modparams (use_domain, case_sensitive) */
+extern aor_key_opts_t aor_key_opts;
+
+/* The AoR key of uri with the key options of the modparams: aor_key_build
+ * into buf (AOR_KEY_BUF bytes, which every key fits). Returns 0, or
+ * AOR_E_BAD_AOR. */
+static inline int aor_params_key(const str *uri, char *buf, str *key)
+{
+	return aor_key_build(uri, &aor_key_opts, buf, AOR_KEY_BUF, key) == 0
+				   ? 0
+				   : AOR_E_BAD_AOR;
+}
 
 /* Rejects every bad modparam, naming it, its value and the legal range
  * (logged), and fills aor_limits. mod_init. Returns 0 or -1. */

@@ -45,6 +45,7 @@
 #define AOR_MAX_URI 1024  /* as Kamailio's MAX_URI_SIZE */
 #define AOR_MAX_PATH 4096
 #define AOR_MAX_UA 512
+#define ECHO_LEN(n) ((n) > 128 ? 128 : (n)) /* bytes of input a log repeats */
 
 /* per-process scratch for the parsed contacts and the merge plan */
 static aor_contact_t *cts = NULL;
@@ -512,7 +513,8 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 		uri = &get_to(msg)->uri;
 	}
 	if(aor_params_key(uri, keybuf, &req->aor) < 0) {
-		LM_WARN("REGISTER: no AoR in <%.*s>\n", uri->len, uri->s);
+		AOR_WARN_LIMITED("REGISTER: no AoR in <%.*s>", ECHO_LEN(uri->len),
+				uri->s);
 		return AOR_E_BAD_AOR;
 	}
 	req->hash = aor_hash(&req->aor);
@@ -567,42 +569,32 @@ static int finish(sip_msg_t *msg, int flags, int err, long min)
 }
 
 /* A flood against a full table would log a line per REGISTER: one per
- * process every FULL_WARN_EVERY seconds, with how many went unlogged
+ * process every AOR_WARN_EVERY seconds, with how many went unlogged
  * (rejected_no_memory and rejected_max_bindings count them all). */
-#define FULL_WARN_EVERY 10
 static void full_warn(aor_table_t *t, const str *aor, int err)
 {
-	static time_t last = 0;
-	static unsigned long quiet = 0;
-	time_t now = aor_now();
-
-	if(last != 0 && now - last < FULL_WARN_EVERY) {
-		quiet++;
-		return;
-	}
-	LM_WARN("table %.*s: REGISTER for %.*s refused: %s (%lu more since the "
-			"last warning)\n",
-			t->name.len, t->name.s, aor->len, aor->s,
+	AOR_WARN_LIMITED("table %.*s: REGISTER for %.*s refused: %s", t->name.len,
+			t->name.s, aor->len, aor->s,
 			err == AOR_E_NOMEM ? "shared memory full or down to shm_reserve"
-							   : "max_bindings reached",
-			quiet);
-	last = now;
-	quiet = 0;
+							   : "max_bindings reached");
 }
 
 int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri)
 {
+	aor_table_t *t = aor_table_get(table);
+
+	return t ? aor_save(msg, t, flags, uri) : -1;
+}
+
+int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
+{
 	char keybuf[AOR_KEY_BUF];
 	aor_regreq_t req;
 	aor_binding_t **b = NULL;
-	aor_table_t *t;
 	str echo_path = STR_NULL;
 	long min = 0;
 	int ret, n;
 
-	t = aor_table_get(table);
-	if(t == NULL)
-		return -1;
 	memset(&req, 0, sizeof(req));
 	req.now = aor_now();
 	req.only_this = (flags & SAVE_ONLY_THIS) != 0;

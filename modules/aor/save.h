@@ -13,9 +13,14 @@
 #define AOR_SAVE_H
 
 #include "../../core/parser/msg_parser.h"
+#include "store.h"
 
 /* save(table[, flags[, uri]]): 1 on success, -1 on failure (the reply
  * sent unless flag 0x02), -2 when max_contacts refused it. */
 int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri);
+
+/* save() into table t, found already (the fixup of the script's
+ * function): what ki_aor_save does after finding the table. */
+int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri);
 
 #endif /* AOR_SAVE_H */

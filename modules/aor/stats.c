@@ -67,7 +67,8 @@ static counter_val_t get_lost(counter_handle_t h, void *p)
 
 int aor_stats_init(void)
 {
-	aor_subscriber_t sub = {"stats", on_change, NULL, NULL, 0};
+	aor_subscriber_t sub = {"stats", on_change, NULL, NULL, 0,
+			AOR_KIND(AOR_CH_EXPIRED) | AOR_KIND(AOR_CH_EVICTED)};
 	counter_handle_t h;
 
 	if(counter_register_array("aor", aor_cnt_defs) < 0

@@ -332,12 +332,10 @@ void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
 
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
-int aor_copybuf_reserve(aor_copybuf_t *cb, size_t n)
+int aor_copybuf_grow(aor_copybuf_t *cb, size_t n)
 {
 	char *nb;
 
-	if(n <= cb->cap)
-		return 0;
 	nb = AOR_PKG_REALLOC(cb->p, n);
 	if(nb == NULL) {
 		AOR_LOG_ERR("no process memory: %zu bytes to copy bindings\n", n);
@@ -354,6 +352,8 @@ size_t aor_rec_copy_size(const aor_rec_t *rec)
 	size_t need = 0;
 	int i;
 
+	/* a record of one or two bindings as a rule: not unrolled */
+#pragma GCC unroll 1
 	for(i = 0, b = *rec->link; i < rec->n; i++, b = b->next)
 		need += ALIGN8(aor_binding_size(b));
 	return need;

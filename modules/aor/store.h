@@ -154,9 +154,14 @@ typedef struct aor_copybuf
 	size_t cap;
 } aor_copybuf_t;
 
+int aor_copybuf_grow(aor_copybuf_t *cb, size_t n);
+
 /* Makes cb hold at least n bytes (process memory). Returns 0 or
  * AOR_E_NOMEM (cb unchanged). */
-int aor_copybuf_reserve(aor_copybuf_t *cb, size_t n);
+static inline int aor_copybuf_reserve(aor_copybuf_t *cb, size_t n)
+{
+	return n <= cb->cap ? 0 : aor_copybuf_grow(cb, n);
+}
 
 /* Bytes aor_rec_copy needs for the bindings of rec, each 8-aligned. */
 size_t aor_rec_copy_size(const aor_rec_t *rec);

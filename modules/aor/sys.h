@@ -153,6 +153,43 @@ static inline unsigned long aor_mem_free(void)
 
 #endif /* AOR_UNIT_TEST */
 
+/* A warning about client input would be logged once per request: at most
+ * one per process every AOR_WARN_EVERY seconds is, with how many were
+ * left out since (the counters count them all). */
+#define AOR_WARN_EVERY 10
+
+typedef struct aor_ratelimit
+{
+	time_t last;
+	unsigned long quiet;
+} aor_ratelimit_t;
+
+/* 1 when a warning may be logged at now (*quiet: how many were not since
+ * the last one), 0 when this one is only counted. Per process. */
+static inline int aor_ratelimit_ok(
+		aor_ratelimit_t *rl, time_t now, unsigned long *quiet)
+{
+	if(rl->last != 0 && now - rl->last < AOR_WARN_EVERY) {
+		rl->quiet++;
+		return 0;
+	}
+	*quiet = rl->quiet;
+	rl->last = now;
+	rl->quiet = 0;
+	return 1;
+}
+
+/* AOR_LOG_WARN at most every AOR_WARN_EVERY seconds per process and call
+ * site; fmt ends without a newline: the count of the left out follows */
+#define AOR_WARN_LIMITED(fmt, ...)                                       \
+	do {                                                                 \
+		static aor_ratelimit_t rl_;                                      \
+		unsigned long q_;                                                \
+		if(aor_ratelimit_ok(&rl_, aor_now(), &q_))                       \
+			AOR_LOG_WARN(fmt " (%lu more since the last such warning)\n", \
+					##__VA_ARGS__, q_);                                  \
+	} while(0)
+
 /* counters shared between processes: plain words updated atomically */
 #define aor_atomic_add(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #define aor_atomic_get(p) __atomic_load_n((p), __ATOMIC_RELAXED)

@@ -825,10 +825,16 @@ static int has_ctl(const str *s)
 	return 0;
 }
 
+static inline char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+}
+
 /* RFC 3261 10.3 step 5: the user with its escapes undone, as aor_key_build
- * says, into out (room bytes). Returns the length, AOR_E_BAD_AOR for a '%'
- * not followed by two hex digits, or AOR_E_TOO_LONG. */
-static int user_canon(const str *u, char *out, int room)
+ * says, into out (room bytes), folded to lower case with fold. Returns the
+ * length, AOR_E_BAD_AOR for a '%' not followed by two hex digits, or
+ * AOR_E_TOO_LONG. */
+static int user_canon(const str *u, char *out, int room, int fold)
 {
 	int i, n = 0, hi, lo, v;
 
@@ -836,7 +842,7 @@ static int user_canon(const str *u, char *out, int room)
 		if(u->s[i] != '%') {
 			if(n == room)
 				return AOR_E_TOO_LONG;
-			out[n++] = u->s[i];
+			out[n++] = fold ? lower(u->s[i]) : u->s[i];
 			continue;
 		}
 		if(i + 2 >= u->len)
@@ -850,42 +856,39 @@ static int user_canon(const str *u, char *out, int room)
 		if(v > 0x20 && v < 0x7f && v != '%') {
 			if(n == room)
 				return AOR_E_TOO_LONG;
-			out[n++] = (char)v;
+			out[n++] = fold ? lower((char)v) : (char)v;
 			continue;
 		}
 		if(room - n < 3)
 			return AOR_E_TOO_LONG;
+		/* upper-case hex, folded with the rest when not case_sensitive */
 		out[n++] = '%';
-		out[n++] = "0123456789ABCDEF"[hi];
-		out[n++] = "0123456789ABCDEF"[lo];
+		out[n++] = (fold ? "0123456789abcdef" : "0123456789ABCDEF")[hi];
+		out[n++] = (fold ? "0123456789abcdef" : "0123456789ABCDEF")[lo];
 	}
 	return n;
-}
-
-static inline char lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
 }
 
 int aor_key_build(const str *uri, const aor_key_opts_t *o, char *buf,
 		int buflen, str *key)
 {
 	str user, host;
-	int i, n;
+	int i, n, simple;
 
 	if(uri->len <= 0 || uri->len > AOR_KEY_URI_MAX)
 		return AOR_E_BAD_AOR;
 	/* the common plain URI without the full parser (hot path) */
-	if(!aor_uri_simple(uri, &user, &host)
-			&& aor_uri_split(uri, &user, &host) < 0)
+	simple = aor_uri_simple(uri, &user, &host);
+	if(!simple && aor_uri_split(uri, &user, &host) < 0)
 		return AOR_E_BAD_AOR;
-	if(user.len == 0 || has_ctl(&user) || (o->use_domain && has_ctl(&host)))
+	/* RFC 3261 25.1: no raw control byte or space (the plain form that
+	 * aor_uri_simple takes has none) */
+	if(user.len == 0
+			|| (!simple
+					&& (has_ctl(&user) || (o->use_domain && has_ctl(&host)))))
 		return AOR_E_BAD_AOR;
-	if((n = user_canon(&user, buf, buflen)) < 0)
+	if((n = user_canon(&user, buf, buflen, !o->case_sensitive)) < 0)
 		return n;
-	if(!o->case_sensitive)
-		for(i = 0; i < n; i++)
-			buf[i] = lower(buf[i]);
 	if(o->use_domain && host.len > 0) {
 		if(buflen - n < host.len + 1)
 			return AOR_E_TOO_LONG;

@@ -526,7 +526,7 @@ static void op_register(fuzz_in_t *in)
 	want = model_register(&g);
 	aor_table_lock(t, g.r.hash);
 	aor_table_find(t, g.r.hash, &g.r.aor, &rec);
-	r = aor_merge_apply(&rec, &g.r, &m.lim, plan);
+	r = aor_merge_apply(&rec, &g.r, &m.lim, plan, NULL);
 	aor_table_unlock(t, g.r.hash);
 	unit_changes_to(NULL, NULL);
 	n_reg[-r]++;

@@ -271,7 +271,7 @@ TEST(changes_wait_in_the_journal_until_the_unlock)
 	rq_add(&q, "sip:b@192.0.2.1", 3600);
 	aor_table_lock(t, q.r.hash);
 	aor_table_find(t, q.r.hash, &q.r.aor, &rec);
-	ASSERT_EQ(aor_merge_apply(&rec, &q.r, &lim_default, q.plan), 0);
+	ASSERT_EQ(aor_merge_apply(&rec, &q.r, &lim_default, q.plan, NULL), 0);
 	ASSERT_EQ(aor_journal_pending(), 2);
 	ASSERT_EQ(nlog, 0);
 	aor_table_unlock(t, q.r.hash);

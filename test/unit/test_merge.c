@@ -124,7 +124,7 @@ static int apply(aor_table_t *t, rq_t *q, const aor_limits_t *lim)
 	nchanges = 0;
 	aor_table_lock(t, q->r.hash);
 	aor_table_find(t, q->r.hash, &q->r.aor, &rec);
-	ret = aor_merge_apply(&rec, &q->r, lim, q->plan);
+	ret = aor_merge_apply(&rec, &q->r, lim, q->plan, NULL);
 	aor_table_unlock(t, q->r.hash);
 	return ret;
 }
