@@ -30,6 +30,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOD = os.path.join(TOP, "modules", "aor")
 
 PURE = ["binding", "store", "journal", "merge", "ops", "hash", "uri",
+        "uri_split",
         "reginfo", "snapshot"]
 LOCKERS = {"ops.c"}
 LOCK_CALLS = re.compile(

@@ -90,22 +90,8 @@ static void release(void)
 	ccap = cused = 0;
 }
 
-static pthread_key_t local_key;
-static pthread_once_t local_once = PTHREAD_ONCE_INIT;
-static void local_key_make(void)
-{
-	pthread_key_create(&local_key, aor_local_run);
-}
-#define LOCAL_TRACK()                               \
-	do {                                            \
-		pthread_once(&local_once, local_key_make);  \
-		aor_local_at_exit(local_key, release);      \
-	} while(0)
-#else
-#define LOCAL_TRACK() \
-	do {              \
-	} while(0)
 #endif
+AOR_LOCAL_CLEANUP(release)
 
 static __attribute__((noinline)) int grow_entries(int need)
 {
@@ -119,7 +105,7 @@ static __attribute__((noinline)) int grow_entries(int need)
 	v = AOR_PKG_REALLOC(ents, cap * sizeof(*v));
 	if(v == NULL)
 		return AOR_E_NOMEM;
-	LOCAL_TRACK();
+	local_track();
 	ents = v;
 	capents = cap;
 	return 0;
@@ -137,7 +123,7 @@ static __attribute__((noinline)) int grow_copies(size_t need)
 	b = AOR_PKG_REALLOC(cbuf, cap);
 	if(b == NULL)
 		return AOR_E_NOMEM;
-	LOCAL_TRACK();
+	local_track();
 	cbuf = b;
 	ccap = cap;
 	return 0;

@@ -129,22 +129,8 @@ static void copies_free(void)
 	save_copies.p = fetch_copies.p = NULL;
 	save_copies.cap = fetch_copies.cap = 0;
 }
-static pthread_key_t local_key;
-static pthread_once_t local_once = PTHREAD_ONCE_INIT;
-static void local_key_make(void)
-{
-	pthread_key_create(&local_key, aor_local_run);
-}
-#define LOCAL_TRACK()                              \
-	do {                                           \
-		pthread_once(&local_once, local_key_make); \
-		aor_local_at_exit(local_key, copies_free); \
-	} while(0)
-#else
-#define LOCAL_TRACK() \
-	do {              \
-	} while(0)
 #endif
+AOR_LOCAL_CLEANUP(copies_free)
 
 int aor_ops_save(aor_table_t *t, const aor_regreq_t *req,
 		const aor_limits_t *lim, aor_plan_t *plan, enum aor_origin o,
@@ -162,7 +148,7 @@ int aor_ops_save(aor_table_t *t, const aor_regreq_t *req,
 		ret = aor_merge_apply(&rec, req, lim, plan, &save_copies);
 	if(ret == 0)
 		ret = aor_rec_copy(&rec, req->now, &save_copies, out, max);
-	LOCAL_TRACK();
+	local_track();
 	aor_table_unlock(t, req->hash);
 	aor_journal_origin(prev);
 	return ret;
@@ -179,7 +165,7 @@ int aor_ops_fetch(aor_table_t *t, const str *key, time_t now,
 	aor_table_find(t, hash, key, &rec);
 	n = rec.n ? aor_rec_copy(&rec, now, &fetch_copies, out, max) : 0;
 	aor_table_unlock(t, hash);
-	LOCAL_TRACK();
+	local_track();
 	return n;
 }
 

@@ -117,17 +117,6 @@ static int check_str(const char *name, const char *v, int (*ok)(const char *),
 	return -1;
 }
 
-static int hex_digit(char c)
-{
-	if(c >= '0' && c <= '9')
-		return c - '0';
-	if(c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if(c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* hash_key: unset or empty, or exactly 32 hex digits (16 bytes, k0 then
  * k1 as hash.h reads them); parsed into hash_key */
 static int check_hash_key(const char *v)
@@ -140,8 +129,8 @@ static int check_hash_key(const char *v)
 	if(strlen(v) != 2 * AOR_HASH_KEY_LEN)
 		goto bad;
 	for(i = 0; i < AOR_HASH_KEY_LEN; i++) {
-		hi = hex_digit(v[2 * i]);
-		lo = hex_digit(v[2 * i + 1]);
+		hi = aor_hexval(v[2 * i]);
+		lo = aor_hexval(v[2 * i + 1]);
 		if(hi < 0 || lo < 0)
 			goto bad;
 		hash_key[i] = (unsigned char)(hi << 4 | lo);

@@ -84,6 +84,21 @@ static inline void aor_local_run(void *fn)
 	((void (*)(void))fn)();
 }
 
+/* Defines local_track() for the file: each thread that calls it has fn
+ * called when it ends (fn frees the thread's AOR_LOCAL buffers). */
+#define AOR_LOCAL_CLEANUP(fn)                                   \
+	static pthread_key_t local_key_;                            \
+	static pthread_once_t local_once_ = PTHREAD_ONCE_INIT;      \
+	static void local_key_make_(void)                           \
+	{                                                           \
+		pthread_key_create(&local_key_, aor_local_run);         \
+	}                                                           \
+	static inline void local_track(void)                        \
+	{                                                           \
+		pthread_once(&local_once_, local_key_make_);            \
+		aor_local_at_exit(local_key_, fn);                      \
+	}
+
 /* unit tests move the clock themselves, and set the free memory */
 extern time_t aor_test_now;
 extern unsigned long aor_test_mem_free;
@@ -110,6 +125,11 @@ static inline time_t aor_now(void)
 #define AOR_PKG_REALLOC(p, n) pkg_realloc((p), (n))
 #define AOR_PKG_FREE(p) pkg_free(p)
 #define AOR_LOCAL
+/* processes, not threads: their buffers live as long as they do */
+#define AOR_LOCAL_CLEANUP(fn)            \
+	static inline void local_track(void) \
+	{                                    \
+	}
 #define AOR_LOG_ERR(fmt, ...) LM_ERR(fmt, ##__VA_ARGS__)
 #define AOR_LOG_WARN(fmt, ...) LM_WARN(fmt, ##__VA_ARGS__)
 #define AOR_LOG_DBG(fmt, ...) LM_DBG(fmt, ##__VA_ARGS__)

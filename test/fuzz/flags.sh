@@ -37,7 +37,8 @@ fi
 FUZZ_CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -DAOR_UNIT_TEST
 	-fno-omit-frame-pointer -I$KAMAILIO_SRC/src/modules/sl -Imodules/aor
 	-Itest/fuzz $XML_CFLAGS"
-FUZZ_SRCS="modules/aor/binding.c modules/aor/uri.c modules/aor/store.c
+FUZZ_SRCS="modules/aor/binding.c modules/aor/uri.c modules/aor/uri_split.c
+	modules/aor/store.c
 	modules/aor/merge.c modules/aor/journal.c modules/aor/ops.c
 	modules/aor/reginfo.c modules/aor/snapshot.c modules/aor/hash.c"
 

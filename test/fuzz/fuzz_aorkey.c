@@ -6,7 +6,7 @@
  * the Free Software Foundation; either version 2 of the License, or
  * (at your option) any later version.
  *
- * Fuzz target of aor_key_build and aor_uri_split (uri.c), against
+ * Fuzz target of aor_key_build (uri.c) and aor_uri_split (uri_split.c), against
  * Kamailio's own parse_uri (kamailio_uri.h). The input is one URI, copied
  * into a buffer of exactly its length. Checks that aor_uri_split fails
  * exactly when parse_uri does and otherwise gives its user and host, that

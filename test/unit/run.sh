@@ -67,7 +67,8 @@ fi
 CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -DAOR_UNIT_TEST
 	-fsanitize=address,undefined -fno-omit-frame-pointer
 	-I$KINC -Imodules/aor $XML_CFLAGS"
-SRCS="modules/aor/binding.c modules/aor/uri.c modules/aor/store.c
+SRCS="modules/aor/binding.c modules/aor/uri.c modules/aor/uri_split.c
+	modules/aor/store.c
 	modules/aor/merge.c modules/aor/journal.c modules/aor/ops.c
 	modules/aor/reginfo.c modules/aor/snapshot.c modules/aor/hash.c"
 
