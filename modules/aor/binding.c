@@ -82,6 +82,7 @@ void aor_binding_refresh(aor_binding_t *b, const aor_binding_in_t *in)
 	b->cflags = in->cflags;
 	b->methods = in->methods;
 	b->reg_id = in->reg_id;
+	b->conn_id = in->conn_id;
 	b->q = in->q;
 }
 

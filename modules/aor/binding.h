@@ -53,6 +53,7 @@ typedef struct aor_binding
 	uint32_t cflags;  /* branch flags restored on lookup */
 	uint32_t methods; /* allowed methods bitmask, all bits = any */
 	int32_t reg_id;	  /* RFC 5626 reg-id, 0 when absent */
+	int32_t conn_id;  /* TCP/TLS/WS connection it came on, 0 when none */
 	int16_t q;		  /* 0..1000 or AOR_Q_UNSPEC */
 	uint16_t off[AOR_F_COUNT + 1];
 	char data[];
@@ -72,6 +73,7 @@ typedef struct aor_binding_in
 	uint32_t cflags;
 	uint32_t methods;
 	int32_t reg_id;
+	int32_t conn_id;
 	int16_t q;
 } aor_binding_in_t;
 

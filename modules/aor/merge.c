@@ -141,6 +141,7 @@ static void fill_in(
 	in->cflags = req->cflags;
 	in->methods = c->methods;
 	in->reg_id = c->reg_id;
+	in->conn_id = req->conn_id;
 	in->q = c->q;
 }
 

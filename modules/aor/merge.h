@@ -70,6 +70,7 @@ typedef struct aor_regreq
 	str sock_str;
 	void *sock;
 	uint32_t cflags;
+	int32_t conn_id; /* connection of a TCP/TLS/WS request, 0 when none */
 	time_t now;
 	int star;	   /* Contact: * */
 	int only_this; /* save() flag 0x04: keep only this request's bindings */

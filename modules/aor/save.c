@@ -544,6 +544,11 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 		req->sock = msg->rcv.bind_address;
 		req->sock_str = msg->rcv.bind_address->sock_str;
 	}
+	/* the connection a connection-bound binding is reached over (as
+	 * stock's tcpconn_id); 0 for UDP and SCTP */
+	if(msg->rcv.proto == PROTO_TCP || msg->rcv.proto == PROTO_TLS
+			|| msg->rcv.proto == PROTO_WS || msg->rcv.proto == PROTO_WSS)
+		req->conn_id = msg->rcv.proto_reserved1;
 	getbflagsval(0, &req->cflags);
 	return 0;
 }
