@@ -441,3 +441,23 @@ int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
 	mutate(rec, req, plan, victims, nvictims);
 	return 0;
 }
+
+int aor_merge_result(const aor_regreq_t *req, const aor_plan_t *plan)
+{
+	int i, r = AOR_SAVED_INSERTED;
+
+	if(req->star)
+		return AOR_SAVED_DELETED;
+	if(req->ncontacts == 0)
+		return AOR_SAVED_QUERY;
+	/* stock's rule: the last contact that changed something names it */
+	for(i = 0; i < req->ncontacts; i++) {
+		if(plan[i].action == ACT_ADD)
+			r = AOR_SAVED_INSERTED;
+		else if(plan[i].action == ACT_UPDATE)
+			r = AOR_SAVED_UPDATED;
+		else if(plan[i].action == ACT_DELETE)
+			r = AOR_SAVED_DELETED;
+	}
+	return r;
+}

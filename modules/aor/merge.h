@@ -110,4 +110,15 @@ int aor_expires_resolve(const aor_limits_t *lim, long long param, long long hdr,
 int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
 		const aor_limits_t *lim, aor_plan_t *plan, aor_copybuf_t *copies);
 
+/* what an applied REGISTER did, as stock registrar's save() returns it */
+#define AOR_SAVED_INSERTED 1 /* a binding added (or nothing changed) */
+#define AOR_SAVED_UPDATED 2
+#define AOR_SAVED_DELETED 3 /* a binding removed, or Contact: * */
+#define AOR_SAVED_QUERY 4	/* no Contact: the bindings listed */
+
+/* The AOR_SAVED_* of req applied with plan (after aor_merge_apply
+ * returned 0): the action of its last contact that changed something,
+ * inserted when none did. */
+int aor_merge_result(const aor_regreq_t *req, const aor_plan_t *plan);
+
 #endif /* AOR_MERGE_H */

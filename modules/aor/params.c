@@ -22,11 +22,13 @@
 #include "ops.h"
 #include "params.h"
 
+/* stock registrar's and usrloc's defaults (drop-in); the RFC-preferred
+ * modes are one modparam away (README, "Recommended settings") */
 /* clang-format off */
 struct aor_params aor_params = {
 	.default_expires = 3600,
 	.min_expires = 60,
-	.min_expires_mode = AOR_MIN_REJECT,
+	.min_expires_mode = AOR_MIN_RAISE,
 	.max_expires = 0,
 	.max_contacts = 0,
 	.max_contacts_policy = "reject",
@@ -34,7 +36,7 @@ struct aor_params aor_params = {
 	.shm_reserve = 10,
 	.default_q = AOR_Q_UNSPEC,
 	.append_branches = 1,
-	.case_sensitive = 1,
+	.case_sensitive = 0,
 	.use_domain = 0,
 	.hash_size = 10,
 	.hash_key = NULL,
@@ -44,9 +46,9 @@ struct aor_params aor_params = {
 	.received_avp = NULL,
 	.received_param = "received",
 	.method_filtering = 0,
-	.retry_after = 60,
+	.retry_after = 0,
 	.nat_bflag = -1,
-	.nat_source = 1,
+	.nat_source = 0,
 	.timer_procs = 1,
 	.db_mode = 0,
 	.db_url = NULL,

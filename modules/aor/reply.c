@@ -308,5 +308,8 @@ int aor_reply_send(sip_msg_t *msg, int err)
 		LM_ERR("cannot send %d %s\n", e->code, e->reason);
 		return -1;
 	}
+	/* one final reply per request (RFC 3261 8.2.6): a later
+	 * sl_send_reply()/sl_reply_error() of the script sends nothing */
+	msg->msg_flags |= FL_MSG_NOREPLY;
 	return 0;
 }

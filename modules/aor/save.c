@@ -19,6 +19,7 @@
 #include "../../core/parser/parse_expires.h"
 #include "../../core/parser/parse_uri.h"
 #include "../../core/parser/parse_methods.h"
+#include "../../core/parser/parse_allow.h"
 #include "../../core/parser/parse_supported.h"
 #include "../../core/parser/parse_content.h"
 #include "../../core/parser/contact/parse_contact.h"
@@ -149,8 +150,8 @@ static int contact_params_check(const contact_t *c)
 	return nq > 1 ? AOR_E_BAD_Q : 0;
 }
 
-static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
-		long *min)
+static int contact_fill(const contact_t *c, long long hdr, uint32_t allow,
+		aor_contact_t *o, long *min)
 {
 	struct sip_uri pu;
 	long long param;
@@ -178,7 +179,9 @@ static int contact_fill(const contact_t *c, long long hdr, aor_contact_t *o,
 		*min = (long)o->expires;
 		return ret;
 	}
-	o->methods = ~0u;
+	/* RFC 3840 / 3261 20.5: the Contact's methods, else the REGISTER's
+	 * Allow (as stock registrar), else any */
+	o->methods = allow;
 	if(c->methods && c->methods->body.len > 0) {
 		m = unquote(c->methods->body);
 		if(parse_methods(&m, &o->methods) < 0)
@@ -246,7 +249,7 @@ static int expires_header(sip_msg_t *msg, long long *hdr)
 
 /* the common REGISTER: one Contact header with one plain contact */
 static int contact_single(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
-		long *min)
+		uint32_t allow, long *min)
 {
 	aor_fast_contact_t fc;
 	int ret;
@@ -257,11 +260,20 @@ static int contact_single(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
 		return 1;
 	if((ret = scratch_reserve(1)) < 0)
 		return ret;
-	if((ret = contact_fill(&fc.c, hdr, &cts[0], min)) < 0)
+	if((ret = contact_fill(&fc.c, hdr, allow, &cts[0], min)) < 0)
 		return ret;
 	req->contacts = cts;
 	req->ncontacts = 1;
 	return 0;
+}
+
+/* the methods of the REGISTER's Allow headers, or all when it has none or
+ * they do not parse (stock registrar's rule) */
+static uint32_t allow_methods(sip_msg_t *msg)
+{
+	if(msg->allow == NULL || parse_allow(msg) < 0)
+		return ~0u;
+	return get_allow_methods(msg);
 }
 
 /* every Contact of every Contact header; a lone * sets req->star */
@@ -271,10 +283,11 @@ static int contacts_parse(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
 	struct hdr_field *h;
 	contact_body_t *cb;
 	contact_t *c;
+	uint32_t allow = allow_methods(msg);
 	str body;
 	int n = 0, nhdr = 0, ret;
 
-	if((ret = contact_single(msg, req, hdr, min)) <= 0)
+	if((ret = contact_single(msg, req, hdr, allow, min)) <= 0)
 		return ret;
 	for(h = msg->contact; h; h = h->next) {
 		if(h->type != HDR_CONTACT_T)
@@ -308,7 +321,7 @@ static int contacts_parse(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
 			continue;
 		cb = (contact_body_t *)h->parsed;
 		for(c = cb->contacts; c; c = c->next) {
-			if((ret = contact_fill(c, hdr, &cts[n], min)) < 0)
+			if((ret = contact_fill(c, hdr, allow, &cts[n], min)) < 0)
 				return ret;
 			n++;
 		}
@@ -598,7 +611,7 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 	aor_binding_t **b = NULL;
 	str echo_path = STR_NULL;
 	long min = 0;
-	int ret, n;
+	int ret, n, done;
 
 	memset(&req, 0, sizeof(req));
 	req.now = aor_now();
@@ -616,10 +629,12 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 		goto error;
 	}
 	aor_stat_add(AOR_ST_ACCEPTED, 1);
+	/* read before an event route's save() reuses the plan */
+	done = aor_merge_result(&req, plan);
 	ret = finish(msg, flags, 0, 0);
 	/* the reply is out: the script events of the changes may run */
 	aor_ops_done();
-	return ret < 0 ? -1 : 1;
+	return ret < 0 ? -1 : done;
 
 error:
 	LM_DBG("REGISTER for %.*s refused: error %d\n", req.aor.len, req.aor.s,

@@ -15,8 +15,9 @@
 #include "../../core/parser/msg_parser.h"
 #include "store.h"
 
-/* save(table[, flags[, uri]]): 1 on success, -1 on failure (the reply
- * sent unless flag 0x02), -2 when max_contacts refused it. */
+/* save(table[, flags[, uri]]): as stock, 1 a binding inserted (or nothing
+ * changed), 2 updated, 3 deleted (or Contact: *), 4 a query; -1 on failure
+ * (the reply sent unless flag 0x02), -2 when max_contacts refused it. */
 int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri);
 
 /* save() into table t, found already (the fixup of the script's

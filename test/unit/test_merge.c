@@ -993,6 +993,50 @@ TEST(expires_resolve_zero_means_remove)
 	ASSERT_EQ(out, 0);
 }
 
+/* save()'s return codes as stock registrar's: the action of the last
+ * contact that changed something, 1 when none did, 3 for "*", 4 a query */
+TEST(merge_result_as_stock)
+{
+	aor_table_t *t = table_new();
+	rq_t q;
+
+	/* a new AoR: inserted */
+	rq_init(&q, "res", "c1", 1);
+	rq_add(&q, "sip:a@192.0.2.1", 600);
+	ASSERT_EQ(apply(t, &q, &lim_default), 0);
+	ASSERT_EQ(aor_merge_result(&q.r, q.plan), AOR_SAVED_INSERTED);
+	/* a refresh: updated */
+	rq_init(&q, "res", "c1", 2);
+	rq_add(&q, "sip:a@192.0.2.1", 600);
+	ASSERT_EQ(apply(t, &q, &lim_default), 0);
+	ASSERT_EQ(aor_merge_result(&q.r, q.plan), AOR_SAVED_UPDATED);
+	/* refresh a, add b: the last contact names it */
+	rq_init(&q, "res", "c1", 3);
+	rq_add(&q, "sip:a@192.0.2.1", 600);
+	rq_add(&q, "sip:b@192.0.2.1", 600);
+	ASSERT_EQ(apply(t, &q, &lim_default), 0);
+	ASSERT_EQ(aor_merge_result(&q.r, q.plan), AOR_SAVED_INSERTED);
+	/* remove b, then an unknown contact with expires 0 changes nothing */
+	rq_init(&q, "res", "c1", 4);
+	rq_add(&q, "sip:b@192.0.2.1", 0);
+	rq_add(&q, "sip:nobody@192.0.2.1", 0);
+	ASSERT_EQ(apply(t, &q, &lim_default), 0);
+	ASSERT_EQ(aor_merge_result(&q.r, q.plan), AOR_SAVED_DELETED);
+	/* only an unknown contact removed: nothing changed, 1 as stock */
+	rq_init(&q, "res", "c1", 5);
+	rq_add(&q, "sip:nobody@192.0.2.1", 0);
+	ASSERT_EQ(apply(t, &q, &lim_default), 0);
+	ASSERT_EQ(aor_merge_result(&q.r, q.plan), AOR_SAVED_INSERTED);
+	/* a query and a wildcard */
+	rq_init(&q, "res", "c1", 6);
+	ASSERT_EQ(aor_merge_result(&q.r, q.plan), AOR_SAVED_QUERY);
+	q.r.star = 1;
+	ASSERT_EQ(apply(t, &q, &lim_default), 0);
+	ASSERT_EQ(aor_merge_result(&q.r, q.plan), AOR_SAVED_DELETED);
+	ASSERT_EQ(count(t, "res"), 0);
+	aor_table_free(t);
+}
+
 int main(int argc, char **argv)
 {
 	return unit_run(argc > 1 ? argv[1] : NULL);
