@@ -39,6 +39,7 @@
 MODULE_VERSION
 
 static int mod_init(void);
+static int param_preload(modparam_t type, void *val);
 static int child_init(int rank);
 static void mod_destroy(void);
 static int fixup_table(void **param, int param_no);
@@ -109,6 +110,7 @@ static param_export_t params[] = {
 	{"event_callback", PARAM_STRING, &aor_params.event_callback},
 	{"snapshot_file", PARAM_STRING, &aor_params.snapshot_file},
 	{"snapshot_interval", PARAM_INT, &aor_params.snapshot_interval},
+	{"preload", PARAM_STRING | PARAM_USE_FUNC, (void *)param_preload},
 	{0, 0, 0}
 };
 
@@ -125,6 +127,38 @@ struct module_exports exports = {
 	mod_destroy
 };
 /* clang-format on */
+
+/* usrloc's preload: tables made at start-up, for KEMI scripts (which
+ * have no fixups) and RPC; at most PRELOAD_MAX, each named once */
+#define PRELOAD_MAX 32
+static char *preload[PRELOAD_MAX];
+static int npreload;
+
+static int param_preload(modparam_t type, void *val)
+{
+	if(npreload == PRELOAD_MAX) {
+		LM_ERR("modparam preload: more than %d tables\n", PRELOAD_MAX);
+		return -1;
+	}
+	preload[npreload++] = (char *)val;
+	return 0;
+}
+
+static int preload_tables(void)
+{
+	str name;
+	int i;
+
+	for(i = 0; i < npreload; i++) {
+		name.s = preload[i];
+		name.len = strlen(name.s);
+		if(aor_table_get(&name) == NULL) {
+			LM_ERR("modparam preload: cannot make table \"%s\"\n", name.s);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 static int mod_init(void)
 {
@@ -150,6 +184,8 @@ static int mod_init(void)
 		LM_ERR("cannot create table location\n");
 		return -1;
 	}
+	if(preload_tables() < 0)
+		return -1;
 	if(rpc_register_array(aor_rpc_cmds) != 0
 			|| rpc_register_array(aor_reginfo_rpc_cmds) != 0
 			|| rpc_register_array(aor_persist_rpc_cmds) != 0) {
@@ -402,8 +438,21 @@ static sr_kemi_t sr_kemi_aor_exports[] = {
 #undef N
 /* clang-format on */
 
+/* the same functions as KSR.registrar.*: KEMI scripts written for the
+ * stock registrar run unchanged (filled by mod_register) */
+static sr_kemi_t sr_kemi_registrar_exports[sizeof(sr_kemi_aor_exports)
+										   / sizeof(sr_kemi_aor_exports[0])];
+
 int mod_register(char *path, int *dlflags, void *p1, void *p2)
 {
+	str registrar = str_init("registrar");
+	int i;
+
 	sr_kemi_modules_add(sr_kemi_aor_exports);
+	for(i = 0; sr_kemi_aor_exports[i].fname.s != NULL; i++) {
+		sr_kemi_registrar_exports[i] = sr_kemi_aor_exports[i];
+		sr_kemi_registrar_exports[i].mname = registrar;
+	}
+	sr_kemi_modules_add(sr_kemi_registrar_exports);
 	return 0;
 }

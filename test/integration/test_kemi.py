@@ -87,3 +87,69 @@ def test_kemi_script_registers_and_looks_up(kamailio_factory, uas_factory,
     assert "value: 1" in out
     out = k.kamcmd("htable.get", "ev", "last")
     assert uas.contact(user) in out
+
+
+STOCK_SCRIPT = r"""
+function ksr_request_route() {
+    if (KSR.is_method("OPTIONS") && KSR.pv.is_null("$rU")) {
+        KSR.sl.sl_send_reply(200, "OK");
+        return;
+    }
+    if (KSR.is_method("REGISTER")) {
+        var rc = KSR.registrar.save("kemi", 0);
+        if (rc < 0) {
+            KSR.sl.sl_reply_error();
+        }
+        return;
+    }
+    if (KSR.pv.gete("$hdr(X-Op)") == "registered") {
+        var g = KSR.registrar.registered("kemi");
+        KSR.sl.sl_send_reply(200, "Registered " + g);
+        return;
+    }
+    var r = KSR.registrar.lookup("kemi");
+    if (r < 0) {
+        KSR.sl.sl_send_reply(404, "Not Found " + r);
+        return;
+    }
+    KSR.tm.t_relay();
+}
+"""
+
+
+def test_kemi_stock_names(kamailio_factory, uas_factory, tmp_path, user):
+    """A KEMI script written for the stock registrar (KSR.registrar.save,
+    registered, lookup, on a table named by `preload`) runs unchanged with
+    aor, with stock's replies: stock is the oracle in the same test."""
+    js = os.path.join(str(tmp_path), "stock.js")
+    with open(js, "w") as f:
+        f.write(STOCK_SCRIPT)
+    seen = {}
+    for impl in ("stock", "aor"):
+        kammod_cls, kammod.Kamailio = kammod.Kamailio, KemiKamailio
+        try:
+            k = kamailio_factory(
+                impl=impl, stock_defaults=True, modules=["app_jsdt"],
+                # KEMI has no fixups: the table the script names is
+                # preloaded (usrloc's preload, aor's)
+                modparams={"preload": "kemi"},
+                extra='modparam("app_jsdt", "load", "%s")\n'
+                      'cfgengine "jsdt"\n' % js)
+        finally:
+            kammod.Kamailio = kammod_cls
+        uas = uas_factory()
+        obs = []
+        with k.client() as c:
+            r = c.register(k.aor(user), [uas.contact(user)], expires=15)
+            obs.append((r.status, [x.expires for x in r.contacts()]))
+            for u in (user, user + "nobody"):
+                r = c.invite(k.ruri(u), headers=[("X-Op", "registered")],
+                             method="MESSAGE")
+                obs.append((r.status, r.reason))
+            r = c.invite(k.ruri(user))
+            obs.append((r.status, uas.wait_for("INVITE") is not None))
+            r = c.invite(k.ruri(user + "nobody"))
+            obs.append((r.status, r.reason))
+        seen[impl] = obs
+    assert seen["aor"] == seen["stock"]
+    assert seen["aor"][0] == (200, [60])
