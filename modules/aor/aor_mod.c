@@ -33,6 +33,7 @@
 #include "events.h"
 #include "hash.h"
 #include "persist.h"
+#include "preload.h"
 #include "rpc.h"
 #include "stats.h"
 
@@ -109,6 +110,7 @@ static param_export_t params[] = {
 	{"event_callback", PARAM_STRING, &aor_params.event_callback},
 	{"snapshot_file", PARAM_STRING, &aor_params.snapshot_file},
 	{"snapshot_interval", PARAM_INT, &aor_params.snapshot_interval},
+	{"preload", PARAM_STRING | PARAM_USE_FUNC, (void *)aor_preload_param},
 	{0, 0, 0}
 };
 
@@ -150,6 +152,8 @@ static int mod_init(void)
 		LM_ERR("cannot create table location\n");
 		return -1;
 	}
+	if(aor_preload_tables() < 0)
+		return -1;
 	if(rpc_register_array(aor_rpc_cmds) != 0
 			|| rpc_register_array(aor_reginfo_rpc_cmds) != 0
 			|| rpc_register_array(aor_persist_rpc_cmds) != 0) {

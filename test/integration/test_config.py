@@ -193,6 +193,7 @@ BAD_MODPARAMS = [
     ("snapshot_interval", 2147483647),
     ("shm_reserve", -1),
     ("shm_reserve", 91),
+    ("preload", "no such table!"),
 ]
 NOT_CHECKED = {"db_url"}
 
