@@ -27,8 +27,8 @@ int aor_preload_param(modparam_t type, void *val)
 	if(val == NULL)
 		return -1;
 	if(nnames == AOR_PRELOAD_MAX) {
-		LM_ERR("modparam preload: more than %d tables (%s)\n",
-				AOR_PRELOAD_MAX, (char *)val);
+		LM_ERR("modparam preload: more than %d tables (%s)\n", AOR_PRELOAD_MAX,
+				(char *)val);
 		return -1;
 	}
 	/* the cfg parser's copy lives as long as the process */

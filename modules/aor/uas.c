@@ -126,8 +126,7 @@ static int body_optional(sip_msg_t *msg)
 {
 	struct disposition_param *p;
 
-	if(msg->content_disposition == NULL
-			|| parse_content_disposition(msg) < 0)
+	if(msg->content_disposition == NULL || parse_content_disposition(msg) < 0)
 		return 0;
 	for(p = get_content_disposition(msg)->params; p; p = p->next)
 		if(p->name.len == 8 && strncasecmp(p->name.s, "handling", 8) == 0)
