@@ -40,7 +40,8 @@ enum aor_err
 	AOR_E_BAD_EXTENSION = -21, /* Require names an option tag we lack */
 	AOR_E_MEDIA_TYPE = -22,	 /* a body that is not optional */
 	AOR_E_METHOD = -23,		 /* save() of a request other than REGISTER */
-	AOR_E_COUNT = 24
+	AOR_E_MERGED = -24,		 /* a second copy of a REGISTER, in a transaction */
+	AOR_E_COUNT = 25
 };
 
 #endif /* AOR_ERRORS_H */

@@ -77,6 +77,8 @@ static const aor_errinfo_t aor_errtab[AOR_E_COUNT] = {
 		"A registrar takes no message body"),
 	[-AOR_E_METHOD] = ERRINFO(405, "Method Not Allowed",
 		"save() takes REGISTER only"),
+	[-AOR_E_MERGED] = ERRINFO(482, "Loop Detected",
+		"Merged request: Call-ID and CSeq of a REGISTER already processed"),
 };
 /* clang-format on */
 

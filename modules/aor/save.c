@@ -611,6 +611,9 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 	if(ret < 0)
 		goto error;
 	n = apply(t, &req, &b);
+	/* RFC 3261 17.2.2, 8.2.2.2: a retransmission or a merged copy */
+	if(n == AOR_E_CSEQ)
+		n = aor_uas_repeat(t, &req, &b);
 	if(n < 0) {
 		ret = n;
 		goto error;

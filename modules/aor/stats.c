@@ -162,6 +162,7 @@ void aor_stat_rejected(int err)
 		case AOR_E_METHOD:
 		case AOR_E_MEDIA_TYPE:
 		case AOR_E_BAD_EXTENSION:
+		case AOR_E_MERGED:
 			s = AOR_ST_REJ_UNSUPPORTED;
 			break;
 		default:

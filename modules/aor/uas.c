@@ -14,6 +14,7 @@
 
 #include "../../core/parser/parse_disposition.h"
 #include "../../core/parser/parse_content.h"
+#include "../../modules/tm/tm_load.h"
 
 #include "errors.h"
 #include "params.h"
@@ -195,4 +196,83 @@ int aor_uas_check(sip_msg_t *msg, str *hdrs)
 	if(msg->require && (ret = require_check(msg, hdrs)) < 0)
 		return ret;
 	return body_check(msg, hdrs);
+}
+
+/* 1 when the request being processed has a tm transaction; tm's API is
+ * bound at the first call, in a worker, after every mod_init */
+static int in_transaction(void)
+{
+	static struct tm_binds tmb;
+	static int state = 0; /* 0 not tried, 1 bound, -1 no tm */
+	struct cell *c;
+
+	if(state == 0)
+		state = find_export("load_tm", NO_SCRIPT, 0) != NULL
+								&& load_tm_api(&tmb) == 0
+						? 1
+						: -1;
+	if(state < 0)
+		return 0;
+	c = tmb.t_gett();
+	return c != NULL && c != T_UNDEFINED;
+}
+
+/* RFC 3261 17.1.2.2: Timer F, 64*T1 */
+#define UAS_RETRANSMIT_SECS 32
+
+/* the copy among b[0..n) whose URI has the bytes of uri, or NULL */
+static aor_binding_t *by_uri(aor_binding_t **b, int n, const str *uri)
+{
+	str u;
+	int i;
+
+	for(i = 0; i < n; i++) {
+		u = aor_binding_get(b[i], AOR_F_URI);
+		if(u.len == uri->len && memcmp(u.s, uri->s, u.len) == 0)
+			return b[i];
+	}
+	return NULL;
+}
+
+/* 1 when contact c of req is what the request that made the bindings b
+ * asked (a retransmission carries the same bytes): a removal finds its
+ * URI gone, any other its binding with req's Call-ID and CSeq and the
+ * same granted interval, made less than Timer F ago */
+static int repeats(const aor_regreq_t *req, const aor_contact_t *c,
+		aor_binding_t **b, int n)
+{
+	aor_binding_t *m = by_uri(b, n, &c->uri);
+	str cid;
+
+	if(c->expires == 0)
+		return m == NULL;
+	if(m == NULL || m->cseq != req->cseq || m->expires == 0
+			|| m->expires - m->modified != c->expires
+			|| req->now - m->modified >= UAS_RETRANSMIT_SECS)
+		return 0;
+	cid = aor_binding_get(m, AOR_F_CALLID);
+	return cid.len == req->callid.len
+		   && memcmp(cid.s, req->callid.s, cid.len) == 0;
+}
+
+int aor_uas_repeat(
+		aor_table_t *t, const aor_regreq_t *req, aor_binding_t ***out)
+{
+	static aor_binding_t *copies[AOR_REC_MAX];
+	int n, i;
+
+	/* a repeated "*" finds its bindings gone, not refused */
+	if(req->star || req->ncontacts == 0)
+		return AOR_E_CSEQ;
+	n = aor_ops_fetch(t, &req->aor, req->now, copies, AOR_REC_MAX);
+	if(n < 0)
+		return n;
+	for(i = 0; i < req->ncontacts; i++)
+		if(!repeats(req, &req->contacts[i], copies, n))
+			return AOR_E_CSEQ;
+	/* RFC 3261 8.2.2.2: another copy of a request already answered */
+	if(in_transaction())
+		return AOR_E_MERGED;
+	*out = copies;
+	return n;
 }

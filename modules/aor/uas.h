@@ -17,6 +17,9 @@
 #define AOR_UAS_H
 
 #include "../../core/parser/msg_parser.h"
+#include "binding.h"
+#include "merge.h"
+#include "ops.h"
 
 /* RFC 3261 8.2.1: 0 when msg (headers parsed) is a REGISTER, else
  * AOR_E_METHOD with *hdrs set to the Allow header the 405 carries (static
@@ -33,5 +36,19 @@ int aor_uas_method(sip_msg_t *msg, str *hdrs);
  * storage, valid until the next call in this process, and is empty when
  * the reply needs no header of ours. */
 int aor_uas_check(sip_msg_t *msg, str *hdrs);
+
+/* For a REGISTER req that table t refused with AOR_E_CSEQ: when the
+ * bindings of its AoR are what req asked for (each Contact bound with
+ * req's Call-ID, CSeq and interval less than 32 s ago, Timer F, 64*T1: how
+ * long a UAC retransmits, RFC 3261 17.1.2.2; each removal gone), req
+ * repeats the request that made them. Without a tm
+ * transaction (a stateless registrar, 8.2.7) that is a retransmission,
+ * answered as the server transaction would answer it (17.2.2): the
+ * current bindings are copied into *out (valid until the next
+ * aor_ops_fetch of this process) and their count returned. Within a
+ * transaction (tm has absorbed the retransmissions) it is a merged
+ * request (8.2.2.2): AOR_E_MERGED. Otherwise AOR_E_CSEQ, or AOR_E_NOMEM. */
+int aor_uas_repeat(
+		aor_table_t *t, const aor_regreq_t *req, aor_binding_t ***out);
 
 #endif /* AOR_UAS_H */

@@ -227,3 +227,78 @@ def test_request_uri_scheme_is_416(pair, user):
     assert_error(got[0], 416)
     assert bound(a, user) == []
     assert got[1].status == 200, got[1].raw
+
+
+# -- 8.2.2.2 merged requests, 8.2.7 / 17.2.2 retransmissions --------------------
+
+def _twice(k, user, other_branch):
+    """A REGISTER, then the same bytes again (a retransmission) or with
+    another Via branch (a merged copy: another path, 8.2.2.2). Returns the
+    two final replies."""
+    with k.client() as c:
+        hdrs = [("Contact", "<%s>" % ct(user, 5101)), ("Expires", "300")]
+        br = sip.new_branch()
+        data, cid, cs = c.request("REGISTER", "sip:127.0.0.1:%d" % k.port,
+                                  k.aor(user), call_id=sip.token(16), cseq=7,
+                                  headers=hdrs, branch=br)
+        r1 = c.transact(data, cid, cs)
+        if other_branch:
+            data = data.replace(br.encode(), sip.new_branch().encode())
+        return r1, c.transact(data, cid, cs)
+
+
+def test_retransmission_gets_the_200_again_as_stock(pair, user):
+    """RFC 3261 17.2.2: a server transaction answers a retransmitted
+    REGISTER (its 200 lost, say) with the response it sent; save() over sl
+    keeps no transaction (8.2.7), so it answers a REGISTER with the Call-ID
+    and CSeq of a binding it made moments ago with the current bindings
+    (200), changing nothing, instead of failing it by 10.3 step 7. Stock
+    does the same (usrloc's cseq_delay)."""
+    a, s = pair
+    for k in (a, s):
+        r1, r2 = _twice(k, user, other_branch=False)
+        assert (r1.status, r2.status) == (200, 200), (k.impl, r2.raw)
+        assert r2.contact_uris() == r1.contact_uris() == [ct(user, 5101)]
+    assert bound(a, user) == bound(s, user) == [ct(user, 5101)]
+
+
+TM_REGISTER = """
+        if(!t_newtran()) {
+            sl_reply_error();
+            exit;
+        }
+        if(!save("location")) {
+            xlog("L_INFO", "save failed\\n");
+        }
+        exit;
+"""
+
+
+def test_merged_request_in_a_transaction_is_482(kamailio_factory, user):
+    """RFC 3261 8.2.2.2: with a tm transaction (t_newtran() before save()),
+    tm answers retransmissions itself, so a second REGISTER with the same
+    Call-ID and CSeq but another branch is the same request come by another
+    path: 482 Loop Detected, nothing changed. A retransmission (same
+    branch) still gets tm's 200. Stock binds the merged copy again (200)."""
+    k = kamailio_factory(modparams=PARAMS, register=TM_REGISTER)
+    r1, r2 = _twice(k, user, other_branch=True)
+    assert r1.status == 200, r1.raw
+    assert_error(r2, 482)
+    assert bound(k, user) == [ct(user, 5101)]
+    r1, r2 = _twice(k, user + "b", other_branch=False)
+    assert (r1.status, r2.status) == (200, 200), r2.raw
+    s = kamailio_factory(impl="stock", modparams=PARAMS, register=TM_REGISTER)
+    assert _twice(s, user, other_branch=True)[1].status == 200
+
+
+def test_same_call_id_and_lower_cseq_is_still_400(pair, user):
+    """RFC 3261 10.3 step 7: a CSeq below the stored one for the same
+    Call-ID is no retransmission: the request fails (400), as in stock."""
+    a, s = pair
+    for k in (a, s):
+        with k.client() as c:
+            assert_ok(c.register(k.aor(user), [ct(user, 5101)], expires=300,
+                                 call_id="cid-" + user, cseq=9))
+            r = c.register(k.aor(user), [ct(user, 5101)], expires=300,
+                           call_id="cid-" + user, cseq=8)
+            assert r.status == 400, (k.impl, r.raw)
