@@ -40,7 +40,7 @@ static counter_def_t aor_cnt_defs[] = {
 	{&aor_cnt[AOR_ST_REJ_NOMEM], "rejected_no_memory", 0, 0, 0,
 		"REGISTER refused: shared memory exhausted"},
 	{&aor_cnt[AOR_ST_REJ_UNSUPPORTED], "rejected_unsupported", 0, 0, 0,
-		"REGISTER refused by the RFC 3261 8.2 UAS checks (405, 415, 420)"},
+		"REGISTER refused by the RFC 3261 8.2 UAS checks (405, 415, 420, 482)"},
 	{&aor_cnt[AOR_ST_EXPIRED], "expired_bindings", 0, 0, 0,
 		"bindings removed because they expired"},
 	{&aor_cnt[AOR_ST_EVICTED], "evicted_bindings", 0, 0, 0,

@@ -37,8 +37,8 @@ STOCK = ("registrar", "usrloc")
 
 # loadmodule "path" | 'path' | ("path"), up to the end of that statement
 _LOADMODULE = re.compile(
-    r"""^(?P<indent>[ \t]*)loadmodule\s*\(?\s*(?P<q>["'])(?P<path>[^"'\n]*)"""
-    r"""(?P=q)\s*\)?[ \t]*;?""", re.M)
+    r"""^(?P<indent>[ \t]*)loadmodule[ \t]*\(?[ \t]*(?P<q>["'])"""
+    r"""(?P<path>[^"'\n]*)(?P=q)[ \t]*\)?[ \t]*;?""", re.M)
 _MODPARAM = re.compile(r"""(modparam\s*\(\s*)(["'])([^"'\n]*)\2""")
 
 

@@ -155,6 +155,59 @@ def first_error(out):
     return out.strip().splitlines()[-1] if out.strip() else "no output"
 
 
+SAMPLE = """mpath="/usr/local/lib/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "nathelper.so"
+#loadmodule "registrar.so"
+loadmodule "pua_usrloc.so"
+modparam("usrloc", "db_mode", 0)
+modparam("registrar", "max_contacts", 10)
+modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
+modparam("usrloc|registrar", "use_domain", 1)
+modparam('registrar', "append_branches", 0)
+modparam("domain|auth_db|usrloc|msilo",
+    "db_url", DBURL)
+modparam("pua_usrloc", "default_expires", 3600)
+modparam("ims_registrar_scscf", "max_contacts", 1)
+route { save("location"); }
+"""
+
+SWAPPED = """mpath="/usr/local/lib/kamailio/modules/"
+loadmodule "tm.so"
+#[aor drop-in] loadmodule "usrloc.so"
+loadmodule "/x/aor.so"
+loadmodule "nathelper.so"
+#loadmodule "registrar.so"
+loadmodule "pua_usrloc.so"
+modparam("aor", "db_mode", 0)
+modparam("aor", "max_contacts", 10)
+modparam("nathelper|aor", "received_avp", "$avp(RECEIVED)")
+modparam("aor", "use_domain", 1)
+modparam('aor', "append_branches", 0)
+modparam("domain|auth_db|aor|msilo",
+    "db_url", DBURL)
+modparam("pua_usrloc", "default_expires", 3600)
+modparam("ims_registrar_scscf", "max_contacts", 1)
+route { save("location"); }
+"""
+
+
+def test_swap_rewrites_the_loadmodule_and_modparam_lines_only():
+    """dropin.swap does what its docstring says: usrloc's line becomes a
+    comment and registrar's the aor loadmodule (line count kept), module
+    names in modparam become aor, also inside alternations, and nothing
+    else changes (pua_usrloc, ims_registrar_scscf, comments, the script)."""
+    assert dropin.swap(SAMPLE, "/x/aor.so") == SWAPPED
+    for path in ("usrloc", "/usr/lib/kamailio/modules/usrloc.so",
+                 "modules/usrloc/usrloc.so"):
+        assert dropin.swap('loadmodule "%s"\n' % path, "aor.so") == \
+            'loadmodule "aor.so"\n'
+    with pytest.raises(ValueError):
+        dropin.swap('loadmodule "tm.so"\n', "aor.so")
+
+
 def test_examples_are_there():
     """The examples are found (else every case below would vanish)."""
     if not os.path.isdir(EXAMPLES):
