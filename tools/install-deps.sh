@@ -12,6 +12,8 @@ set -eu
 level=${1:-build}
 build_pkgs="kamailio kamailio-extra-modules kamailio-utils-modules dpkg-dev build-essential bison flex libxml2-dev pkg-config"
 test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core sipvicious"
+# the modules Kamailio's misc/examples cfgs load (test_examples_cfg.py)
+test_pkgs="$test_pkgs kamailio-mysql-modules kamailio-tls-modules kamailio-websocket-modules kamailio-presence-modules kamailio-xml-modules"
 # as Kamailio's doc/docbook: xsltproc, the DocBook DTD and stylesheets (with
 # their XML catalog entries, so nothing is fetched), lynx for plain text
 doc_pkgs="xsltproc docbook-xml docbook-xsl lynx"

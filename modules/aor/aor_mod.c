@@ -33,13 +33,13 @@
 #include "events.h"
 #include "hash.h"
 #include "persist.h"
+#include "preload.h"
 #include "rpc.h"
 #include "stats.h"
 
 MODULE_VERSION
 
 static int mod_init(void);
-static int param_preload(modparam_t type, void *val);
 static int child_init(int rank);
 static void mod_destroy(void);
 static int fixup_table(void **param, int param_no);
@@ -110,7 +110,7 @@ static param_export_t params[] = {
 	{"event_callback", PARAM_STRING, &aor_params.event_callback},
 	{"snapshot_file", PARAM_STRING, &aor_params.snapshot_file},
 	{"snapshot_interval", PARAM_INT, &aor_params.snapshot_interval},
-	{"preload", PARAM_STRING | PARAM_USE_FUNC, (void *)param_preload},
+	{"preload", PARAM_STRING | PARAM_USE_FUNC, (void *)aor_preload_param},
 	{0, 0, 0}
 };
 
@@ -127,38 +127,6 @@ struct module_exports exports = {
 	mod_destroy
 };
 /* clang-format on */
-
-/* usrloc's preload: tables made at start-up, for KEMI scripts (which
- * have no fixups) and RPC; at most PRELOAD_MAX, each named once */
-#define PRELOAD_MAX 32
-static char *preload[PRELOAD_MAX];
-static int npreload;
-
-static int param_preload(modparam_t type, void *val)
-{
-	if(npreload == PRELOAD_MAX) {
-		LM_ERR("modparam preload: more than %d tables\n", PRELOAD_MAX);
-		return -1;
-	}
-	preload[npreload++] = (char *)val;
-	return 0;
-}
-
-static int preload_tables(void)
-{
-	str name;
-	int i;
-
-	for(i = 0; i < npreload; i++) {
-		name.s = preload[i];
-		name.len = strlen(name.s);
-		if(aor_table_get(&name) == NULL) {
-			LM_ERR("modparam preload: cannot make table \"%s\"\n", name.s);
-			return -1;
-		}
-	}
-	return 0;
-}
 
 static int mod_init(void)
 {
@@ -184,7 +152,7 @@ static int mod_init(void)
 		LM_ERR("cannot create table location\n");
 		return -1;
 	}
-	if(preload_tables() < 0)
+	if(aor_preload_tables() < 0)
 		return -1;
 	if(rpc_register_array(aor_rpc_cmds) != 0
 			|| rpc_register_array(aor_reginfo_rpc_cmds) != 0

@@ -37,7 +37,11 @@ enum aor_err
 	AOR_E_BAD_MSG = -18,	 /* headers that do not parse, truncated body */
 	AOR_E_BAD_RURI = -19,	 /* Request-URI that does not parse */
 	AOR_E_RURI_SCHEME = -20, /* Request-URI neither sip: nor sips: */
-	AOR_E_COUNT = 21
+	AOR_E_BAD_EXTENSION = -21, /* Require names an option tag we lack */
+	AOR_E_MEDIA_TYPE = -22,	 /* a body that is not optional */
+	AOR_E_METHOD = -23,		 /* save() of a request other than REGISTER */
+	AOR_E_MERGED = -24,		 /* a second copy of a REGISTER, in a transaction */
+	AOR_E_COUNT = 25
 };
 
 #endif /* AOR_ERRORS_H */

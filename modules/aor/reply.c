@@ -71,6 +71,14 @@ static const aor_errinfo_t aor_errtab[AOR_E_COUNT] = {
 	[-AOR_E_BAD_RURI] = ERRINFO(400, "Bad Request", "Bad Request-URI"),
 	[-AOR_E_RURI_SCHEME] = ERRINFO(416, "Unsupported URI Scheme",
 		"Request-URI scheme not supported"),
+	[-AOR_E_BAD_EXTENSION] = ERRINFO(420, "Bad Extension",
+		"Required extension not supported"),
+	[-AOR_E_MEDIA_TYPE] = ERRINFO(415, "Unsupported Media Type",
+		"A registrar takes no message body"),
+	[-AOR_E_METHOD] = ERRINFO(405, "Method Not Allowed",
+		"save() takes REGISTER only"),
+	[-AOR_E_MERGED] = ERRINFO(482, "Loop Detected",
+		"Merged request: Call-ID and CSeq of a REGISTER already processed"),
 };
 /* clang-format on */
 
@@ -268,7 +276,8 @@ int aor_reply_ok_headers(
 	return ret;
 }
 
-int aor_reply_error_headers(sip_msg_t *msg, int err, long min_expires)
+int aor_reply_error_headers(
+		sip_msg_t *msg, int err, long min_expires, const str *extra)
 {
 	const aor_errinfo_t *e = errinfo(err);
 	char buf[256];
@@ -286,6 +295,8 @@ int aor_reply_error_headers(sip_msg_t *msg, int err, long min_expires)
 		n = snprintf(buf, sizeof(buf), "Unsupported: path\r\n");
 		add_hdr(msg, buf, n);
 	}
+	if(extra && extra->len > 0)
+		add_hdr(msg, extra->s, extra->len);
 	if(e->code >= 500 && aor_params.retry_after > 0) {
 		/* RFC 3261 21.5.4: a 503 MAY carry Retry-After */
 		n = snprintf(buf, sizeof(buf), "Retry-After: %d\r\n",

@@ -27,9 +27,11 @@ int aor_reply_ok_headers(
 		sip_msg_t *msg, aor_binding_t **b, int n, time_t now, const str *path);
 
 /* Adds the headers of the error reply for err (an AOR_E_*) to msg's reply
- * lumps; min_expires goes into Min-Expires for AOR_E_TOO_BRIEF. Returns the
- * SIP status code. */
-int aor_reply_error_headers(sip_msg_t *msg, int err, long min_expires);
+ * lumps; min_expires goes into Min-Expires for AOR_E_TOO_BRIEF, and extra
+ * (whole header lines, CRLF-terminated; NULL or empty for none) is copied
+ * in as it is. Returns the SIP status code. */
+int aor_reply_error_headers(
+		sip_msg_t *msg, int err, long min_expires, const str *extra);
 
 /* Sends the reply code with the reason of that code's table entry (200 for
  * success), through sl (or tm when a transaction exists). Returns 0 or -1. */

@@ -37,6 +37,7 @@
 #include "errors.h"
 #include "reply.h"
 #include "stats.h"
+#include "uas.h"
 
 #define SAVE_NOREPLY 0x02
 #define SAVE_ONLY_THIS 0x04
@@ -518,7 +519,7 @@ static int cseq_method_ok(sip_msg_t *msg)
 }
 
 static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
-		char *keybuf, str *echo_path, long *min)
+		char *keybuf, str *echo_path, long *min, str *extra)
 {
 	unsigned int cseq;
 	long long hdr;
@@ -527,7 +528,9 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 
 	if(parse_headers(msg, HDR_EOH_F, 0) < 0 || !body_complete(msg))
 		return AOR_E_BAD_MSG;
-	if((ret = ruri_check(msg)) < 0)
+	/* RFC 3261 8.2.1, 8.2.2.1, 8.2.2.3, 8.2.3: the checks of a UAS */
+	if((ret = aor_uas_method(msg, extra)) < 0 || (ret = ruri_check(msg)) < 0
+			|| (ret = aor_uas_check(msg, extra)) < 0)
 		return ret;
 	if(uri == NULL) {
 		if(msg->to == NULL || (msg->to->parsed == NULL
@@ -587,12 +590,13 @@ static int apply(aor_table_t *t, aor_regreq_t *req, aor_binding_t ***out)
 			AOR_REC_MAX);
 }
 
-static int finish(sip_msg_t *msg, int flags, int err, long min)
+static int finish(
+		sip_msg_t *msg, int flags, int err, long min, const str *extra)
 {
 	if(flags & (SAVE_NOREPLY | SAVE_PREPARE))
 		return 0;
 	if(err < 0)
-		aor_reply_error_headers(msg, err, min);
+		aor_reply_error_headers(msg, err, min, extra);
 	return aor_reply_send(msg, err);
 }
 
@@ -619,17 +623,20 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 	char keybuf[AOR_KEY_BUF];
 	aor_regreq_t req;
 	aor_binding_t **b = NULL;
-	str echo_path = STR_NULL;
+	str echo_path = STR_NULL, extra = STR_NULL;
 	long min = 0;
 	int ret, n, done;
 
 	memset(&req, 0, sizeof(req));
 	req.now = aor_now();
 	req.only_this = (flags & SAVE_ONLY_THIS) != 0;
-	ret = parse_request(msg, uri, &req, keybuf, &echo_path, &min);
+	ret = parse_request(msg, uri, &req, keybuf, &echo_path, &min, &extra);
 	if(ret < 0)
 		goto error;
 	n = apply(t, &req, &b);
+	/* RFC 3261 17.2.2, 8.2.2.2: a retransmission or a merged copy */
+	if(n == AOR_E_CSEQ)
+		n = aor_uas_repeat(t, &req, &b);
 	if(n < 0) {
 		ret = n;
 		goto error;
@@ -641,7 +648,7 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 	aor_stat_add(AOR_ST_ACCEPTED, 1);
 	/* read before an event route's save() reuses the plan */
 	done = aor_merge_result(&req, plan);
-	ret = finish(msg, flags, 0, 0);
+	ret = finish(msg, flags, 0, 0, NULL);
 	/* the reply is out: the script events of the changes may run */
 	aor_ops_done();
 	return ret < 0 ? -1 : done;
@@ -652,7 +659,7 @@ error:
 	if(ret == AOR_E_NOMEM || ret == AOR_E_TABLE_FULL)
 		full_warn(t, &req.aor, ret);
 	aor_stat_rejected(ret);
-	finish(msg, flags, ret, min);
+	finish(msg, flags, ret, min, &extra);
 	aor_ops_done();
 	return ret == AOR_E_TOO_MANY ? -2 : -1;
 }

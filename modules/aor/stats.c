@@ -39,6 +39,8 @@ static counter_def_t aor_cnt_defs[] = {
 		"REGISTER refused: max_bindings reached"},
 	{&aor_cnt[AOR_ST_REJ_NOMEM], "rejected_no_memory", 0, 0, 0,
 		"REGISTER refused: shared memory exhausted"},
+	{&aor_cnt[AOR_ST_REJ_UNSUPPORTED], "rejected_unsupported", 0, 0, 0,
+		"REGISTER refused by the RFC 3261 8.2 UAS checks (405, 415, 420, 482)"},
 	{&aor_cnt[AOR_ST_EXPIRED], "expired_bindings", 0, 0, 0,
 		"bindings removed because they expired"},
 	{&aor_cnt[AOR_ST_EVICTED], "evicted_bindings", 0, 0, 0,
@@ -156,6 +158,12 @@ void aor_stat_rejected(int err)
 			break;
 		case AOR_E_NOMEM:
 			s = AOR_ST_REJ_NOMEM;
+			break;
+		case AOR_E_METHOD:
+		case AOR_E_MEDIA_TYPE:
+		case AOR_E_BAD_EXTENSION:
+		case AOR_E_MERGED:
+			s = AOR_ST_REJ_UNSUPPORTED;
 			break;
 		default:
 			s = AOR_ST_REJ_BAD_REQUEST;

@@ -91,8 +91,8 @@ def _parse(ctype, regex):
 def code_params():
     """{name: (type, target)} from param_export_t."""
     rows = _parse("param_export_t",
-                  r'\{\s*"(\w+)"\s*,\s*([A-Z_| ]+?)\s*,\s*'
-                  r'(?:\(void \*\))?&?([\w.>-]+)\s*\}')
+                  r'\{\s*"(\w+)"\s*,\s*([A-Z_| ]+?)\s*,'
+                  r'\s*(?:\(void\s*\*\)\s*)?&?([\w.>-]+)\s*\}')
     return {n: ("string" if "STR" in t else "integer", target)
             for n, t, target in rows}
 

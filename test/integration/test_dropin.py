@@ -8,7 +8,7 @@ copied into the project. What the test changes in it, identically for both
 runs, is only what a test on a shared machine needs: the listening socket
 (`-l udp:127.0.0.1:PORT -l tcp:...`), two SIP workers (`-n 2`), logs to
 stderr (`-E`), and the RPC sockets (ctl, jsonrpcs) in the test's own
-directory instead of /run/kamailio (debcfg.py).
+directory instead of /run/kamailio (debcfg.py). The swap is dropin.swap().
 
 Every define set that runs without a database server is driven: none,
 WITH_ANTIFLOOD, WITH_DEBUG, WITH_BLOCK3XX + WITH_BLOCK401407, WITH_NAT,
@@ -25,7 +25,8 @@ import time
 
 import pytest
 
-import debcfg as dropin
+import debcfg
+import dropin
 import kam
 import sip
 
@@ -50,7 +51,7 @@ def test_environment_for_the_cfg(tmp_path):
     """The adaptation for the test machine changes no routing logic: the
     adapted text differs from Debian's only by the inserted RPC paths."""
     text = open(DEBIAN_CFG).read()
-    adapted = dropin.adapt_for_test(text, str(tmp_path))
+    adapted = debcfg.adapt_for_test(text, str(tmp_path))
     removed = set(text.splitlines()) - set(adapted.splitlines())
     added = set(adapted.splitlines()) - set(text.splitlines())
     assert not removed
@@ -90,7 +91,7 @@ class Node:
         self.k = kam.Kamailio(workdir, cfg_text="", impl=impl, port=port,
                               defines={d: None for d in defines}, args=args,
                               mpath="")
-        text = dropin.adapt_for_test(open(DEBIAN_CFG).read(), workdir)
+        text = debcfg.adapt_for_test(open(DEBIAN_CFG).read(), workdir)
         if impl == "aor":
             text = dropin.swap(text, kam.AOR_SO)
         with open(self.k.cfg_path, "w") as f:
