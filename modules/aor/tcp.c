@@ -282,12 +282,7 @@ int aor_tcp_init(void)
 {
 	aor_subscriber_t sub = {"tcp", on_change, NULL, NULL, 0, 0};
 
-	if(!aor_params.handle_lost_tcp && !aor_params.close_expired_tcp)
-		return 0;
-	if(tcp_disable) {
-		LM_INFO("handle_lost_tcp, close_expired_tcp: TCP is disabled\n");
-		return 0;
-	}
+	/* the counters exist whatever the modparams say, as the others do */
 	if(counter_register(&cnt_lost, "aor", "tcp_lost_bindings", 0, 0, 0,
 			   "bindings removed because their TCP/TLS/WS connection "
 			   "closed (handle_lost_tcp)",
@@ -301,6 +296,12 @@ int aor_tcp_init(void)
 					   < 0) {
 		LM_ERR("cannot register the aor tcp counters\n");
 		return -1;
+	}
+	if(!aor_params.handle_lost_tcp && !aor_params.close_expired_tcp)
+		return 0;
+	if(tcp_disable) {
+		LM_INFO("handle_lost_tcp, close_expired_tcp: TCP is disabled\n");
+		return 0;
 	}
 	if(aor_params.handle_lost_tcp) {
 		idx = shm_malloc(sizeof(*idx));
