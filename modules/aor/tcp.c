@@ -38,10 +38,10 @@
 
 #define IDX_LOG2 16
 #define IDX_SIZE (1u << IDX_LOG2)
-#define DRAIN_MAX 256	   /* bindings of closed connections removed per tick */
-#define DRAIN_BYTES 65536  /* of their AoR keys */
-#define SWEEP_MAX 1024	   /* connections checked per tick, at most */
-#define TICKS_PER_SEC 10   /* the maintenance timer's (expire.c) */
+#define DRAIN_MAX 256	  /* bindings of closed connections removed per tick */
+#define DRAIN_BYTES 65536 /* of their AoR keys */
+#define SWEEP_MAX 1024	  /* connections checked per tick, at most */
+#define TICKS_PER_SEC 10  /* the maintenance timer's (expire.c) */
 #define IDX_MAX_DEFAULT (1L << 24)
 
 enum
@@ -286,10 +286,9 @@ int aor_tcp_init(void)
 	if(counter_register(&cnt_lost, "aor", "tcp_lost_bindings", 0, 0, 0,
 			   "bindings removed because their TCP/TLS/WS connection "
 			   "closed (handle_lost_tcp)",
-			   0)
-					< 0
-			|| counter_register(&cnt_closed, "aor", "tcp_closed_connections",
-					   0, 0, 0,
+			   0) < 0
+			|| counter_register(&cnt_closed, "aor", "tcp_closed_connections", 0,
+					   0, 0,
 					   "connections closed because their binding expired "
 					   "(close_expired_tcp)",
 					   0)
