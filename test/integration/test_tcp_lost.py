@@ -98,11 +98,22 @@ class TcpClient(sip.Client):
                 return True
 
 
+# with tcpops: its event route counts the closed connections (tcpops keeps
+# the core's TCP-closed event and its routes run with aor loaded)
+TCPOPS_EXTRA = """
+modparam("pv", "shvset", "closed=i:0")
+event_route[tcp:closed] {
+    $shv(closed) = $shv(closed) + 1;
+}
+"""
+
+
 def start(factory, impl, modparams, tcpops=False):
     port = sip.free_port(tcp_span=1)
     return factory(
         impl=impl, port=port, children=1, modparams=modparams,
         modules=["tcpops.so"] if tcpops else [],
+        extra=TCPOPS_EXTRA if tcpops else None,
         globals_="disable_tcp=no\nlisten=tcp:127.0.0.1:%d\n"
                  "tcp_connection_lifetime=%d\n" % (port, LIFETIME))
 
@@ -126,6 +137,13 @@ def stat(k, name):
         if line.strip().startswith("aor:%s " % name):
             return int(line.split("=")[1])
     raise AssertionError("no counter aor:%s in %r" % (name, out))
+
+
+def shv(k, name):
+    """The integer value of $shv(name) (pv.shvGet)."""
+    out = k.kamcmd("pv.shvGet", name)
+    m = re.search(r"value:\s*(-?\d+)", out)
+    return int(m.group(1)) if m else None
 
 
 def conn_listed(k, port):
@@ -179,6 +197,10 @@ def test_lost_connection_removes_binding(kamailio_factory, lost, variant):
         seen[impl] = sorted(names[u] for u in query_uris(k, user))
     assert seen["aor"] == seen["stock"]
     assert seen["aor"] == (["udp"] if lost else ["tcp", "udp"])
+    if variant == "tcpops":
+        for impl, k in ks.items():
+            ok = sip.wait_until(lambda: shv(k, "closed") == 1, 3.0)
+            assert ok, (impl, k.kamcmd("pv.shvGet", "closed"))
     if lost:
         assert stat(ks["aor"], "tcp_lost_bindings") == 1
         # removed as stock's timer removes it: as expired
