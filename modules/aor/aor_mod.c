@@ -36,6 +36,7 @@
 #include "preload.h"
 #include "rpc.h"
 #include "stats.h"
+#include "tcp.h"
 
 MODULE_VERSION
 
@@ -111,6 +112,8 @@ static param_export_t params[] = {
 	{"snapshot_file", PARAM_STRING, &aor_params.snapshot_file},
 	{"snapshot_interval", PARAM_INT, &aor_params.snapshot_interval},
 	{"preload", PARAM_STRING | PARAM_USE_FUNC, (void *)aor_preload_param},
+	{"handle_lost_tcp", PARAM_INT, &aor_params.handle_lost_tcp},
+	{"close_expired_tcp", PARAM_INT, &aor_params.close_expired_tcp},
 	{0, 0, 0}
 };
 
@@ -145,6 +148,8 @@ static int mod_init(void)
 		return -1;
 	if(aor_stats_init() < 0 || aor_events_init() < 0)
 		return -1;
+	if(aor_tcp_init() < 0)
+		return -1;
 	if(aor_ops_init(aor_params.hash_size, aor_stats_table) < 0)
 		return -1;
 	/* KEMI scripts have no fixups: the usual table exists from the start */
@@ -176,6 +181,8 @@ static int child_init(int rank)
 	/* every process has its own copy of the registry's pointers now */
 	if(rank != PROC_INIT)
 		aor_ops_seal();
+	else
+		aor_tcp_child_init();
 	if(rank != PROC_MAIN)
 		return 0;
 	/* 100 ms steps: bounded resize and expiry work per step */
@@ -194,6 +201,7 @@ static void mod_destroy(void)
 		return;
 	aor_persist_destroy();
 	aor_ops_destroy();
+	aor_tcp_destroy();
 	aor_journal_reset_subscribers();
 }
 

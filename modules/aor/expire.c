@@ -17,6 +17,7 @@
 #include "expire.h"
 #include "ops.h"
 #include "params.h"
+#include "tcp.h"
 
 #define TICKS_PER_SEC 10
 #define RESIZE_BUDGET 8192	   /* old slots drained per tick */
@@ -46,4 +47,5 @@ void aor_timer_tick(unsigned int ticks, void *param)
 		aor_table_maint(t, RESIZE_BUDGET);
 		expire_slice(t, now);
 	}
+	aor_tcp_tick();
 }

@@ -25,6 +25,7 @@
 #include "params.h"
 #include "errors.h"
 #include "stats.h"
+#include "tcp.h"
 
 #define AOR_COPY_MAX 256 /* bindings one lookup forks to, at most */
 
@@ -185,6 +186,9 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int ruri)
 	n = fetch(t, key, v, AOR_COPY_MAX);
 	if(n < 0)
 		return -3;
+	/* handle_lost_tcp: not to a connection known gone (stock's
+	 * get_urecord) */
+	n = aor_tcp_alive_filter(v, n);
 	if(n == 0)
 		return -1;
 	n = filter_methods(msg, v, n);
@@ -229,15 +233,17 @@ int aor_lookup(sip_msg_t *msg, aor_table_t *t, str *uri)
 
 int ki_aor_registered(sip_msg_t *msg, str *table, str *uri)
 {
-	aor_binding_t *v[1];
+	aor_binding_t *v[AOR_COPY_MAX];
 	char buf[AOR_KEY_BUF];
 	aor_table_t *t;
 	str key;
+	int n;
 
 	t = aor_table_get(table);
 	if(t == NULL || request_key(msg, uri, buf, &key) < 0)
 		return -1;
-	return fetch(t, &key, v, 1) > 0 ? 1 : -1;
+	n = fetch(t, &key, v, aor_params.handle_lost_tcp ? AOR_COPY_MAX : 1);
+	return n > 0 && aor_tcp_alive_filter(v, n) > 0 ? 1 : -1;
 }
 
 int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)

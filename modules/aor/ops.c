@@ -177,6 +177,12 @@ int aor_match_id(const aor_binding_t *b, const void *arg)
 int aor_ops_remove(aor_table_t *t, const str *key, aor_match_f match,
 		const void *arg, enum aor_origin o)
 {
+	return aor_ops_remove_as(t, key, match, arg, o, AOR_CH_DELETED);
+}
+
+int aor_ops_remove_as(aor_table_t *t, const str *key, aor_match_f match,
+		const void *arg, enum aor_origin o, enum aor_change kind)
+{
 	enum aor_origin prev = aor_journal_origin(o);
 	uint32_t hash = aor_hash(key);
 	aor_binding_t **link;
@@ -196,7 +202,7 @@ int aor_ops_remove(aor_table_t *t, const str *key, aor_match_f match,
 			link = &(*link)->next;
 			continue;
 		}
-		aor_rec_del(&rec, link, AOR_CH_DELETED);
+		aor_rec_del(&rec, link, kind);
 		removed++;
 	}
 	aor_table_unlock(t, hash);

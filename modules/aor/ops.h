@@ -81,6 +81,12 @@ int aor_match_id(const aor_binding_t *b, const void *arg);
 int aor_ops_remove(aor_table_t *t, const str *key, aor_match_f match,
 		const void *arg, enum aor_origin o);
 
+/* aor_ops_remove recording the removals as kind (one that removes:
+ * AOR_CH_DELETED, AOR_CH_EXPIRED or AOR_CH_EVICTED); handle_lost_tcp
+ * removes as AOR_CH_EXPIRED, as stock's timer does. */
+int aor_ops_remove_as(aor_table_t *t, const str *key, aor_match_f match,
+		const void *arg, enum aor_origin o, enum aor_change kind);
+
 /* Restores b (a binding of a snapshot, or of a peer) into t with origin
  * o: inserted keeping its id and version (a new id when b->id is 0).
  * Returns 0 (t owns b), 1 when the record already holds a binding with

@@ -56,6 +56,8 @@ struct aor_params aor_params = {
 	.event_callback = NULL,
 	.snapshot_file = NULL,
 	.snapshot_interval = 60,
+	.handle_lost_tcp = 0,
+	.close_expired_tcp = 0,
 };
 /* clang-format on */
 
@@ -186,6 +188,8 @@ int aor_params_check(void)
 	bad |= check_range("nat_bflag", p->nat_bflag, -1, 31);
 	bad |= check_range("nat_source", p->nat_source, 0, 2);
 	bad |= check_range("snapshot_interval", p->snapshot_interval, 0, 86400);
+	bad |= check_range("handle_lost_tcp", p->handle_lost_tcp, 0, 1);
+	bad |= check_range("close_expired_tcp", p->close_expired_tcp, 0, 1);
 	/* accepted for drop-in use (stock usrloc's), not used */
 	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
 	bad |= check_range("db_mode", p->db_mode, 0, 3);

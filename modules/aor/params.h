@@ -53,6 +53,8 @@ struct aor_params
 	char *event_callback;
 	char *snapshot_file;
 	int snapshot_interval;
+	int handle_lost_tcp;
+	int close_expired_tcp;
 };
 
 extern struct aor_params aor_params;

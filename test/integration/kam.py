@@ -52,7 +52,8 @@ if VALGRIND_DIR:
 # Where each registrar modparam lives in the stock modules. Parameters that
 # only the aor module has are left out in stock mode (its tests then fail).
 STOCK_USRLOC = {"use_domain", "hash_size", "timer_interval", "nat_bflag",
-                "timer_procs", "db_mode", "matching_mode", "preload"}
+                "timer_procs", "db_mode", "matching_mode", "preload",
+                "handle_lost_tcp", "close_expired_tcp"}
 STOCK_REGISTRAR = {"default_expires", "min_expires", "min_expires_mode",
                    "max_expires", "max_contacts", "default_q",
                    "append_branches", "case_sensitive", "use_path",

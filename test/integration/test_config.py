@@ -121,6 +121,7 @@ STOCK_MODPARAMS = {
     "timer_interval": 30, "use_path": 1, "path_mode": 2,
     "received_avp": "$avp(rcv)", "received_param": "rcv",
     "method_filtering": 1, "retry_after": 30, "nat_bflag": 6,
+    "handle_lost_tcp": 1, "close_expired_tcp": 1,
 }
 
 
@@ -195,6 +196,9 @@ BAD_MODPARAMS = [
     ("shm_reserve", 91),
     ("preload", "no such table!"),
     ("preload", ""),
+    ("handle_lost_tcp", 2),
+    ("handle_lost_tcp", -1),
+    ("close_expired_tcp", 2),
 ]
 NOT_CHECKED = {"db_url"}
 
