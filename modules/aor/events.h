@@ -11,6 +11,9 @@
  * (but those of the start-up load) is queued with a copy of its binding,
  * and the routes run from the subscriber's after hook, when the operation
  * that made the changes is done, with the binding in $xavp(aor=>...).
+ * An expired binding also runs the stock registrar's
+ * event_route[usrloc:contact-expired] (or the KEMI callback with that
+ * name), after ours, with the binding in $ulc(exp=>...) (ulc.h).
  */
 
 #ifndef AOR_EVENTS_H
