@@ -53,6 +53,7 @@ static struct aor_table *ev_tab[EV_MAX];
 static int ev_n = 0;
 static unsigned long ev_dropped = 0;
 static int ev_running = 0;
+static int ev_in_timer = 0;
 
 static void ev_on_change(const aor_jchange_t *c, void *arg);
 static void ev_after(void *arg);
@@ -113,6 +114,11 @@ int aor_events_init(void)
 		return -1;
 	}
 	return 0;
+}
+
+void aor_events_timer_context(int on)
+{
+	ev_in_timer = on;
 }
 
 /* a flood of changes would log a line per event: AOR_WARN_LIMITED */
@@ -259,7 +265,8 @@ static void run_ul_expired(struct aor_table *t, const aor_binding_t *b)
 		run_top_route(event_rt.rlist[ev_route[EV_UL_EXPIRED]], fmsg, 0);
 	}
 	set_route_type(rt);
-	ksr_msg_env_reset();
+	if(ev_in_timer)
+		ksr_msg_env_reset();
 }
 
 static void run_aor(int kind, const aor_binding_t *b)

@@ -23,4 +23,10 @@
  * subscribes to the journal; mod_init. 0 or -1. */
 int aor_events_init(void);
 
+/* Says whether the routes that run from now on run outside the handling of
+ * a SIP message (1: the maintenance timer), where the stock registrar's
+ * event route may reset the AVPs and XAVPs after it as stock does; in a
+ * SIP worker they belong to the request being handled. */
+void aor_events_timer_context(int on);
+
 #endif /* AOR_EVENTS_H */

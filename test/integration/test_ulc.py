@@ -328,3 +328,110 @@ def test_expired_route_gets_the_binding_as_stock(pair, user):
     assert ht(pair[1], key + "::ul_runs") == "1"
     assert ht(pair[1], key + "::aor_runs") == "1"
     assert ht(pair[0], key + "::ul_runs") == "1"
+
+
+KEMI_JS = r"""
+var REG = KSR.%s;
+function ksr_request_route() {
+    if (KSR.is_method("OPTIONS") && KSR.pv.is_null("$rU")) {
+        KSR.sl.sl_send_reply(200, "OK");
+        return;
+    }
+    if (KSR.is_method("REGISTER")) {
+        REG.save("location", 0);
+        return;
+    }
+    if (KSR.is_method("MESSAGE")) {
+        var op = KSR.pv.gete("$hdr(X-Op)");
+        var rc = "none";
+        if (op == "fetch") {
+            rc = REG.reg_fetch_contacts("location",
+                                        KSR.pv.gete("$hdr(X-Uri)"), "k");
+        } else if (op == "free") {
+            rc = REG.reg_free_contacts("k");
+        }
+        KSR.sl.sl_send_reply(200, rc + "|" + KSR.pv.gete("$ulc(k=>count)")
+            + "|" + KSR.pv.gete("$(ulc(k=>addr)[1])")
+            + "|" + KSR.pv.gete("$ulc(k=>q)"));
+        return;
+    }
+    KSR.sl.sl_send_reply(404, "Not Here");
+}
+function ksr_ev(evname) {
+    if (evname != "usrloc:contact-expired") {
+        return;
+    }
+    var a = KSR.pv.gete("$ulc(exp=>aor)");
+    KSR.htable.sht_sets("ev", a + "::addr", KSR.pv.gete("$ulc(exp=>addr)"));
+    var n = KSR.pv.get("$sht(ev=>" + a + "::runs)");
+    KSR.htable.sht_seti("ev", a + "::runs", (n == null ? 0 : n) + 1);
+}
+"""
+
+
+def kemi_pair(factory, tmp_path):
+    from test_kemi import KemiKamailio
+    out = []
+    for impl, mod in (("stock", "registrar"), ("aor", "aor")):
+        js = str(tmp_path / ("ulc-%s.js" % impl))
+        with open(js, "w") as f:
+            f.write(KEMI_JS % mod)
+        out.append(factory(
+            make=KemiKamailio, impl=impl, children=1,
+            modules=["app_jsdt", "htable"],
+            modparams={"min_expires": 1, "timer_interval": 1,
+                       "min_expires_mode": 0, "case_sensitive": 0},
+            extra='modparam("app_jsdt", "load", "%s")\n'
+                  'modparam("htable", "htable", "ev=>size=4;")\n'
+                  'modparam("%s", "event_callback", "ksr_ev")\n'
+                  'cfgengine "jsdt"\n' % (js, mod)
+                  # stock's usrloc makes a table only in a fixup
+                  + 'route[UL_TABLE] {\n\tsave("location");\n}\n'))
+    return out
+
+
+def kemi_message(k, op, user):
+    c = k.client()
+    try:
+        data, cid, cs = c.request(
+            "MESSAGE", "sip:ulc@127.0.0.1:%d" % k.port, "sip:ulc@127.0.0.1",
+            call_id=sip.token(16),
+            headers=[("X-Op", op), ("X-Uri", k.ruri(user))])
+        r = c.transact(data, cid, cs)
+    finally:
+        c.close()
+    assert r.status == 200, r
+    return r.reason
+
+
+def test_kemi_fetch_free_and_expired_callback_as_stock(kamailio_factory,
+                                                        tmp_path, user):
+    """KSR.aor.reg_fetch_contacts/reg_free_contacts give what
+    KSR.registrar's do, and event_callback is called with
+    "usrloc:contact-expired" and $ulc(exp=>...) as stock's."""
+    pair = kemi_pair(kamailio_factory, tmp_path)
+    for k in pair:
+        c = k.client(port=CLIENT_PORT)
+        try:
+            r = c.register(k.aor(user), [("sip:%s@127.0.0.1:5091" % user,
+                                          {"q": "0.2"}),
+                                         ("sip:%s@127.0.0.1:5092" % user,
+                                          {"q": "0.7"})],
+                           expires=2, call_id="ulc-k-" + user, cseq=5)
+            assert r.status == 200, r
+        finally:
+            c.close()
+    got = [kemi_message(k, "fetch", user) for k in pair]
+    assert got[0] == got[1]
+    assert got[1] == "1|2|sip:%s@127.0.0.1:5091|700" % user
+    got = [kemi_message(k, "free", user) for k in pair]
+    assert got[0] == got[1] == "1|||"
+    got = [kemi_message(k, "fetch", user + "none") for k in pair]
+    assert got[0] == got[1] == "-1|||"
+    key = pair[1].aor_key(user)
+    for k in pair:
+        assert sip.wait_until(lambda: ht(k, key + "::runs") == "2", 15), \
+            (k.impl, ht(k, key + "::runs"))
+        assert ht(k, key + "::addr").startswith("sip:%s@127.0.0.1:509"
+                                                % user)
+
