@@ -25,13 +25,13 @@
 typedef struct ulc_profile
 {
 	str name;
-	int set;				/* a fetch (found or not) since the last free */
-	str table;				/* name of the table fetched from */
-	char *aor;				/* the AoR fetched; aor_len bytes */
+	int set;   /* a fetch (found or not) since the last free */
+	str table; /* name of the table fetched from */
+	char *aor; /* the AoR fetched; aor_len bytes */
 	int aor_len;
-	int n;					/* bindings held */
-	aor_binding_t **b;		/* n pointers into the same block */
-	char *ruid;				/* n ruids of RUID_SZ bytes, NUL-terminated */
+	int n;			   /* bindings held */
+	aor_binding_t **b; /* n pointers into the same block */
+	char *ruid;		   /* n ruids of RUID_SZ bytes, NUL-terminated */
 	struct ulc_profile *next;
 } ulc_profile_t;
 
@@ -215,7 +215,9 @@ int aor_ulc_fetch(sip_msg_t *msg, aor_table_t *t, str *uri, str *profile)
 		return -1;
 	profile_clear(p);
 	if(uri == NULL || uri->len <= 0 || aor_params_key(uri, keybuf, &key) < 0) {
-		LM_ERR("reg_fetch_contacts(): no AoR in the URI\n");
+		/* the URI is the client's, mostly ($ru, $fu): rate-limited */
+		AOR_WARN_LIMITED("reg_fetch_contacts(): no AoR in <%.*s>",
+				uri ? (uri->len > 128 ? 128 : uri->len) : 0, uri ? uri->s : "");
 		return -1;
 	}
 	n = aor_ops_fetch(t, &key, aor_now(), v, AOR_REC_MAX);
@@ -232,14 +234,13 @@ int aor_ulc_fetch(sip_msg_t *msg, aor_table_t *t, str *uri, str *profile)
 	return n > 0 ? 1 : -1;
 }
 
-int ki_aor_reg_fetch_contacts(sip_msg_t *msg, str *table, str *uri,
-		str *profile)
+int ki_aor_reg_fetch_contacts(
+		sip_msg_t *msg, str *table, str *uri, str *profile)
 {
 	aor_table_t *t = aor_table_get(table);
 
 	if(t == NULL) {
-		LM_ERR("reg_fetch_contacts(): no table %.*s\n", table->len,
-				table->s);
+		LM_ERR("reg_fetch_contacts(): no table %.*s\n", table->len, table->s);
 		return -1;
 	}
 	return aor_ulc_fetch(msg, t, uri, profile);
@@ -255,8 +256,8 @@ int ki_aor_reg_free_contacts(sip_msg_t *msg, str *profile)
 	return 1;
 }
 
-int aor_ulc_set_one(const str *profile, const str *table,
-		const aor_binding_t *b)
+int aor_ulc_set_one(
+		const str *profile, const str *table, const aor_binding_t *b)
 {
 	aor_binding_t *v = (aor_binding_t *)b;
 	ulc_profile_t *p = profile_get(profile);
@@ -279,8 +280,7 @@ int aor_ulc_pv_parse(pv_spec_t *sp, str *in)
 		return -1;
 	sep = in->len > 2 ? memchr(in->s, '=', in->len - 2) : NULL;
 	if(sep == NULL || sep[1] != '>' || sep == in->s) {
-		LM_ERR("$ulc(%.*s): want $ulc(profile=>attribute)\n", in->len,
-				in->s);
+		LM_ERR("$ulc(%.*s): want $ulc(profile=>attribute)\n", in->len, in->s);
 		return -1;
 	}
 	pn.s = in->s;
@@ -292,8 +292,8 @@ int aor_ulc_pv_parse(pv_spec_t *sp, str *in)
 				&& memcmp(attr_names[i], pa.s, pa.len) == 0)
 			break;
 	if(i == A_COUNT_ALL) {
-		LM_ERR("$ulc(%.*s): unknown attribute %.*s\n", in->len, in->s,
-				pa.len, pa.s);
+		LM_ERR("$ulc(%.*s): unknown attribute %.*s\n", in->len, in->s, pa.len,
+				pa.s);
 		return -1;
 	}
 	/* the profile exists from the parse on, as stock's */

@@ -29,8 +29,8 @@ int aor_ulc_fetch(sip_msg_t *msg, aor_table_t *t, str *uri, str *profile);
 
 /* KEMI reg_fetch_contacts(table, uri, profile): as aor_ulc_fetch, -1 also
  * for an unknown table. */
-int ki_aor_reg_fetch_contacts(sip_msg_t *msg, str *table, str *uri,
-		str *profile);
+int ki_aor_reg_fetch_contacts(
+		sip_msg_t *msg, str *table, str *uri, str *profile);
 
 /* reg_free_contacts(profile): forgets what profile holds. 1, or -1 when
  * no profile can be had (memory). */
@@ -39,8 +39,8 @@ int ki_aor_reg_free_contacts(sip_msg_t *msg, str *profile);
 /* Makes profile hold only a copy of b, a binding of table (the expired
  * event's "exp"). 0, or -1 when memory ran out (the profile then holds
  * nothing). */
-int aor_ulc_set_one(const str *profile, const str *table,
-		const aor_binding_t *b);
+int aor_ulc_set_one(
+		const str *profile, const str *table, const aor_binding_t *b);
 
 /* The $ulc pseudo-variable: parses "profile=>attr", reads (set is a no-op,
  * as stock's). */
