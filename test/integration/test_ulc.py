@@ -435,3 +435,67 @@ def test_kemi_fetch_free_and_expired_callback_as_stock(kamailio_factory,
         assert ht(k, key + "::addr").startswith("sip:%s@127.0.0.1:509"
                                                 % user)
 
+
+
+def tcp_register(k, user, sock):
+    """A REGISTER over the TCP connection sock; returns the reply."""
+    ct = "<sip:%s@127.0.0.1:%d;transport=tcp>" % (user, sock.getsockname()[1])
+    data = sip.build("REGISTER sip:127.0.0.1:%d;transport=tcp SIP/2.0"
+                     % k.port, [
+                         ("Via", "SIP/2.0/TCP 127.0.0.1:%d;branch=%s"
+                          % (sock.getsockname()[1], sip.new_branch())),
+                         ("Max-Forwards", "70"),
+                         ("To", "<%s>" % k.aor(user)),
+                         ("From", "<%s>;tag=%s" % (k.aor(user),
+                                                   sip.token(8))),
+                         ("Call-ID", "ulc-tcp-" + user),
+                         ("CSeq", "1 REGISTER"),
+                         ("Contact", ct),
+                         ("Expires", "60")])
+    sock.sendall(data)
+    buf = b""
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        head, sep, rest = buf.partition(b"\r\n\r\n")
+        if sep:
+            m = sip.Message(head + sep)
+            if len(rest) >= int(m.get("content-length") or 0):
+                return m
+        sock.settimeout(max(0.1, deadline - time.time()))
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    raise AssertionError("no reply over TCP: %r" % buf)
+
+
+def test_tcp_binding_socket_and_conid_as_stock(kamailio_factory, user):
+    """A binding made over TCP: $ulc gives its socket (tcp:...) and the id
+    of the connection it came on (conid), as stock's."""
+    import socket
+    pair = []
+    for impl in ("stock", "aor"):
+        port = sip.free_port(tcp_span=1)
+        pair.append(kamailio_factory(
+            impl=impl, port=port, children=1, modules=["htable", "nathelper"],
+            modparams=PARAMS, register=REGISTER, route=ROUTE, extra=EXTRA,
+            globals_="disable_tcp=no\nlisten=tcp:127.0.0.1:%d\n" % port))
+    socks = []
+    try:
+        for k in pair:
+            s = socket.create_connection(("127.0.0.1", k.port), timeout=3)
+            socks.append(s)
+            r = tcp_register(k, user, s)
+            assert r.status == 200, r
+        vs, va = (message(k, "fetch", user) for k in pair)
+    finally:
+        for s in socks:
+            s.close()
+    assert vs["rc"] == va["rc"] == "1"
+    assert va[("socket", "n")] == "tcp:127.0.0.1:%d" % pair[1].port
+    assert vs[("socket", "n")] == "tcp:127.0.0.1:%d" % pair[0].port
+    assert int(va[("conid", "n")]) > 0
+    assert va[("conid", "n")] == vs[("conid", "n")]
+    for a in ("aor", "count", "q", "cseq", "callid", "flags", "cflags",
+              "methods", "regid", "instance", "path", "received"):
+        assert va[(a, "n")] == vs[(a, "n")], a
