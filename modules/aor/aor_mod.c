@@ -37,6 +37,7 @@
 #include "rpc.h"
 #include "stats.h"
 #include "tcp.h"
+#include "ulc.h"
 
 MODULE_VERSION
 
@@ -57,6 +58,10 @@ static int w_aor_save2(sip_msg_t *msg, char *table, char *flags);
 static int w_aor_lookup1(sip_msg_t *msg, char *table, char *p2);
 static int w_aor_registered1(sip_msg_t *msg, char *table, char *p2);
 static int w_aor_unregister2(sip_msg_t *msg, char *table, char *uri);
+static int fixup_fetch(void **param, int param_no);
+static int w_aor_reg_fetch_contacts(
+		sip_msg_t *msg, char *table, char *uri, char *profile);
+static int w_aor_reg_free_contacts(sip_msg_t *msg, char *profile, char *p2);
 
 /* clang-format off */
 static cmd_export_t cmds[] = {
@@ -77,6 +82,10 @@ static cmd_export_t cmds[] = {
 		ANY_ROUTE},
 	{"unregister", (cmd_function)w_aor_unregister, 3, fixup_unregister, 0,
 		ANY_ROUTE},
+	{"reg_fetch_contacts", (cmd_function)w_aor_reg_fetch_contacts, 3,
+		fixup_fetch, 0, REQUEST_ROUTE | FAILURE_ROUTE},
+	{"reg_free_contacts", (cmd_function)w_aor_reg_free_contacts, 1,
+		fixup_str_null, 0, REQUEST_ROUTE | FAILURE_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -117,13 +126,19 @@ static param_export_t params[] = {
 	{0, 0, 0}
 };
 
+static pv_export_t mod_pvs[] = {
+	{{"ulc", sizeof("ulc") - 1}, PVT_OTHER, aor_ulc_pv_get, aor_ulc_pv_set,
+		aor_ulc_pv_parse, pv_parse_index, 0, 0},
+	{{0, 0}, 0, 0, 0, 0, 0, 0, 0}
+};
+
 struct module_exports exports = {
 	"aor",
 	DEFAULT_DLFLAGS,
 	cmds,
 	params,
 	0,			/* RPC: registered in mod_init */
-	0,			/* pseudo-variables */
+	mod_pvs,	/* pseudo-variables */
 	0,			/* response handling */
 	mod_init,
 	child_init,
@@ -363,6 +378,33 @@ static int w_aor_unregister2(sip_msg_t *msg, char *table, char *uri)
 	return w_aor_unregister(msg, table, uri, NULL);
 }
 
+/* reg_fetch_contacts(table, uri, profile), as stock's fetchc_fixup */
+static int fixup_fetch(void **param, int param_no)
+{
+	if(param_no == 1)
+		return fixup_table(param, 1);
+	if(param_no == 2)
+		return fixup_spve_null(param, 1);
+	return fixup_str_null(param, 1);
+}
+
+static int w_aor_reg_fetch_contacts(
+		sip_msg_t *msg, char *table, char *uri, char *profile)
+{
+	str u;
+
+	if(get_str(msg, uri, &u) < 0 || u.len <= 0) {
+		LM_ERR("reg_fetch_contacts(): empty uri\n");
+		return -1;
+	}
+	return aor_ulc_fetch(msg, (aor_table_t *)table, &u, (str *)profile);
+}
+
+static int w_aor_reg_free_contacts(sip_msg_t *msg, char *profile, char *p2)
+{
+	return ki_aor_reg_free_contacts(msg, (str *)profile);
+}
+
 /* KEMI wrappers with the stock registrar's names */
 static int ki_save(sip_msg_t *msg, str *table, int flags)
 {
@@ -407,6 +449,10 @@ static sr_kemi_t sr_kemi_aor_exports[] = {
 	{str_init("aor"), str_init("unregister"), I, ki_unregister, KP(S, S, N)},
 	{str_init("aor"), str_init("unregister_ruid"), I, ki_aor_unregister,
 		KP(S, S, S)},
+	{str_init("aor"), str_init("reg_fetch_contacts"), I,
+		ki_aor_reg_fetch_contacts, KP(S, S, S)},
+	{str_init("aor"), str_init("reg_free_contacts"), I,
+		ki_aor_reg_free_contacts, KP(S, N, N)},
 	{{0, 0}, {0, 0}, 0, NULL, {0, 0, 0, 0, 0, 0}}
 };
 #undef S

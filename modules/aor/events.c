@@ -16,10 +16,13 @@
 #include "../../core/kemi.h"
 #include "../../core/xavp.h"
 #include "../../core/mem/mem.h"
+#include "../../core/receive.h"
 
 #include "params.h"
 #include "events.h"
 #include "journal.h"
+#include "store.h"
+#include "ulc.h"
 
 enum
 {
@@ -27,12 +30,14 @@ enum
 	EV_UPDATED,
 	EV_DELETED,
 	EV_EXPIRED,
+	EV_UL_EXPIRED, /* the stock registrar's, with $ulc(exp=>...) */
 	EV_COUNT
 };
 
 static const char *ev_names[EV_COUNT] = {"aor:contact-inserted",
-		"aor:contact-updated", "aor:contact-deleted", "aor:contact-expired"};
-static int ev_route[EV_COUNT] = {-1, -1, -1, -1};
+		"aor:contact-updated", "aor:contact-deleted", "aor:contact-expired",
+		"usrloc:contact-expired"};
+static int ev_route[EV_COUNT] = {-1, -1, -1, -1, -1};
 static str ev_kemi_cb = STR_NULL;
 static int ev_enabled = 0;
 
@@ -44,14 +49,35 @@ static size_t ev_cap = 0, ev_used = 0;
 #define EV_MAX 4096
 static int ev_kind[EV_MAX];
 static size_t ev_off[EV_MAX];
+static struct aor_table *ev_tab[EV_MAX];
 static int ev_n = 0;
 static unsigned long ev_dropped = 0;
 static int ev_running = 0;
+static int ev_in_timer = 0;
 
 static void ev_on_change(const aor_jchange_t *c, void *arg);
 static void ev_after(void *arg);
 
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
+
+/* the journal's kinds of the routes there are (all for a KEMI callback):
+ * a REGISTER copies no binding for a route nobody wrote */
+static unsigned int kinds_wanted(void)
+{
+	unsigned int k = 0;
+
+	if(ev_kemi_cb.len > 0)
+		return 0; /* every kind */
+	if(ev_route[EV_INSERTED] >= 0)
+		k |= AOR_KIND(AOR_CH_INSERTED);
+	if(ev_route[EV_UPDATED] >= 0)
+		k |= AOR_KIND(AOR_CH_UPDATED) | AOR_KIND(AOR_CH_REFRESHED);
+	if(ev_route[EV_DELETED] >= 0)
+		k |= AOR_KIND(AOR_CH_DELETED) | AOR_KIND(AOR_CH_EVICTED);
+	if(ev_route[EV_EXPIRED] >= 0 || ev_route[EV_UL_EXPIRED] >= 0)
+		k |= AOR_KIND(AOR_CH_EXPIRED);
+	return k;
+}
 
 int aor_events_init(void)
 {
@@ -82,12 +108,17 @@ int aor_events_init(void)
 	sub.after = ev_after;
 	sub.arg = NULL;
 	sub.flags = AOR_SUB_BINDINGS;
-	sub.kinds = 0; /* every kind */
+	sub.kinds = kinds_wanted();
 	if(aor_journal_subscribe(&sub) < 0) {
 		LM_ERR("cannot subscribe the events to the journal\n");
 		return -1;
 	}
 	return 0;
+}
+
+void aor_events_timer_context(int on)
+{
+	ev_in_timer = on;
 }
 
 /* a flood of changes would log a line per event: AOR_WARN_LIMITED */
@@ -101,7 +132,7 @@ static void drop_warn(int kind, const aor_binding_t *b)
 			aor.len, aor.s, ev_names[kind], ev_n, ev_dropped);
 }
 
-static void collect(int kind, const aor_binding_t *b)
+static void collect(int kind, struct aor_table *t, const aor_binding_t *b)
 {
 	size_t size = ALIGN8(aor_binding_size(b));
 	char *nb;
@@ -118,6 +149,7 @@ static void collect(int kind, const aor_binding_t *b)
 	}
 	memcpy(ev_buf + ev_used, b, aor_binding_size(b));
 	ev_kind[ev_n] = kind;
+	ev_tab[ev_n] = t;
 	ev_off[ev_n++] = ev_used;
 	ev_used += size;
 	return;
@@ -141,7 +173,7 @@ static void ev_on_change(const aor_jchange_t *c, void *arg)
 	/* the start-up load runs before any route could */
 	if(c->origin == AOR_ORIG_LOAD || c->b == NULL)
 		return;
-	collect(kinds[c->kind], c->b);
+	collect(kinds[c->kind], c->t, c->b);
 }
 
 static void xavp_str(sr_xavp_t **list, const char *name, str v)
@@ -204,7 +236,40 @@ static void set_xavp(int kind, const aor_binding_t *b)
 	xavp_add_value(&root, &xv, NULL);
 }
 
-static void run_one(int kind, const aor_binding_t *b)
+/* event_route[usrloc:contact-expired] (or the KEMI callback with that
+ * name) as the stock registrar runs it (regpv.c reg_ul_expired_contact):
+ * the binding in $ulc(exp=>...), a request route, the faked message */
+static void run_ul_expired(struct aor_table *t, const aor_binding_t *b)
+{
+	str exp = str_init("exp");
+	str evname = str_init("usrloc:contact-expired");
+	sr_kemi_eng_t *keng;
+	sip_msg_t *fmsg;
+	int rt;
+
+	if(ev_route[EV_UL_EXPIRED] < 0 && ev_kemi_cb.len == 0)
+		return;
+	if(aor_ulc_set_one(&exp, &t->name, b) < 0)
+		return;
+	fmsg = faked_msg_next();
+	rt = get_route_type();
+	set_route_type(REQUEST_ROUTE);
+	if(ev_kemi_cb.len > 0) {
+		keng = sr_kemi_eng_get();
+		if(keng
+				&& sr_kemi_route(keng, fmsg, EVENT_ROUTE, &ev_kemi_cb, &evname)
+						   < 0)
+			LM_ERR("KEMI event callback %.*s failed\n", ev_kemi_cb.len,
+					ev_kemi_cb.s);
+	} else {
+		run_top_route(event_rt.rlist[ev_route[EV_UL_EXPIRED]], fmsg, 0);
+	}
+	set_route_type(rt);
+	if(ev_in_timer)
+		ksr_msg_env_reset();
+}
+
+static void run_aor(int kind, const aor_binding_t *b)
 {
 	str root = str_init("aor"), evname;
 	struct run_act_ctx ctx;
@@ -235,12 +300,21 @@ static void run_one(int kind, const aor_binding_t *b)
 	xavp_rm_by_name(&root, 1, NULL);
 }
 
+/* both run when both are there: ours first, then stock's */
+static void run_one(int kind, struct aor_table *t, const aor_binding_t *b)
+{
+	run_aor(kind, b);
+	if(kind == EV_EXPIRED)
+		run_ul_expired(t, b);
+}
+
 /* Runs the routes of the changes collected so far, then forgets them (the
  * journal's after hook: no slot lock held, nothing copied in use). */
 static void ev_after(void *arg)
 {
 	static int kind[EV_MAX];
 	static size_t off[EV_MAX];
+	static struct aor_table *tab[EV_MAX];
 	size_t first;
 	int i, n;
 
@@ -253,9 +327,10 @@ static void ev_after(void *arg)
 		n = ev_n;
 		memcpy(kind, ev_kind, n * sizeof(int));
 		memcpy(off, ev_off, n * sizeof(size_t));
+		memcpy(tab, ev_tab, n * sizeof(tab[0]));
 		ev_n = 0;
 		for(i = 0; i < n; i++)
-			run_one(kind[i], (const aor_binding_t *)(ev_buf + off[i]));
+			run_one(kind[i], tab[i], (const aor_binding_t *)(ev_buf + off[i]));
 		if(ev_n > 0) {
 			/* move the next round to the front of the buffer */
 			first = ev_off[0];

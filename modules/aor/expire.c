@@ -15,6 +15,7 @@
  */
 
 #include "expire.h"
+#include "events.h"
 #include "ops.h"
 #include "params.h"
 #include "tcp.h"
@@ -43,9 +44,11 @@ void aor_timer_tick(unsigned int ticks, void *param)
 	aor_table_t *t;
 	time_t now = aor_now();
 
+	aor_events_timer_context(1);
 	for(t = aor_tables(); t; t = t->next) {
 		aor_table_maint(t, RESIZE_BUDGET);
 		expire_slice(t, now);
 	}
 	aor_tcp_tick();
+	aor_events_timer_context(0);
 }
