@@ -54,6 +54,12 @@ struct aor_params aor_params = {
 	.event_callback = NULL,
 	.snapshot_file = NULL,
 	.snapshot_interval = 60,
+	.xavp_cfg = NULL,
+	.xavp_rcd = NULL,
+	.xavp_rcd_mask = 0,
+	.path_use_received = 0,
+	.default_expires_range = 0,
+	.expires_range = 0,
 };
 /* clang-format on */
 
@@ -184,6 +190,11 @@ int aor_params_check(void)
 	bad |= check_range("nat_bflag", p->nat_bflag, -1, 31);
 	bad |= check_range("nat_source", p->nat_source, 0, 2);
 	bad |= check_range("snapshot_interval", p->snapshot_interval, 0, 86400);
+	bad |= check_range("xavp_rcd_mask", p->xavp_rcd_mask, 0, 31);
+	bad |= check_range("path_use_received", p->path_use_received, 0, 1);
+	bad |= check_range(
+			"default_expires_range", p->default_expires_range, 0, 100);
+	bad |= check_range("expires_range", p->expires_range, 0, 100);
 	/* accepted for drop-in use (stock usrloc's), not used */
 	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
 	bad |= check_range("db_mode", p->db_mode, 0, 3);
@@ -223,6 +234,8 @@ int aor_params_check(void)
 	/* 0: no limit of the operator's, yet never more than a reply lists */
 	aor_limits.max_contacts = p->max_contacts ? p->max_contacts : AOR_REC_MAX;
 	aor_limits.max_bindings = p->max_bindings;
+	aor_limits.default_range = p->default_expires_range;
+	aor_limits.range = p->expires_range;
 	/* a percentage of -m, as bytes */
 	aor_limits.shm_reserve = shm_mem_size / 100 * p->shm_reserve;
 	aor_key_opts.use_domain = p->use_domain;

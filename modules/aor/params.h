@@ -53,6 +53,13 @@ struct aor_params
 	char *event_callback;
 	char *snapshot_file;
 	int snapshot_interval;
+	/* stock registrar's script features (regfn.c) */
+	char *xavp_cfg;
+	char *xavp_rcd;
+	int xavp_rcd_mask;
+	int path_use_received;
+	int default_expires_range;
+	int expires_range;
 };
 
 extern struct aor_params aor_params;
