@@ -61,7 +61,8 @@ STOCK_REGISTRAR = {"default_expires", "min_expires", "min_expires_mode",
                    "path_use_received", "path_check_local", "outbound_mode",
                    "regid_mode", "flow_timer", "xavp_cfg", "xavp_rcd",
                    "gruu_enabled", "reg_callid_avp", "sock_flag",
-                   "use_expired_contacts", "contact_max_size"}
+                   "use_expired_contacts", "contact_max_size",
+                   "xavp_rcd_mask", "default_expires_range", "expires_range"}
 # aor's defaults that differ from stock; applied in stock mode so that both
 # are tested against the same behaviour.
 AOR_DEFAULTS_FOR_STOCK = {"min_expires_mode": 1}
