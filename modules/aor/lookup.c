@@ -204,10 +204,13 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
 	if(mode == TO_RURI) {
 		if(set_ruri_from(msg, v[0]) < 0)
 			return -3;
-		/* as stock lookup_helper: xavp_rcd gets the R-URI's binding */
-		aor_regfn_rcd(v[0], aor_now());
 		first = 1;
 	}
+	/* as stock lookup_helper: xavp_rcd gets the binding that took the
+	 * R-URI (for lookup_branches, each AoR's first; stock runs lookup()
+	 * per branch) */
+	if(mode != TO_DSET)
+		aor_regfn_rcd(v[0], aor_now());
 	if(mode != TO_BRANCHES && !aor_params.append_branches)
 		return 1;
 	for(i = first; i < n; i++)

@@ -49,15 +49,18 @@ int aor_expires_vary(const aor_limits_t *lim, long long param, long long hdr,
 
 	/* RFC 3261 10.3 step 8: the expires parameter, else the Expires header,
 	 * else a locally configured default */
-	if(override >= 0) {
-		e = override;
-		pct = 0;
-	} else if(param >= 0 || hdr >= 0) {
+	if(param >= 0 || hdr >= 0) {
 		e = param >= 0 ? param : hdr;
 		pct = lim->range;
 	} else {
 		e = lim->default_expires;
 		pct = lim->default_range;
+	}
+	/* 10.3 step 7: a binding asked with expiration 0 MUST be removed, so
+	 * the override (stock also applies it to removals) does not refresh */
+	if(override >= 0 && e != 0) {
+		e = override;
+		pct = 0;
 	}
 	if(e == 0) {
 		*out = 0;

@@ -104,8 +104,8 @@ int aor_expires_resolve(const aor_limits_t *lim, long long param, long long hdr,
 		long long *out);
 
 /* aor_expires_resolve with stock's overrides and variation: override (the
- * xavp_cfg expires, -1 when not set) replaces param and hdr and is never
- * varied; otherwise a nonzero expiry at or above min_expires is lowered by
+ * xavp_cfg expires, -1 when not set) replaces a nonzero param, hdr or
+ * default (a removal stays one) and is never varied; otherwise a nonzero expiry at or above min_expires is lowered by
  * up to default_range percent (when default_expires was used) or range
  * percent (when the client asked), by rnd percent of that span (0..99, as
  * stock's kam_rand() % 100; -1: no variation, save() flag 0x08), then

@@ -88,8 +88,19 @@ ROUTE = XAVP_CFG + """
         $var(r) = lookup("location");
         append_to_reply("X-Ret: $var(r)\\r\\n");
         append_to_reply("X-Ru: $ru\\r\\n");
+        if(isbflagset("6")) {
+            append_to_reply("X-Nat: 1\\r\\n");
+        }
 """ + RCD + """
         sl_send_reply("200", "Looked up");
+        exit;
+    }
+    if($hdr(X-Op) == "branches") {
+        append_branch($hdr(X-Branch));
+        $var(r) = lookup_branches("location");
+        append_to_reply("X-Ret: $var(r)\\r\\n");
+""" + RCD + """
+        sl_send_reply("200", "Branches");
         exit;
     }
     if($hdr(X-Op) == "registered") {
@@ -143,6 +154,7 @@ BASE = {
     "max_expires": 0,
     "case_sensitive": 0,
     "nat_source": 0,  # aor only: no received of our own
+    "nat_bflag": 6,
 }
 
 # pair 2: a mask, the expiry variation, no append_branches
@@ -346,6 +358,23 @@ def test_xavp_cfg_expires_and_q_override(pair, user):
     assert r["stock"][2] == r["aor"][2] == 0.7
 
 
+def test_xavp_cfg_expires_does_not_refresh_a_removal(pair, user):
+    """RFC 3261 10.3 step 7: a binding the request gives expiration 0 "MUST
+    be removed". Stock applies xavp_cfg expires to it too and keeps the
+    binding (registrar sip_msg.c:256); aor removes it. Stock is asked, so
+    the test notices if stock changes."""
+    def run(k, c):
+        ct = "sip:%s@127.0.0.1:5089" % user
+        assert c.register(k.aor(user), [ct], expires=600).status == 200
+        rep = c.register(k.aor(user), [ct], expires=0,
+                         headers=[("X-Exp", "500")])
+        return rep.status, [x.uri for x in c.query(k.aor(user)).contacts()]
+    r = both(pair, run)
+    ct = "sip:%s@127.0.0.1:5089" % user
+    assert r["stock"] == (200, [ct])
+    assert r["aor"] == (200, [])
+
+
 # -- path_use_received -------------------------------------------------------
 
 def test_path_use_received_stores_the_first_hops_received(pair, user):
@@ -366,6 +395,38 @@ def test_path_use_received_stores_the_first_hops_received(pair, user):
             "sip:198.51.100.4:5090", impl
         assert h(look, "X-Received") == "sip:198.51.100.4:5090", impl
         assert h(look, "X-Path") == path, impl
+        # the binding is NAT-flagged (stock save.c pack_ci: nat_flag)
+        assert h(look, "X-Nat") == "1", impl
+
+
+def test_without_path_received_no_nat_flag(pair, user):
+    """A Path without received: no received, no NAT flag."""
+    path = "<sip:edge@127.0.0.1:5998;lr>"
+
+    def run(k, c):
+        ct = "sip:%s@10.0.0.3:5060" % user
+        assert c.register(k.aor(user), [ct], path=path).status == 200
+        look = op(c, k, user, "lookup")
+        return h(look, "X-Received"), h(look, "X-Nat")
+    r = both(pair, run)
+    assert r["stock"] == r["aor"] == (NULL, None)
+
+
+def test_xavp_rcd_after_lookup_branches_per_branch(pair, user):
+    """lookup_branches(): xavp_rcd gets the first binding of the R-URI's
+    AoR and of each branch's (stock runs lookup() per branch)."""
+    other = user + "b"
+
+    def run(k, c):
+        a = "sip:%s@127.0.0.1:5091" % user
+        b = "sip:%s@127.0.0.1:5092" % other
+        assert c.register(k.aor(user), [a]).status == 200
+        assert c.register(k.aor(other), [b]).status == 200
+        rep = op(c, k, user, "branches", [("X-Branch", k.ruri(other))])
+        return h(rep, "X-Ret"), h(rep, "X-Contact"), h(rep, "X-Contact1")
+    r = both(pair, run)
+    assert r["stock"] == r["aor"] == (
+        "1", "sip:%s@127.0.0.1:5092" % other, "sip:%s@127.0.0.1:5091" % user)
 
 
 # -- registered() ------------------------------------------------------------

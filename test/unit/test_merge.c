@@ -1038,6 +1038,21 @@ TEST(expires_vary_none_with_no_variation_or_override)
 	ASSERT_EQ(out, 700);
 	ASSERT_EQ(aor_expires_vary(&lim, 1000, 500, 0, 0, &out), 0);
 	ASSERT_EQ(out, 0);
+	ASSERT_EQ(aor_expires_vary(&lim, -1, -1, 700, 0, &out), 0);
+	ASSERT_EQ(out, 700);
+}
+
+/* RFC 3261 10.3 step 7: a binding whose expiration is zero "MUST be
+ * removed"; stock's xavp_cfg expires refreshes it instead (registrar
+ * sip_msg.c:256), ours leaves the removal alone */
+TEST(expires_vary_override_keeps_a_removal)
+{
+	long long out = -99;
+
+	ASSERT_EQ(aor_expires_vary(&lim_default, 0, 600, 500, 0, &out), 0);
+	ASSERT_EQ(out, 0);
+	ASSERT_EQ(aor_expires_vary(&lim_default, -1, 0, 500, 0, &out), 0);
+	ASSERT_EQ(out, 0);
 }
 
 /* the varied value stays within min_expires and max_expires */
