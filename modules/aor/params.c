@@ -113,6 +113,15 @@ static int is_ident(const char *s)
 	return 1;
 }
 
+/* an xavp name as the script writes it in $xavp(name=>...) */
+static int is_xavp_name(const char *s)
+{
+	for(; *s; s++)
+		if(!isalnum((unsigned char)*s) && *s != '_')
+			return 0;
+	return 1;
+}
+
 /* one string modparam that is not of the form ok() accepts: refused */
 static int check_str(const char *name, const char *v, int (*ok)(const char *),
 		const char *what)
@@ -204,6 +213,8 @@ int aor_params_check(void)
 			"a token (RFC 3261 25.1)");
 	bad |= check_str(
 			"event_callback", p->event_callback, is_ident, "a function name");
+	bad |= check_str("xavp_cfg", p->xavp_cfg, is_xavp_name, "an xavp name");
+	bad |= check_str("xavp_rcd", p->xavp_rcd, is_xavp_name, "an xavp name");
 	if(p->max_expires && p->min_expires > p->max_expires) {
 		LM_ERR("modparam min_expires=%d above max_expires=%d\n", p->min_expires,
 				p->max_expires);

@@ -193,6 +193,14 @@ BAD_MODPARAMS = [
     ("snapshot_interval", 2147483647),
     ("shm_reserve", -1),
     ("shm_reserve", 91),
+    ("xavp_cfg", "reg=>x"),
+    ("xavp_rcd", "no such!"),
+    ("xavp_rcd_mask", -1),
+    ("xavp_rcd_mask", 32),
+    ("path_use_received", 2),
+    ("default_expires_range", -1),
+    ("default_expires_range", 101),
+    ("expires_range", 101),
 ]
 NOT_CHECKED = {"db_url"}
 
