@@ -424,12 +424,6 @@ static int w_aor_reg_send_reply(sip_msg_t *msg, char *p1, char *p2)
 	return ki_aor_reg_send_reply(msg);
 }
 
-static int ki_lookup_to_dset(sip_msg_t *msg, str *table, str *uri)
-{
-	return ki_aor_lookup_to_dset(
-			msg, table, (uri && uri->len > 0) ? uri : NULL);
-}
-
 /* KEMI wrappers with the stock registrar's names */
 static int ki_save(sip_msg_t *msg, str *table, int flags)
 {
@@ -474,7 +468,7 @@ static sr_kemi_t sr_kemi_aor_exports[] = {
 	{str_init("aor"), str_init("unregister"), I, ki_unregister, KP(S, S, N)},
 	{str_init("aor"), str_init("unregister_ruid"), I, ki_aor_unregister,
 		KP(S, S, S)},
-	{str_init("aor"), str_init("lookup_to_dset"), I, ki_lookup_to_dset,
+	{str_init("aor"), str_init("lookup_to_dset"), I, ki_aor_lookup_to_dset,
 		KP(S, S, N)},
 	{str_init("aor"), str_init("registered_flags"), I,
 		ki_aor_registered_flags, KP(S, S, I)},

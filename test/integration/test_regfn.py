@@ -566,3 +566,106 @@ def test_save_flag_8_and_xavp_expires_are_exact(pair2, user):
     for impl, (exact, over) in r.items():
         assert all(999 <= e <= 1000 for e in exact), (impl, exact)
         assert 799 <= over <= 800, impl
+
+
+# -- KEMI ----------------------------------------------------------------------
+
+KEMI_SCRIPT = r"""
+function ksr_request_route() {
+    if (KSR.is_method("OPTIONS") && KSR.pv.is_null("$rU")) {
+        KSR.sl.sl_send_reply(200, "OK");
+        return;
+    }
+    if (KSR.is_method("REGISTER")) {
+        var s = KSR.MOD.save("location", 2);
+        KSR.hdr.append_to_reply("X-Save: " + (s > 0 ? "ok" : "no") + "\r\n");
+        KSR.hdr.append_to_reply("X-Send: " + KSR.MOD.reg_send_reply()
+                                + "\r\n");
+        return;
+    }
+    var op = KSR.pv.gete("$hdr(X-Op)");
+    var r = 0;
+    if (op == "dset-empty") {
+        r = KSR.MOD.lookup_to_dset("location", "");
+    } else if (op == "dset") {
+        r = KSR.MOD.lookup_to_dset("location", KSR.pv.get("$ru"));
+        KSR.hdr.append_to_reply("X-Count: " + KSR.pv.gete("$branch(count)")
+                                + "\r\n");
+    } else if (op == "flags") {
+        r = KSR.MOD.registered_flags("location", "", 4);
+    } else if (op == "action") {
+        r = KSR.MOD.registered_action("location", "", 4, 2);
+    } else if (op == "noreply") {
+        r = KSR.MOD.reg_send_reply();
+    }
+    KSR.hdr.append_to_reply("X-Ret: " + r + "\r\n");
+    KSR.hdr.append_to_reply("X-Contact: "
+                            + KSR.pv.gete("$xavp(ulrcd=>contact)") + "\r\n");
+    KSR.sl.sl_send_reply(200, "KEMI");
+}
+"""
+
+
+def test_kemi_counterparts_match_stock(kamailio_factory, tmp_path, user):
+    """KSR.aor.lookup_to_dset, registered_flags, registered_action and
+    reg_send_reply (with save flag 2) against KSR.registrar.*."""
+    import re
+
+    import kam as kammod
+
+    class KemiKamailio(kammod.Kamailio):
+        def build_cfg(self, *a, **kw):
+            text = super().build_cfg(*a, **kw)
+            return re.sub(r"\nrequest_route \{.*\}\s*$", "\n", text,
+                          flags=re.S)
+
+    # stock makes its tables in fixups; a KEMI script has none
+    stock_preload = 'modparam("usrloc", "preload", "location")\n'
+    ks = {}
+    for impl, mod in (("stock", "registrar"), ("aor", "aor")):
+        js = tmp_path / ("%s.js" % impl)
+        js.write_text(KEMI_SCRIPT.replace("KSR.MOD.", "KSR.%s." % mod))
+        saved, kammod.Kamailio = kammod.Kamailio, KemiKamailio
+        try:
+            ks[impl] = kamailio_factory(
+                impl=impl, modules=["app_jsdt"],
+                modparams={"xavp_cfg": "reg", "xavp_rcd": "ulrcd",
+                           "min_expires_mode": 0, "nat_source": 0},
+                extra='modparam("app_jsdt", "load", "%s")\n'
+                      'cfgengine "jsdt"\n%s' % (
+                          js, stock_preload if impl == "stock" else ""))
+        finally:
+            kammod.Kamailio = saved
+    out = {}
+    for impl, k in ks.items():
+        ct = "sip:%s@127.0.0.1:5093" % user
+        with k.client() as c:
+            reg = c.register(k.aor(user), [ct])
+            got = [reg.status, h(reg, "X-Save"), h(reg, "X-Send"),
+                   [x.uri for x in reg.contacts()]]
+            for name in ("dset", "flags", "action", "noreply",
+                         "dset-empty"):
+                rep = op(c, k, user, name)
+                got.append((name, h(rep, "X-Ret"), h(rep, "X-Count"),
+                            h(rep, "X-Contact")))
+        out[impl] = got
+    ct = "sip:%s@127.0.0.1:5093" % user
+    # reg_send_reply() with no save() before it: stock sends a 200 OK of
+    # its own at once (reply.c reg_reply_helper, the code from the
+    # process-global rerrno of whatever save() ran last), listing no
+    # Contact although the AoR has bindings: against RFC 3261 10.3 step 8
+    # (a 200 lists every current binding). aor sends nothing and returns
+    # -1; the script's own reply follows.
+    assert out["stock"][7] == ("noreply", None, None, None)
+    del out["stock"][7]
+    noreply = out["aor"].pop(7)
+    assert noreply == ("noreply", "-1", None, "")
+    assert out["stock"] == out["aor"]
+    # KSR.pv.gete gives "" for <null>
+    assert out["aor"] == [
+        200, "ok", None, [ct],
+        ("dset", "1", "1", ""),  # a branch, no xavp_rcd
+        ("flags", "1", None, ct),  # no match_contact set: any binding
+        ("action", "1", None, ""),  # match_action 2: no xavp_rcd
+        ("dset-empty", "-3", None, ""),  # stock's KEMI: uri required
+    ]
