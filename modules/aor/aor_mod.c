@@ -325,12 +325,7 @@ static int w_aor_lookup(sip_msg_t *msg, char *table, char *uri)
 
 static int w_aor_registered(sip_msg_t *msg, char *table, char *uri)
 {
-	aor_table_t *t = (aor_table_t *)table;
-	str u;
-
-	if(get_str(msg, uri, &u) < 0)
-		return -1;
-	return ki_aor_registered(msg, &t->name, uri ? &u : NULL);
+	return w_aor_registered4(msg, table, uri, NULL, NULL);
 }
 
 static int w_aor_lookup_branches(sip_msg_t *msg, char *table, char *p2)
@@ -387,8 +382,9 @@ static int w_aor_lookup_to_dset(sip_msg_t *msg, char *table, char *uri)
 	aor_table_t *t = (aor_table_t *)table;
 	str u;
 
-	if(get_str(msg, uri, &u) < 0)
-		return -3;
+	/* as stock: a uri parameter that is empty is an error */
+	if(get_str(msg, uri, &u) < 0 || (uri && u.len <= 0))
+		return -1;
 	return aor_lookup_to_dset(msg, t, uri ? &u : NULL);
 }
 
@@ -403,7 +399,8 @@ static int w_aor_registered4(
 	int match = 0, action = 0;
 	str u;
 
-	if(get_str(msg, uri, &u) < 0)
+	/* as stock: a uri parameter that is empty is an error */
+	if(get_str(msg, uri, &u) < 0 || (uri && u.len <= 0))
 		return -1;
 	if((m && fixup_get_ivalue(msg, (gparam_t *)m, &match) < 0)
 			|| (a && fixup_get_ivalue(msg, (gparam_t *)a, &action) < 0)) {

@@ -219,8 +219,10 @@ int aor_regfn_path_received(const str *path, char *buf, int size, str *out)
 		in = hooks.contact.received->body;
 		out->s = buf;
 		out->len = size;
-		ret = unescape_user(&in, out) < 0 || out->len >= size ? AOR_E_TOO_LONG
-															  : 1;
+		if(in.len + 1 > size)
+			ret = AOR_E_TOO_LONG;
+		else
+			ret = unescape_user(&in, out) < 0 ? AOR_E_BAD_MSG : 1;
 	}
 out:
 	if(params)

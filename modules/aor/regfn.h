@@ -45,7 +45,8 @@ const aor_limits_t *aor_regfn_limits(void);
 
 /* path_use_received: the unescaped received parameter of the first Path
  * URI into buf (size bytes), *out pointing at it. Returns 1 when found,
- * 0 when not (or path_use_received is 0), AOR_E_TOO_LONG. */
+ * 0 when not (or path_use_received is 0), AOR_E_TOO_LONG, or
+ * AOR_E_BAD_MSG for a bad %-escape. */
 int aor_regfn_path_received(const str *path, char *buf, int size, str *out);
 
 /* save() with flag 0x02 keeps its outcome (err 0 or an AOR_E_*, min for
