@@ -133,6 +133,7 @@ static param_export_t params[] = {
 	{"path_use_received", PARAM_INT, &aor_params.path_use_received},
 	{"default_expires_range", PARAM_INT, &aor_params.default_expires_range},
 	{"expires_range", PARAM_INT, &aor_params.expires_range},
+	{"sock_flag", PARAM_INT, &aor_params.sock_flag},
 	{0, 0, 0}
 };
 

@@ -303,7 +303,8 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 	if(t == NULL)
 		return -3;
 	/* the R-URI first, then every branch that names a registered AoR */
-	if(request_key(msg, NULL, buf, &key) == 0 && route_to(msg, t, &key, TO_RURI) == 1)
+	if(request_key(msg, NULL, buf, &key) == 0
+			&& route_to(msg, t, &key, TO_RURI) == 1)
 		found = 1;
 	nb = nr_branches;
 	for(i = 0; i < nb; i++) {

@@ -60,6 +60,7 @@ struct aor_params aor_params = {
 	.path_use_received = 0,
 	.default_expires_range = 0,
 	.expires_range = 0,
+	.sock_flag = -1,
 };
 /* clang-format on */
 
@@ -204,6 +205,7 @@ int aor_params_check(void)
 	bad |= check_range(
 			"default_expires_range", p->default_expires_range, 0, 100);
 	bad |= check_range("expires_range", p->expires_range, 0, 100);
+	bad |= check_range("sock_flag", p->sock_flag, -1, 31);
 	/* accepted for drop-in use (stock usrloc's), not used */
 	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
 	bad |= check_range("db_mode", p->db_mode, 0, 3);

@@ -60,6 +60,7 @@ struct aor_params
 	int path_use_received;
 	int default_expires_range;
 	int expires_range;
+	int sock_flag;
 };
 
 extern struct aor_params aor_params;

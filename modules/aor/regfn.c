@@ -16,6 +16,7 @@
 #include "../../core/xavp.h"
 #include "../../core/strutils.h"
 #include "../../core/pt.h"
+#include "../../core/socket_info.h"
 #include "../../core/rand/kam_rand.h"
 #include "../../core/parser/parse_rr.h"
 #include "../../core/parser/parse_uri.h"
@@ -190,6 +191,29 @@ int aor_regfn_q(int16_t *q)
 		return AOR_E_BAD_Q;
 	*q = (int16_t)cur.q;
 	return 1;
+}
+
+struct socket_info *aor_regfn_socket(sip_msg_t *msg)
+{
+	struct socket_info *si;
+	str v, host;
+	int port, proto;
+
+	if(aor_params.sock_flag < 0
+			|| !(msg->flags & (1u << aor_params.sock_flag)))
+		return NULL;
+	v = cfg_str("socket");
+	if(v.len == 0)
+		return NULL;
+	/* xavp strings end in a NUL, as parse_phostport needs */
+	if(parse_phostport(v.s, &host.s, &host.len, &port, &proto) != 0) {
+		AOR_WARN_LIMITED("save: bad socket <%.*s> in xavp_cfg", v.len, v.s);
+		return NULL;
+	}
+	si = grep_sock_info(&host, (unsigned short)port, (unsigned short)proto);
+	if(si == NULL)
+		AOR_WARN_LIMITED("save: socket <%.*s> is not local", v.len, v.s);
+	return si;
 }
 
 const aor_limits_t *aor_regfn_limits(void)

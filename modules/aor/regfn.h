@@ -43,6 +43,11 @@ int aor_regfn_q(int16_t *q);
  * when set (0: no limit of the operator's). */
 const aor_limits_t *aor_regfn_limits(void);
 
+/* The socket the xavp_cfg child socket ("proto:host:port", a local one)
+ * names when the message has flag sock_flag, as stock's get_sock_val; NULL
+ * otherwise (logged when it is not a local socket). */
+struct socket_info *aor_regfn_socket(sip_msg_t *msg);
+
 /* path_use_received: the unescaped received parameter of the first Path
  * URI into buf (size bytes), *out pointing at it. Returns 1 when found,
  * 0 when not (or path_use_received is 0), AOR_E_TOO_LONG, or

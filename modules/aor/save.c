@@ -519,6 +519,7 @@ static int cseq_method_ok(sip_msg_t *msg)
 static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 		char *keybuf, str *echo_path, long *min)
 {
+	struct socket_info *si;
 	unsigned int cseq;
 	long long hdr;
 	str s;
@@ -565,6 +566,11 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 	if(msg->rcv.bind_address) {
 		req->sock = msg->rcv.bind_address;
 		req->sock_str = msg->rcv.bind_address->sock_str;
+	}
+	/* sock_flag: the socket xavp_cfg names, as stock */
+	if((si = aor_regfn_socket(msg)) != NULL) {
+		req->sock = si;
+		req->sock_str = si->sock_str;
 	}
 	/* the connection a connection-bound binding is reached over (as
 	 * stock's tcpconn_id); 0 for UDP and SCTP */

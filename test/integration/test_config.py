@@ -201,6 +201,7 @@ BAD_MODPARAMS = [
     ("default_expires_range", -1),
     ("default_expires_range", 101),
     ("expires_range", 101),
+    ("sock_flag", 32),
 ]
 NOT_CHECKED = {"db_url"}
 

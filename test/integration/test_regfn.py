@@ -38,6 +38,10 @@ XAVP_CFG = """
     if($hdr(X-Match-Ct) != $null) {
         $xavp(reg[0]=>match_contact) = $hdr(X-Match-Ct);
     }
+    if($hdr(X-Sock) != $null) {
+        $xavp(reg[0]=>socket) = $hdr(X-Sock);
+        setflag(5);
+    }
 """
 
 # the xavp_rcd fields as reply headers
@@ -88,6 +92,7 @@ ROUTE = XAVP_CFG + """
         $var(r) = lookup("location");
         append_to_reply("X-Ret: $var(r)\\r\\n");
         append_to_reply("X-Ru: $ru\\r\\n");
+        append_to_reply("X-Fs: $fs\\r\\n");
         if(isbflagset("6")) {
             append_to_reply("X-Nat: 1\\r\\n");
         }
@@ -155,6 +160,7 @@ BASE = {
     "case_sensitive": 0,
     "nat_source": 0,  # aor only: no received of our own
     "nat_bflag": 6,
+    "sock_flag": 5,
 }
 
 # pair 2: a mask, the expiry variation, no append_branches
@@ -164,9 +170,15 @@ VARY = dict(BASE, xavp_rcd_mask=MASK, default_expires_range=50,
 
 
 def _pair(factory, params):
-    return {impl: factory(impl=impl, modparams=params, register=REGISTER,
-                          route=ROUTE)
-            for impl in ("stock", "aor")}
+    """stock and aor, each with a second socket (port2) for sock_flag"""
+    out = {}
+    for impl in ("stock", "aor"):
+        port2 = sip.free_udp_port()
+        out[impl] = factory(impl=impl, modparams=params, register=REGISTER,
+                            route=ROUTE,
+                            globals_="listen=udp:127.0.0.1:%d" % port2)
+        out[impl].port2 = port2
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -373,6 +385,25 @@ def test_xavp_cfg_expires_does_not_refresh_a_removal(pair, user):
     ct = "sip:%s@127.0.0.1:5089" % user
     assert r["stock"] == (200, [ct])
     assert r["aor"] == (200, [])
+
+
+def test_xavp_cfg_socket_with_sock_flag(pair, user):
+    """With the message flag sock_flag set, the xavp_cfg socket is the
+    binding's socket, which lookup() forces (stock save.c get_sock_val);
+    without it, the socket the REGISTER came on."""
+    def run(k, c):
+        a = "sip:%s@127.0.0.1:5094" % user
+        b = "sip:%sb@127.0.0.1:5095" % user
+        sock = "udp:127.0.0.1:%d" % k.port2
+        assert c.register(k.aor(user), [a],
+                          headers=[("X-Sock", sock)]).status == 200
+        assert c.register(k.aor(user + "b"), [b]).status == 200
+        return (h(op(c, k, user, "lookup"), "X-Fs"),
+                h(op(c, k, user + "b", "lookup"), "X-Fs"))
+    r = both(pair, run)
+    for impl, k in pair.items():
+        assert r[impl] == ("udp:127.0.0.1:%d" % k.port2,
+                           "udp:127.0.0.1:%d" % k.port), impl
 
 
 # -- path_use_received -------------------------------------------------------
