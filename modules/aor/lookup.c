@@ -209,7 +209,7 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
 	/* as stock lookup_helper: xavp_rcd gets the binding that took the
 	 * R-URI (for lookup_branches, each AoR's first; stock runs lookup()
 	 * per branch) */
-	if(mode != TO_DSET)
+	if(mode != TO_DSET && aor_params.xavp_rcd)
 		aor_regfn_rcd(v[0], aor_now());
 	if(mode != TO_BRANCHES && !aor_params.append_branches)
 		return 1;
