@@ -17,6 +17,7 @@
 #include "../../core/strutils.h"
 #include "../../core/pt.h"
 #include "../../core/socket_info.h"
+#include "../../core/data_lump_rpl.h"
 #include "../../core/rand/kam_rand.h"
 #include "../../core/parser/parse_rr.h"
 #include "../../core/parser/parse_uri.h"
@@ -157,11 +158,18 @@ static struct
 	long long expires; /* -1: none */
 	int has_q, q;
 	aor_limits_t lim;
+	struct lump_rpl **mark; /* where save()'s reply headers begin */
 } cur;
 
-void aor_regfn_save_begin(int flags)
+void aor_regfn_save_begin(sip_msg_t *msg, int flags)
 {
+	struct lump_rpl **l;
 	int v;
+
+	/* the end of the reply lumps the script added before save() */
+	for(l = &msg->reply_lump; *l; l = &(*l)->next)
+		;
+	cur.mark = l;
 
 	cur.novary = (flags & 0x08) != 0;
 	cur.expires = (cfg_int("expires", &v) && v >= 0) ? v : -1;
@@ -263,11 +271,32 @@ static struct
 	int held;
 	int err;
 	long min;
-	int headers; /* the error reply's headers are added */
+	int headers;			/* the error reply's headers are added */
+	struct lump_rpl *lumps; /* save()'s reply headers, off the message */
 } held;
+
+static void lumps_free(void)
+{
+	struct lump_rpl *l;
+
+	while((l = held.lumps) != NULL) {
+		held.lumps = l->next;
+		free_lump_rpl(l);
+	}
+}
 
 void aor_regfn_hold(sip_msg_t *msg, int err, long min, int prepared)
 {
+	/* a reply held for an earlier request and never sent */
+	lumps_free();
+	if(!prepared && cur.mark != NULL) {
+		held.lumps = *cur.mark;
+		*cur.mark = NULL;
+		/* a failed save() lists no bindings */
+		if(err < 0)
+			lumps_free();
+	}
+	cur.mark = NULL;
 	held.msg_id = msg->id;
 	held.pid = msg->pid;
 	held.held = 1;
@@ -282,11 +311,18 @@ void aor_regfn_hold(sip_msg_t *msg, int err, long min, int prepared)
 
 int ki_aor_reg_send_reply(sip_msg_t *msg)
 {
+	struct lump_rpl **l;
+
 	if(!held.held || held.msg_id != msg->id || held.pid != msg->pid) {
 		LM_WARN("reg_send_reply: no save() with flag 0x02 for this request\n");
 		return -1;
 	}
 	held.held = 0;
+	/* save()'s headers after the script's, as stock adds its Contacts */
+	for(l = &msg->reply_lump; *l; l = &(*l)->next)
+		;
+	*l = held.lumps;
+	held.lumps = NULL;
 	if(held.err < 0 && !held.headers)
 		aor_reply_error_headers(msg, held.err, held.min);
 	return aor_reply_send(msg, held.err) < 0 ? -1 : 1;

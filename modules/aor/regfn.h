@@ -27,9 +27,10 @@
  * registrar's xavp_rcd_helper (lookup.c). Nothing when xavp_rcd is unset. */
 void aor_regfn_rcd(const aor_binding_t *b, time_t now);
 
-/* Starts a save() with flags: reads the xavp_cfg overrides (expires, q,
- * max_contacts) of this request and notes flag 0x08 (no variation). */
-void aor_regfn_save_begin(int flags);
+/* Starts a save() of msg with flags: reads the xavp_cfg overrides
+ * (expires, q, max_contacts) of this request, notes flag 0x08 (no
+ * variation) and where the reply headers save() adds will begin. */
+void aor_regfn_save_begin(sip_msg_t *msg, int flags);
 
 /* The expiry of one contact (aor_expires_vary) with this request's
  * xavp_cfg expires, the configured ranges and a random draw. */
@@ -55,8 +56,10 @@ struct socket_info *aor_regfn_socket(sip_msg_t *msg);
 int aor_regfn_path_received(const str *path, char *buf, int size, str *out);
 
 /* save() with flag 0x02 keeps its outcome (err 0 or an AOR_E_*, min for
- * Min-Expires) for reg_send_reply() on the same message; with flag 0x10
- * the error reply's headers are added now (the 200's always are). */
+ * Min-Expires) for reg_send_reply() on the same message. Without prepared
+ * (flag 0x10) the reply headers save() added are taken off the message
+ * and kept for reg_send_reply(), as stock keeps its Contact buffer; with
+ * it they stay, and an error reply's are added now. */
 void aor_regfn_hold(sip_msg_t *msg, int err, long min, int prepared);
 
 /* reg_send_reply(): sends the reply the last save() with flag 0x02 held

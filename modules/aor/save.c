@@ -635,7 +635,7 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 	memset(&req, 0, sizeof(req));
 	req.now = aor_now();
 	req.only_this = (flags & SAVE_ONLY_THIS) != 0;
-	aor_regfn_save_begin(flags);
+	aor_regfn_save_begin(msg, flags);
 	ret = parse_request(msg, uri, &req, keybuf, &echo_path, &min);
 	if(ret < 0)
 		goto error;

@@ -70,6 +70,11 @@ REGISTER = XAVP_CFG + """
         save("location", "0x02");
         exit;
     }
+    if($hdr(X-Op) == "own") {
+        save("location", "0x02");
+        sl_send_reply("298", "Own");
+        exit;
+    }
     if($hdr(X-Op) == "prepare") {
         save("location", "0x12");
         sl_send_reply("299", "Prepared");
@@ -329,6 +334,19 @@ def test_save_flag_0x12_prepares_the_reply_headers(pair, user):
         cts = r[impl].contacts()
         assert [x.uri for x in cts] == ["sip:%s@127.0.0.1:5079" % user]
         assert near(cts[0].expires, 300)
+
+
+def test_save_flag_2_keeps_the_contacts_for_reg_send_reply(pair, user):
+    """0x02 without 0x10: the script's own reply lists no Contact (stock
+    keeps them in its contact buffer until reg_send_reply())."""
+    def run(k, c):
+        ct = "sip:%s@127.0.0.1:5096" % user
+        rep = c.register(k.aor(user), [ct], headers=[("X-Op", "own")])
+        return rep.status, rep.contacts(), \
+            [x.uri for x in c.query(k.aor(user)).contacts()]
+    r = both(pair, run)
+    assert r["stock"] == r["aor"] == (
+        298, [], ["sip:%s@127.0.0.1:5096" % user])
 
 
 def test_save_flag_0x10_alone_replies(pair, user):
