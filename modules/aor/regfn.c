@@ -96,13 +96,14 @@ static void rcd_add(const char *name, sr_xval_t *v, sr_xavp_t **list)
 		LM_ERR("cannot add %s to xavp %s\n", name, aor_params.xavp_rcd);
 }
 
-static void rcd_add_str(const char *name, str s, sr_xavp_t **list)
+static void rcd_add_str(const char *name, const str *s, sr_xavp_t **list)
 {
 	sr_xval_t v;
 
 	memset(&v, 0, sizeof(v));
 	v.type = SR_XTYPE_STR;
-	v.v.s = s;
+	v.v.s.s = s->s;
+	v.v.s.len = s->len;
 	rcd_add(name, &v, list);
 }
 
@@ -123,13 +124,14 @@ void aor_regfn_rcd(const aor_binding_t *b, time_t now)
 	if(!(mask & RCD_RUID)) {
 		s.s = rb;
 		s.len = aor_ruid_fmt(b->id, rb);
-		rcd_add_str("ruid", s, list);
+		rcd_add_str("ruid", &s, list);
 	}
 	s = aor_binding_get(b, AOR_F_RECEIVED);
 	if(!(mask & RCD_RECEIVED) && s.len > 0)
-		rcd_add_str("received", s, list);
+		rcd_add_str("received", &s, list);
+	s = aor_binding_get(b, AOR_F_URI);
 	if(!(mask & RCD_CONTACT))
-		rcd_add_str("contact", aor_binding_get(b, AOR_F_URI), list);
+		rcd_add_str("contact", &s, list);
 	if(!(mask & RCD_EXPIRES)) {
 		memset(&v, 0, sizeof(v));
 		v.type = SR_XTYPE_INT;
@@ -139,7 +141,7 @@ void aor_regfn_rcd(const aor_binding_t *b, time_t now)
 	}
 	s = aor_binding_get(b, AOR_F_PATH);
 	if(!(mask & RCD_PATH) && s.len > 0)
-		rcd_add_str("path", s, list);
+		rcd_add_str("path", &s, list);
 	if(top != NULL || fresh == NULL)
 		return;
 	memset(&v, 0, sizeof(v));
