@@ -29,6 +29,7 @@
 #include "ops.h"
 #include "params.h"
 #include "reply.h"
+#include "regfn.h"
 #include "save.h"
 #include "events.h"
 #include "hash.h"
@@ -62,6 +63,13 @@ static int fixup_fetch(void **param, int param_no);
 static int w_aor_reg_fetch_contacts(
 		sip_msg_t *msg, char *table, char *uri, char *profile);
 static int w_aor_reg_free_contacts(sip_msg_t *msg, char *profile, char *p2);
+static int fixup_registered(void **param, int param_no);
+static int w_aor_lookup_to_dset(sip_msg_t *msg, char *table, char *uri);
+static int w_aor_lookup_to_dset1(sip_msg_t *msg, char *table, char *p2);
+static int w_aor_registered3(sip_msg_t *msg, char *table, char *uri, char *m);
+static int w_aor_registered4(
+		sip_msg_t *msg, char *table, char *uri, char *m, char *a);
+static int w_aor_reg_send_reply(sip_msg_t *msg, char *p1, char *p2);
 
 /* clang-format off */
 static cmd_export_t cmds[] = {
@@ -86,6 +94,16 @@ static cmd_export_t cmds[] = {
 		fixup_fetch, 0, REQUEST_ROUTE | FAILURE_ROUTE},
 	{"reg_free_contacts", (cmd_function)w_aor_reg_free_contacts, 1,
 		fixup_str_null, 0, REQUEST_ROUTE | FAILURE_ROUTE},
+	{"lookup_to_dset", (cmd_function)w_aor_lookup_to_dset1, 1, fixup_lookup,
+		0, REQUEST_ROUTE | FAILURE_ROUTE},
+	{"lookup_to_dset", (cmd_function)w_aor_lookup_to_dset, 2, fixup_lookup,
+		0, REQUEST_ROUTE | FAILURE_ROUTE},
+	{"registered", (cmd_function)w_aor_registered3, 3, fixup_registered, 0,
+		ANY_ROUTE},
+	{"registered", (cmd_function)w_aor_registered4, 4, fixup_registered, 0,
+		ANY_ROUTE},
+	{"reg_send_reply", (cmd_function)w_aor_reg_send_reply, 0, 0, 0,
+		REQUEST_ROUTE | FAILURE_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -123,6 +141,13 @@ static param_export_t params[] = {
 	{"preload", PARAM_STRING | PARAM_USE_FUNC, (void *)aor_preload_param},
 	{"handle_lost_tcp", PARAM_INT, &aor_params.handle_lost_tcp},
 	{"close_expired_tcp", PARAM_INT, &aor_params.close_expired_tcp},
+	{"xavp_cfg", PARAM_STRING, &aor_params.xavp_cfg},
+	{"xavp_rcd", PARAM_STRING, &aor_params.xavp_rcd},
+	{"xavp_rcd_mask", PARAM_INT, &aor_params.xavp_rcd_mask},
+	{"path_use_received", PARAM_INT, &aor_params.path_use_received},
+	{"default_expires_range", PARAM_INT, &aor_params.default_expires_range},
+	{"expires_range", PARAM_INT, &aor_params.expires_range},
+	{"sock_flag", PARAM_INT, &aor_params.sock_flag},
 	{0, 0, 0}
 };
 
@@ -328,12 +353,7 @@ static int w_aor_lookup(sip_msg_t *msg, char *table, char *uri)
 
 static int w_aor_registered(sip_msg_t *msg, char *table, char *uri)
 {
-	aor_table_t *t = (aor_table_t *)table;
-	str u;
-
-	if(get_str(msg, uri, &u) < 0)
-		return -1;
-	return ki_aor_registered(msg, &t->name, uri ? &u : NULL);
+	return w_aor_registered4(msg, table, uri, NULL, NULL);
 }
 
 static int w_aor_lookup_branches(sip_msg_t *msg, char *table, char *p2)
@@ -405,6 +425,57 @@ static int w_aor_reg_free_contacts(sip_msg_t *msg, char *profile, char *p2)
 	return ki_aor_reg_free_contacts(msg, (str *)profile);
 }
 
+static int fixup_registered(void **param, int param_no)
+{
+	if(param_no <= 2)
+		return fixup_lookup(param, param_no);
+	return fixup_igp_null(param, 1);
+}
+
+static int w_aor_lookup_to_dset(sip_msg_t *msg, char *table, char *uri)
+{
+	aor_table_t *t = (aor_table_t *)table;
+	str u;
+
+	/* as stock: a uri parameter that is empty is an error */
+	if(get_str(msg, uri, &u) < 0 || (uri && u.len <= 0))
+		return -1;
+	return aor_lookup_to_dset(msg, t, uri ? &u : NULL);
+}
+
+static int w_aor_lookup_to_dset1(sip_msg_t *msg, char *table, char *p2)
+{
+	return w_aor_lookup_to_dset(msg, table, NULL);
+}
+
+static int w_aor_registered4(
+		sip_msg_t *msg, char *table, char *uri, char *m, char *a)
+{
+	int match = 0, action = 0;
+	str u;
+
+	/* as stock: a uri parameter that is empty is an error */
+	if(get_str(msg, uri, &u) < 0 || (uri && u.len <= 0))
+		return -1;
+	if((m && fixup_get_ivalue(msg, (gparam_t *)m, &match) < 0)
+			|| (a && fixup_get_ivalue(msg, (gparam_t *)a, &action) < 0)) {
+		LM_ERR("cannot evaluate the match flags of registered()\n");
+		return -1;
+	}
+	return aor_regfn_registered(
+			msg, (aor_table_t *)table, uri ? &u : NULL, match, action);
+}
+
+static int w_aor_registered3(sip_msg_t *msg, char *table, char *uri, char *m)
+{
+	return w_aor_registered4(msg, table, uri, m, NULL);
+}
+
+static int w_aor_reg_send_reply(sip_msg_t *msg, char *p1, char *p2)
+{
+	return ki_aor_reg_send_reply(msg);
+}
+
 /* KEMI wrappers with the stock registrar's names */
 static int ki_save(sip_msg_t *msg, str *table, int flags)
 {
@@ -453,6 +524,14 @@ static sr_kemi_t sr_kemi_aor_exports[] = {
 		ki_aor_reg_fetch_contacts, KP(S, S, S)},
 	{str_init("aor"), str_init("reg_free_contacts"), I,
 		ki_aor_reg_free_contacts, KP(S, N, N)},
+	{str_init("aor"), str_init("lookup_to_dset"), I, ki_aor_lookup_to_dset,
+		KP(S, S, N)},
+	{str_init("aor"), str_init("registered_flags"), I,
+		ki_aor_registered_flags, KP(S, S, I)},
+	{str_init("aor"), str_init("registered_action"), I,
+		ki_aor_registered_action, {S, S, I, I, N, N}},
+	{str_init("aor"), str_init("reg_send_reply"), I, ki_aor_reg_send_reply,
+		KP(N, N, N)},
 	{{0, 0}, {0, 0}, 0, NULL, {0, 0, 0, 0, 0, 0}}
 };
 #undef S

@@ -23,6 +23,7 @@
 #include "lookup.h"
 #include "ops.h"
 #include "params.h"
+#include "regfn.h"
 #include "errors.h"
 #include "stats.h"
 #include "tcp.h"
@@ -176,9 +177,18 @@ static int filter_methods(sip_msg_t *msg, aor_binding_t **v, int n)
 	return k;
 }
 
-/* rewrites msg to the bindings of key: the first as R-URI (when ruri),
- * the rest as branches; 1 found, -1 none, -2 method not allowed, -3 error */
-static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int ruri)
+/* what route_to makes of the bindings */
+enum
+{
+	TO_BRANCHES = 0, /* all branches (lookup_branches) */
+	TO_RURI = 1,	 /* the first the R-URI, the rest branches (lookup) */
+	TO_DSET = 2		 /* all branches, none without append_branches, as
+					  * stock lookup_to_dset */
+};
+
+/* rewrites msg to the bindings of key as mode says; 1 found, -1 none, -2
+ * method not allowed, -3 error */
+static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
 {
 	aor_binding_t *v[AOR_COPY_MAX];
 	int n, i, first = 0;
@@ -195,13 +205,18 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int ruri)
 	if(n == 0)
 		return -2;
 	sort_bindings(v, n);
-	if(ruri) {
+	if(mode == TO_RURI) {
 		if(set_ruri_from(msg, v[0]) < 0)
 			return -3;
 		first = 1;
-		if(!aor_params.append_branches)
-			return 1;
 	}
+	/* as stock lookup_helper: xavp_rcd gets the binding that took the
+	 * R-URI (for lookup_branches, each AoR's first; stock runs lookup()
+	 * per branch) */
+	if(mode != TO_DSET && aor_params.xavp_rcd)
+		aor_regfn_rcd(v[0], aor_now());
+	if(mode != TO_BRANCHES && !aor_params.append_branches)
+		return 1;
 	for(i = first; i < n; i++)
 		if(add_branch(msg, v[i]) < 0)
 			return -3;
@@ -226,24 +241,35 @@ int aor_lookup(sip_msg_t *msg, aor_table_t *t, str *uri)
 				"lookup: cannot take an AoR from the %s", uri ? "uri" : "R-URI");
 		return -3;
 	}
-	ret = route_to(msg, t, &key, 1);
+	ret = route_to(msg, t, &key, TO_RURI);
 	aor_stat_add(ret == 1 ? AOR_ST_LOOKUP_FOUND : AOR_ST_LOOKUP_NOT_FOUND, 1);
 	return ret;
 }
 
 int ki_aor_registered(sip_msg_t *msg, str *table, str *uri)
 {
-	aor_binding_t *v[AOR_COPY_MAX];
-	char buf[AOR_KEY_BUF];
-	aor_table_t *t;
-	str key;
-	int n;
+	return ki_aor_registered_action(msg, table, uri, 0, 0);
+}
 
-	t = aor_table_get(table);
-	if(t == NULL || request_key(msg, uri, buf, &key) < 0)
-		return -1;
-	n = fetch(t, &key, v, aor_params.handle_lost_tcp ? AOR_COPY_MAX : 1);
-	return n > 0 && aor_tcp_alive_filter(v, n) > 0 ? 1 : -1;
+int ki_aor_lookup_to_dset(sip_msg_t *msg, str *table, str *uri)
+{
+	aor_table_t *t = aor_table_get(table);
+
+	return t ? aor_lookup_to_dset(msg, t, uri) : -3;
+}
+
+int aor_lookup_to_dset(sip_msg_t *msg, aor_table_t *t, str *uri)
+{
+	char buf[AOR_KEY_BUF];
+	str key;
+
+	if(request_key(msg, uri, buf, &key) < 0) {
+		AOR_WARN_LIMITED("lookup_to_dset: cannot take an AoR from the %s",
+				uri ? "uri" : "R-URI");
+		return -3;
+	}
+	/* stock lookup_to_dset: every binding a branch, the R-URI untouched */
+	return route_to(msg, t, &key, TO_DSET);
 }
 
 int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
@@ -281,7 +307,8 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 	if(t == NULL)
 		return -3;
 	/* the R-URI first, then every branch that names a registered AoR */
-	if(request_key(msg, NULL, buf, &key) == 0 && route_to(msg, t, &key, 1) == 1)
+	if(request_key(msg, NULL, buf, &key) == 0
+			&& route_to(msg, t, &key, TO_RURI) == 1)
 		found = 1;
 	nb = nr_branches;
 	for(i = 0; i < nb; i++) {
@@ -294,7 +321,7 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 		u.len = len;
 		if(aor_params_key(&u, buf, &key) < 0)
 			continue;
-		ret = route_to(msg, t, &key, 0);
+		ret = route_to(msg, t, &key, TO_BRANCHES);
 		if(ret == 1) {
 			drop_sip_branch(i);
 			i--;

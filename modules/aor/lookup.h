@@ -24,8 +24,17 @@ int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri);
  * function): what ki_aor_lookup does after finding the table. */
 int aor_lookup(sip_msg_t *msg, aor_table_t *t, str *uri);
 
-/* registered(table[, uri]): 1 when the AoR has a live binding, else -1. */
+/* registered(table[, uri]): 1 when the AoR has a live binding (its
+ * fields then go to xavp_rcd, regfn.h), else -1. */
 int ki_aor_registered(sip_msg_t *msg, str *table, str *uri);
+
+/* lookup_to_dset(table[, uri]): lookup() that leaves the R-URI alone and
+ * makes every binding a branch (none without append_branches, as stock);
+ * returns as lookup(). */
+int ki_aor_lookup_to_dset(sip_msg_t *msg, str *table, str *uri);
+
+/* lookup_to_dset() in table t, found already (the fixup). */
+int aor_lookup_to_dset(sip_msg_t *msg, aor_table_t *t, str *uri);
 
 /* lookup_branches(table): lookup() of the R-URI and of every branch that
  * names a registered AoR. 1 when any was found, else -1. */

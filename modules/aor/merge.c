@@ -26,18 +26,46 @@ enum
 int aor_expires_resolve(
 		const aor_limits_t *lim, long long param, long long hdr, long long *out)
 {
+	return aor_expires_vary(lim, param, hdr, -1, -1, out);
+}
+
+/* e lowered by up to pct percent of itself, rnd hundredths into that span;
+ * float arithmetic as stock registrar's randomize_expires (sip_msg.c) */
+static long long vary(long long e, unsigned int pct, int rnd)
+{
+	long long lo;
+
+	if(pct == 0 || rnd < 0)
+		return e;
+	lo = (long long)((float)e - (float)pct / 100 * (float)e);
+	return (long long)((float)lo + (float)(rnd % 100) / 100 * (float)(e - lo));
+}
+
+int aor_expires_vary(const aor_limits_t *lim, long long param, long long hdr,
+		long long override, int rnd, long long *out)
+{
+	unsigned int pct;
 	long long e;
 
 	/* RFC 3261 10.3 step 8: the expires parameter, else the Expires header,
 	 * else a locally configured default */
-	e = param >= 0 ? param : hdr >= 0 ? hdr : (long long)lim->default_expires;
+	if(param >= 0 || hdr >= 0) {
+		e = param >= 0 ? param : hdr;
+		pct = lim->range;
+	} else {
+		e = lim->default_expires;
+		pct = lim->default_range;
+	}
+	/* 10.3 step 7: a binding asked with expiration 0 MUST be removed, so
+	 * the override (stock also applies it to removals) does not refresh */
+	if(override >= 0 && e != 0) {
+		e = override;
+		pct = 0;
+	}
 	if(e == 0) {
 		*out = 0;
 		return 0;
 	}
-	/* 10.3 step 8: the registrar MAY shorten the interval */
-	if(lim->max_expires && e > (long long)lim->max_expires)
-		e = lim->max_expires;
 	if(e < (long long)lim->min_expires) {
 		/* 10.3 step 7 / 10.2.8: too brief; 423 with Min-Expires */
 		if(lim->min_mode == AOR_MIN_REJECT) {
@@ -46,6 +74,13 @@ int aor_expires_resolve(
 		}
 		e = lim->min_expires;
 	}
+	/* 10.3 step 8: the registrar MAY shorten the interval (never lengthen:
+	 * the variation only lowers it) */
+	e = vary(e, pct, rnd);
+	if(e < (long long)lim->min_expires)
+		e = lim->min_expires;
+	if(lim->max_expires && e > (long long)lim->max_expires)
+		e = lim->max_expires;
 	*out = e;
 	return 0;
 }

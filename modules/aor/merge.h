@@ -41,6 +41,8 @@ typedef struct aor_limits
 	enum aor_policy policy;
 	unsigned long max_bindings; /* table-wide, 0: no limit */
 	unsigned long shm_reserve;	/* bytes of shm new bindings leave free */
+	unsigned int default_range; /* % variation of default_expires */
+	unsigned int range;			/* % variation of a requested expires */
 } aor_limits_t;
 
 #define AOR_EXPIRES_PERMANENT (-2) /* aor.add with expires 0 */
@@ -100,6 +102,17 @@ typedef struct aor_plan
  * mode (then *out is min_expires, for the Min-Expires header). */
 int aor_expires_resolve(const aor_limits_t *lim, long long param, long long hdr,
 		long long *out);
+
+/* aor_expires_resolve with stock's overrides and variation: override (the
+ * xavp_cfg expires, -1 when not set) replaces a nonzero param, hdr or
+ * default (a removal stays one) and is never varied; otherwise a nonzero expiry at or above min_expires is lowered by
+ * up to default_range percent (when default_expires was used) or range
+ * percent (when the client asked), by rnd percent of that span (0..99, as
+ * stock's kam_rand() % 100; -1: no variation, save() flag 0x08), then
+ * raised to min_expires and clamped to max_expires. The caller draws rnd,
+ * so this stays deterministic. */
+int aor_expires_vary(const aor_limits_t *lim, long long param, long long hdr,
+		long long override, int rnd, long long *out);
 
 /* Applies req to rec (the record of req->aor, lock held) with plan as
  * scratch (req->ncontacts entries), every change through the store's

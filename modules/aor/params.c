@@ -58,6 +58,13 @@ struct aor_params aor_params = {
 	.snapshot_interval = 60,
 	.handle_lost_tcp = 0,
 	.close_expired_tcp = 0,
+	.xavp_cfg = NULL,
+	.xavp_rcd = NULL,
+	.xavp_rcd_mask = 0,
+	.path_use_received = 0,
+	.default_expires_range = 0,
+	.expires_range = 0,
+	.sock_flag = -1,
 };
 /* clang-format on */
 
@@ -107,6 +114,15 @@ static int is_ident(const char *s)
 {
 	for(; *s; s++)
 		if(!isalnum((unsigned char)*s) && strchr("_.:", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* an xavp name as the script writes it in $xavp(name=>...) */
+static int is_xavp_name(const char *s)
+{
+	for(; *s; s++)
+		if(!isalnum((unsigned char)*s) && *s != '_')
 			return 0;
 	return 1;
 }
@@ -190,6 +206,12 @@ int aor_params_check(void)
 	bad |= check_range("snapshot_interval", p->snapshot_interval, 0, 86400);
 	bad |= check_range("handle_lost_tcp", p->handle_lost_tcp, 0, 1);
 	bad |= check_range("close_expired_tcp", p->close_expired_tcp, 0, 1);
+	bad |= check_range("xavp_rcd_mask", p->xavp_rcd_mask, 0, 31);
+	bad |= check_range("path_use_received", p->path_use_received, 0, 1);
+	bad |= check_range(
+			"default_expires_range", p->default_expires_range, 0, 100);
+	bad |= check_range("expires_range", p->expires_range, 0, 100);
+	bad |= check_range("sock_flag", p->sock_flag, -1, 31);
 	/* accepted for drop-in use (stock usrloc's), not used */
 	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
 	bad |= check_range("db_mode", p->db_mode, 0, 3);
@@ -199,6 +221,8 @@ int aor_params_check(void)
 			"a token (RFC 3261 25.1)");
 	bad |= check_str(
 			"event_callback", p->event_callback, is_ident, "a function name");
+	bad |= check_str("xavp_cfg", p->xavp_cfg, is_xavp_name, "an xavp name");
+	bad |= check_str("xavp_rcd", p->xavp_rcd, is_xavp_name, "an xavp name");
 	if(p->max_expires && p->min_expires > p->max_expires) {
 		LM_ERR("modparam min_expires=%d above max_expires=%d\n", p->min_expires,
 				p->max_expires);
@@ -229,6 +253,8 @@ int aor_params_check(void)
 	/* 0: no limit of the operator's, yet never more than a reply lists */
 	aor_limits.max_contacts = p->max_contacts ? p->max_contacts : AOR_REC_MAX;
 	aor_limits.max_bindings = p->max_bindings;
+	aor_limits.default_range = p->default_expires_range;
+	aor_limits.range = p->expires_range;
 	/* a percentage of -m, as bytes */
 	aor_limits.shm_reserve = shm_mem_size / 100 * p->shm_reserve;
 	aor_key_opts.use_domain = p->use_domain;

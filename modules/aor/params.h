@@ -55,6 +55,14 @@ struct aor_params
 	int snapshot_interval;
 	int handle_lost_tcp;
 	int close_expired_tcp;
+	/* stock registrar's script features (regfn.c) */
+	char *xavp_cfg;
+	char *xavp_rcd;
+	int xavp_rcd_mask;
+	int path_use_received;
+	int default_expires_range;
+	int expires_range;
+	int sock_flag;
 };
 
 extern struct aor_params aor_params;

@@ -35,6 +35,7 @@
 #include "params.h"
 #include "save.h"
 #include "errors.h"
+#include "regfn.h"
 #include "reply.h"
 #include "stats.h"
 #include "uas.h"
@@ -89,7 +90,11 @@ static str unquote(str v)
 static int contact_q(const contact_t *c, int16_t *q)
 {
 	qvalue_t v;
+	int ret;
 
+	/* xavp_cfg q (stock calc_contact_q) wins over the contact's */
+	if((ret = aor_regfn_q(q)) != 0)
+		return ret < 0 ? ret : 0;
 	if(c->q == NULL) {
 		*q = aor_params.default_q;
 		return 0;
@@ -174,7 +179,7 @@ static int contact_fill(const contact_t *c, long long hdr, uint32_t allow,
 		return ret;
 	if((ret = contact_expires(c, &param)) < 0)
 		return ret;
-	ret = aor_expires_resolve(&aor_limits, param, hdr, &o->expires);
+	ret = aor_regfn_expires(param, hdr, &o->expires);
 	if(ret < 0) {
 		*min = (long)o->expires;
 		return ret;
@@ -454,6 +459,23 @@ static void set_received(sip_msg_t *msg, aor_regreq_t *req)
 			msg->rcv.proto == PROTO_UDP ? "" : proto2a(msg->rcv.proto));
 }
 
+/* path_use_received (stock build_path_vector): the received parameter of
+ * the first Path hop is the UA's address, and the binding is NAT-flagged */
+static int path_received(aor_regreq_t *req)
+{
+	static char buf[AOR_MAX_URI];
+	str r;
+	int ret;
+
+	ret = aor_regfn_path_received(&req->path, buf, sizeof(buf), &r);
+	if(ret <= 0)
+		return ret;
+	req->received = r;
+	if(aor_params.nat_bflag >= 0)
+		req->cflags |= 1u << aor_params.nat_bflag;
+	return 0;
+}
+
 /* RFC 3261 18.3: a datagram that ends before the body its Content-Length
  * announces is an error (400) */
 static int body_complete(sip_msg_t *msg)
@@ -521,6 +543,7 @@ static int cseq_method_ok(sip_msg_t *msg)
 static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 		char *keybuf, str *echo_path, long *min, str *extra)
 {
+	struct socket_info *si;
 	unsigned int cseq;
 	long long hdr;
 	str s;
@@ -570,13 +593,18 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 		req->sock = msg->rcv.bind_address;
 		req->sock_str = msg->rcv.bind_address->sock_str;
 	}
+	/* sock_flag: the socket xavp_cfg names, as stock */
+	if((si = aor_regfn_socket(msg)) != NULL) {
+		req->sock = si;
+		req->sock_str = si->sock_str;
+	}
 	/* the connection a connection-bound binding is reached over (as
 	 * stock's tcpconn_id); 0 for UDP and SCTP */
 	if(msg->rcv.proto == PROTO_TCP || msg->rcv.proto == PROTO_TLS
 			|| msg->rcv.proto == PROTO_WS || msg->rcv.proto == PROTO_WSS)
 		req->conn_id = msg->rcv.proto_reserved1;
 	getbflagsval(0, &req->cflags);
-	return 0;
+	return path_received(req);
 }
 
 /* Applies req under its slot lock (ops.c) and copies the result out.
@@ -586,15 +614,19 @@ static int apply(aor_table_t *t, aor_regreq_t *req, aor_binding_t ***out)
 	static aor_binding_t *copies[AOR_REC_MAX];
 
 	*out = copies;
-	return aor_ops_save(t, req, &aor_limits, plan, AOR_ORIG_LOCAL, copies,
-			AOR_REC_MAX);
+	return aor_ops_save(t, req, aor_regfn_limits(), plan, AOR_ORIG_LOCAL,
+			copies, AOR_REC_MAX);
 }
 
 static int finish(
 		sip_msg_t *msg, int flags, int err, long min, const str *extra)
 {
-	if(flags & (SAVE_NOREPLY | SAVE_PREPARE))
+	/* stock: 0x02 sends nothing (reg_send_reply() may, later); 0x10 adds
+	 * the reply's headers now, and only with 0x02 */
+	if(flags & SAVE_NOREPLY) {
+		aor_regfn_hold(msg, err, min, extra, flags & SAVE_PREPARE);
 		return 0;
+	}
 	if(err < 0)
 		aor_reply_error_headers(msg, err, min, extra);
 	return aor_reply_send(msg, err);
@@ -625,11 +657,12 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 	aor_binding_t **b = NULL;
 	str echo_path = STR_NULL, extra = STR_NULL;
 	long min = 0;
-	int ret, n, done;
+	int ret, n, done, i;
 
 	memset(&req, 0, sizeof(req));
 	req.now = aor_now();
 	req.only_this = (flags & SAVE_ONLY_THIS) != 0;
+	aor_regfn_save_begin(msg, flags);
 	ret = parse_request(msg, uri, &req, keybuf, &echo_path, &min, &extra);
 	if(ret < 0)
 		goto error;
@@ -645,6 +678,9 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 		ret = AOR_E_INTERNAL;
 		goto error;
 	}
+	/* as stock's build_contact: xavp_rcd gets every binding the 200 lists */
+	for(i = 0; i < n; i++)
+		aor_regfn_rcd(b[i], req.now);
 	aor_stat_add(AOR_ST_ACCEPTED, 1);
 	/* read before an event route's save() reuses the plan */
 	done = aor_merge_result(&req, plan);

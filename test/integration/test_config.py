@@ -199,6 +199,15 @@ BAD_MODPARAMS = [
     ("handle_lost_tcp", 2),
     ("handle_lost_tcp", -1),
     ("close_expired_tcp", 2),
+    ("xavp_cfg", "reg=>x"),
+    ("xavp_rcd", "no such!"),
+    ("xavp_rcd_mask", -1),
+    ("xavp_rcd_mask", 32),
+    ("path_use_received", 2),
+    ("default_expires_range", -1),
+    ("default_expires_range", 101),
+    ("expires_range", 101),
+    ("sock_flag", 32),
 ]
 NOT_CHECKED = {"db_url"}
 

@@ -1037,6 +1037,87 @@ TEST(merge_result_as_stock)
 	aor_table_free(t);
 }
 
+/* stock's expires_range: a requested interval lowered by up to range
+ * percent, rnd hundredths into that span; 10.3 step 8 lets a registrar
+ * shorten, never lengthen */
+TEST(expires_vary_lowers_a_requested_interval_within_range)
+{
+	aor_limits_t lim = lim_default;
+	long long out;
+	int rnd;
+
+	lim.range = 20;
+	ASSERT_EQ(aor_expires_vary(&lim, 1000, -1, -1, 0, &out), 0);
+	ASSERT_EQ(out, 800);
+	ASSERT_EQ(aor_expires_vary(&lim, -1, 1000, -1, 50, &out), 0);
+	ASSERT_EQ(out, 900);
+	ASSERT_EQ(aor_expires_vary(&lim, 1000, -1, -1, 99, &out), 0);
+	ASSERT_EQ(out, 998);
+	for(rnd = 0; rnd < 100; rnd++) {
+		ASSERT_EQ(aor_expires_vary(&lim, 3600, -1, -1, rnd, &out), 0);
+		ASSERT(out >= 2880 && out <= 3600);
+	}
+	/* default_expires varies by default_range, not range */
+	ASSERT_EQ(aor_expires_vary(&lim, -1, -1, -1, 0, &out), 0);
+	ASSERT_EQ(out, 3600);
+	lim.default_range = 50;
+	ASSERT_EQ(aor_expires_vary(&lim, -1, -1, -1, 0, &out), 0);
+	ASSERT_EQ(out, 1800);
+}
+
+/* save() flag 0x08 (rnd -1) and an xavp_cfg override are never varied */
+TEST(expires_vary_none_with_no_variation_or_override)
+{
+	aor_limits_t lim = lim_default;
+	long long out;
+
+	lim.range = 50;
+	lim.default_range = 50;
+	ASSERT_EQ(aor_expires_vary(&lim, 1000, -1, -1, -1, &out), 0);
+	ASSERT_EQ(out, 1000);
+	ASSERT_EQ(aor_expires_vary(&lim, -1, -1, -1, -1, &out), 0);
+	ASSERT_EQ(out, 3600);
+	/* the override wins over the parameter and the header */
+	ASSERT_EQ(aor_expires_vary(&lim, 1000, 500, 700, 0, &out), 0);
+	ASSERT_EQ(out, 700);
+	ASSERT_EQ(aor_expires_vary(&lim, 1000, 500, 0, 0, &out), 0);
+	ASSERT_EQ(out, 0);
+	ASSERT_EQ(aor_expires_vary(&lim, -1, -1, 700, 0, &out), 0);
+	ASSERT_EQ(out, 700);
+}
+
+/* RFC 3261 10.3 step 7: a binding whose expiration is zero "MUST be
+ * removed"; stock's xavp_cfg expires refreshes it instead (registrar
+ * sip_msg.c:256), ours leaves the removal alone */
+TEST(expires_vary_override_keeps_a_removal)
+{
+	long long out = -99;
+
+	ASSERT_EQ(aor_expires_vary(&lim_default, 0, 600, 500, 0, &out), 0);
+	ASSERT_EQ(out, 0);
+	ASSERT_EQ(aor_expires_vary(&lim_default, -1, 0, 500, 0, &out), 0);
+	ASSERT_EQ(out, 0);
+}
+
+/* the varied value stays within min_expires and max_expires */
+TEST(expires_vary_stays_within_min_and_max)
+{
+	aor_limits_t lim = lim_default;
+	long long out;
+
+	lim.range = 90;
+	ASSERT_EQ(aor_expires_vary(&lim, 100, -1, -1, 0, &out), 0);
+	ASSERT_EQ(out, 60);
+	ASSERT_EQ(aor_expires_vary(&lim, 100000, -1, -1, 99, &out), 0);
+	ASSERT_EQ(out, 7200);
+	/* zero still removes; below min still 423 in reject mode */
+	ASSERT_EQ(aor_expires_vary(&lim, 0, -1, -1, 0, &out), 0);
+	ASSERT_EQ(out, 0);
+	lim.min_mode = AOR_MIN_REJECT;
+	ASSERT_EQ(aor_expires_vary(&lim, 30, -1, -1, 0, &out), AOR_E_TOO_BRIEF);
+	ASSERT_EQ(out, 60);
+}
+
 int main(int argc, char **argv)
 {
 	return unit_run(argc > 1 ? argv[1] : NULL);
