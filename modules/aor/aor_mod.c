@@ -35,6 +35,8 @@
 #include "persist.h"
 #include "rpc.h"
 #include "stats.h"
+#include "ulapi.h"
+#include "ulapi_reg.h"
 
 MODULE_VERSION
 
@@ -75,6 +77,10 @@ static cmd_export_t cmds[] = {
 		ANY_ROUTE},
 	{"unregister", (cmd_function)w_aor_unregister, 3, fixup_unregister, 0,
 		ANY_ROUTE},
+	/* the C APIs of usrloc and registrar, for other modules (not the
+	 * script: no route may call them) */
+	{"ul_bind_usrloc", (cmd_function)aor_ul_bind, 1, 0, 0, 0},
+	{"bind_registrar", (cmd_function)aor_bind_registrar, 0, 0, 0, 0},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -156,6 +162,8 @@ static int mod_init(void)
 		LM_ERR("cannot register the aor.* RPC commands\n");
 		return -1;
 	}
+	if(aor_ulapi_init() < 0)
+		return -1;
 	/* last: the snapshot fills the tables the steps above made */
 	if(aor_persist_init() < 0)
 		return -1;
@@ -189,6 +197,7 @@ static void mod_destroy(void)
 	if(aor_tables() == NULL)
 		return;
 	aor_persist_destroy();
+	aor_ulapi_destroy();
 	aor_ops_destroy();
 	aor_journal_reset_subscribers();
 }

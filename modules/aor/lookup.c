@@ -298,3 +298,14 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 	}
 	return found ? 1 : -1;
 }
+
+int aor_lookup_to_dset(sip_msg_t *msg, aor_table_t *t, str *uri)
+{
+	char buf[AOR_KEY_BUF];
+	str key;
+
+	if(request_key(msg, uri, buf, &key) < 0)
+		return -3;
+	/* stock's lookup_to_dset: every binding a branch, the R-URI kept */
+	return route_to(msg, t, &key, 0);
+}

@@ -35,4 +35,9 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table);
  * with ruid). 1 when something was removed, -1 bad arguments, -3 none. */
 int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid);
 
+/* stock's lookup_to_dset (registrar API): every live binding of the AoR
+ * of uri (the R-URI when NULL) added as a branch, the R-URI unchanged.
+ * 1 found, -1 none, -2 method not allowed, -3 error. */
+int aor_lookup_to_dset(sip_msg_t *msg, aor_table_t *t, str *uri);
+
 #endif /* AOR_LOOKUP_H */

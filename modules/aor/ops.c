@@ -489,3 +489,67 @@ void aor_table_unlock_all(aor_table_t *t)
 	for(i = 0; i <= t->lock_mask; i++)
 		aor_lockset_release(t->locks, i);
 }
+
+/* ------------------------------------------------------------------ */
+/* reads for the usrloc C API                                          */
+
+long aor_table_visit_stride(aor_table_t *t, uint32_t first, uint32_t step,
+		aor_scan_cb cb, void *arg)
+{
+	uint64_t cursor;
+	uint32_t size, pos;
+	long n = 0;
+
+	if(step == 0)
+		step = 1;
+	size = aor_table_size(t);
+	/* bounded: size / step slots, one lock hold each; the cursor of a slot
+	 * is its index, so aor_slot_visit takes exactly slot pos */
+	for(pos = first; pos < size; pos += step) {
+		cursor = pos;
+		slot_lock(t, pos);
+		aor_slot_visit(t, &cursor, cb, arg);
+		slot_unlock(t, pos);
+		n++;
+		if(pos > UINT32_MAX - step)
+			break;
+	}
+	return n;
+}
+
+typedef struct id_find
+{
+	uint32_t hash;
+	uint64_t id;
+	const aor_binding_t *b;
+} id_find_t;
+
+static void id_find_cb(const aor_binding_t *b, void *arg)
+{
+	id_find_t *f = arg;
+
+	if(f->b == NULL && b->hash == f->hash && b->id == f->id)
+		f->b = b;
+}
+
+int aor_ops_fetch_id(aor_table_t *t, uint32_t hash, uint64_t id, time_t now,
+		aor_binding_t **out, int max)
+{
+	id_find_t f = {hash, id, NULL};
+	uint64_t cursor = hash;
+	aor_rec_t rec;
+	str key;
+	int n = 0;
+
+	aor_table_lock(t, hash);
+	/* the slot of hash holds the binding, if any; its record follows */
+	aor_slot_visit(t, &cursor, id_find_cb, &f);
+	if(f.b) {
+		key = aor_binding_get(f.b, AOR_F_AOR);
+		aor_table_find(t, hash, &key, &rec);
+		n = rec.n ? aor_rec_copy(&rec, now, &fetch_copies, out, max) : 0;
+	}
+	aor_table_unlock(t, hash);
+	local_track();
+	return n;
+}

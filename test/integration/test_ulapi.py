@@ -1,0 +1,252 @@
+"""The usrloc and registrar C APIs served by aor, with the real consumer
+modules from Debian's packages (nathelper, tsilo), stock usrloc+registrar
+as the oracle in the same run.
+
+nathelper (natping_interval, ping_nated_only, nat_bflag, sipping_bflag, as
+Debian's kamailio.cfg sets them with WITH_NAT / WITH_NATSIPPING) walks the
+location store every interval through get_all_ucontacts (stock's packed
+layout, partitions by set_max_partition) and sends keepalives to the
+NATed contacts' received addresses (RFC 5626 section 3.5 keepalives are
+what it approximates); SIP OPTIONS pings carry ruid and aorhash and their
+replies come back through refresh_keepalive.
+"""
+
+import socket
+import threading
+import time
+
+import pytest
+
+import sip
+
+# nathelper and registrar settings of Debian's kamailio.cfg (WITH_NAT):
+# FLB_NATB 6, FLB_NATSIPPING 7, $avp(RECEIVED); natping_interval 30 there,
+# 2 here so that a test sees several rounds
+FLB_NATB = 6
+FLB_NATSIPPING = 7
+NATPING_INTERVAL = 2
+
+REGISTER_NAT = """
+        force_rport();
+        if(nat_uac_test("19")) {
+            fix_nated_register();
+            setbflag(%(natb)d);
+%(sipping)s
+        }
+        if(!save("location")) {
+            xlog("L_INFO", "save failed\\n");
+        }
+        exit;
+"""
+
+
+def nat_kamailio(factory, impl, sipping=False, nated_only=1):
+    extra = """
+loadmodule "nathelper.so"
+modparam("nathelper", "received_avp", "$avp(RECEIVED)")
+modparam("nathelper", "natping_interval", %(interval)d)
+modparam("nathelper", "ping_nated_only", %(nated_only)d)
+""" % {"interval": NATPING_INTERVAL, "nated_only": nated_only}
+    if sipping:
+        extra += """
+modparam("nathelper", "sipping_bflag", %d)
+modparam("nathelper", "sipping_from", "sip:pinger@kamailio.org")
+""" % FLB_NATSIPPING
+    register = REGISTER_NAT % {
+        "natb": FLB_NATB,
+        "sipping": ("            setbflag(%d);" % FLB_NATSIPPING)
+        if sipping else ""}
+    return factory(impl=impl, extra=extra, register=register, modparams={
+        "nat_bflag": FLB_NATB, "received_avp": "$avp(RECEIVED)",
+        "nat_source": 0, "min_expires_mode": 0, "case_sensitive": 0})
+
+
+class Listener:
+    """Collects every datagram reaching a UDP socket (in a thread) for a
+    bounded time; answers SIP OPTIONS with 200 when asked to."""
+
+    def __init__(self, sock, answer=False):
+        self.sock = sock
+        self.answer = answer
+        self.got = []  # (monotonic time, source address, bytes)
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.got.append((time.monotonic(), addr, data))
+            if self.answer and data.startswith(b"OPTIONS "):
+                m = sip.Message(data, addr)
+                hdrs = [("Via", v) for v in m.get_all("via")]
+                hdrs += [("From", m.get("from")),
+                         ("To", m.get("to") + ";tag=ka"),
+                         ("Call-ID", m.get("call-id")),
+                         ("CSeq", m.get("cseq")), ("Content-Length", "0")]
+                self.sock.sendto(sip.build("SIP/2.0 200 OK", hdrs),
+                                 addr)
+
+    def run_for(self, seconds):
+        self.thread.start()
+        time.sleep(seconds)  # the observation window itself, not a wait
+        self.stop = True
+        self.thread.join(2)
+
+
+def nated_register(k, user, contact_port=None):
+    """REGISTER from a socket whose Via and Contact name another port, as a
+    phone behind a NAT does: nat_uac_test("19") flags it. Returns the
+    client (its socket is the NAT's public side) and the Contact URI."""
+    c = sip.Client(k.port)
+    fake = contact_port or sip.free_udp_port()
+    uri = "sip:%s@127.0.0.1:%d" % (user, fake)
+    via = "SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport" % (fake, sip.new_branch())
+    r = c.register(k.aor(user), [uri], expires=3600, override={"Via": via})
+    assert r.status == 200, r
+    return c, uri
+
+
+def plain_register(k, user):
+    c = sip.Client(k.port)
+    uri = "sip:%s@127.0.0.1:%d" % (user, c.port)
+    r = c.register(k.aor(user), [uri], expires=3600)
+    assert r.status == 200, r
+    return c, uri
+
+
+def pattern(listener, t0):
+    """What reached the socket: [(kind, rounded second of arrival)], kind
+    'ka' for nathelper's 4-byte keepalive, else the request line."""
+    out = []
+    for t, addr, data in listener.got:
+        if data == b"\0\0\0\0":
+            kind = "ka"
+        else:
+            kind = data.split(b"\r\n", 1)[0].decode(errors="replace")
+        out.append((kind, t - t0, addr))
+    return out
+
+
+def observe(kams, users, sipping=False, window=3 * NATPING_INTERVAL + 0.5):
+    """Registers a NATed and a plain client with each Kamailio of kams
+    (impl -> Kamailio) and listens to all of them at once for window
+    seconds. Returns {impl: {"nat": pattern, "plain": pattern, ...}}."""
+    runs = {}
+    for impl, k in kams.items():
+        nc, nuri = nated_register(k, users[0])
+        pc, puri = plain_register(k, users[1])
+        runs[impl] = {"nat_client": nc, "plain_client": pc, "nat_uri": nuri,
+                      "nat_l": Listener(nc.sock, answer=sipping),
+                      "plain_l": Listener(pc.sock, answer=sipping)}
+    t0 = time.monotonic()
+    threads = []
+    for r in runs.values():
+        for key in ("nat_l", "plain_l"):
+            th = threading.Thread(target=r[key].run_for, args=(window,))
+            th.start()
+            threads.append(th)
+    for th in threads:
+        th.join(window + 5)
+    out = {}
+    for impl, r in runs.items():
+        out[impl] = {"nat": pattern(r["nat_l"], t0),
+                     "plain": pattern(r["plain_l"], t0),
+                     "nat_uri": r["nat_uri"], "raw": r["nat_l"].got,
+                     "port": r["nat_client"].port}
+        r["nat_client"].close()
+        r["plain_client"].close()
+    return out
+
+
+def test_nathelper_keepalives_reach_nated_contacts_as_with_stock(
+        kamailio_factory, user):
+    """nathelper binds ul_bind_usrloc of aor and pings, every
+    natping_interval, the contacts with nat_bflag at their received
+    address (the NAT's public side), not the plain ones: the same
+    datagrams, to the same places, at the same rate as with stock."""
+    kams = {impl: nat_kamailio(kamailio_factory, impl)
+            for impl in ("stock", "aor")}
+    res = observe(kams, [user + "n", user + "p"])
+    for impl in ("stock", "aor"):
+        kinds = [p[0] for p in res[impl]["nat"]]
+        assert res[impl]["plain"] == [], (impl, res[impl]["plain"])
+        assert kinds and set(kinds) == {"ka"}, (impl, res[impl]["nat"])
+    ns, na = len(res["stock"]["nat"]), len(res["aor"]["nat"])
+    # one keepalive per natping_interval: the window holds 3 rounds
+    assert ns >= 2 and abs(ns - na) <= 1, (res["stock"]["nat"],
+                                           res["aor"]["nat"])
+    # the keepalives come from the Kamailio's own socket, to our NAT side
+    for impl, k in kams.items():
+        assert {p[2] for p in res[impl]["nat"]} == {("127.0.0.1", k.port)}
+
+
+def test_ping_nated_only_0_pings_every_contact(kamailio_factory, user):
+    """ping_nated_only 0: get_all_ucontacts is asked with no flags, so the
+    plain contact is pinged too (at its Contact address), as with stock."""
+    kams = {impl: nat_kamailio(kamailio_factory, impl, nated_only=0)
+            for impl in ("stock", "aor")}
+    res = observe(kams, [user + "n", user + "p"])
+    for impl in ("stock", "aor"):
+        assert res[impl]["plain"], impl
+        assert res[impl]["nat"], impl
+    for kind in ("nat", "plain"):
+        ns, na = len(res["stock"][kind]), len(res["aor"][kind])
+        assert abs(ns - na) <= 1, (kind, res["stock"][kind], res["aor"][kind])
+
+
+def test_sipping_sends_options_to_the_received_address(kamailio_factory,
+                                                       user):
+    """sipping_bflag (WITH_NATSIPPING): nathelper sends SIP OPTIONS to the
+    NATed contact (Request-URI the Contact, sent to the received address,
+    From sipping_from with a tag of ruid-aorhash); the 200 that comes back
+    goes through refresh_keepalive. Same request line and rate as stock."""
+    kams = {impl: nat_kamailio(kamailio_factory, impl, sipping=True)
+            for impl in ("stock", "aor")}
+    res = observe(kams, [user + "n", user + "p"], sipping=True)
+    lines = {}
+    for impl in ("stock", "aor"):
+        assert res[impl]["plain"] == [], impl
+        got = res[impl]["nat"]
+        assert got, impl
+        kinds = {p[0] for p in got}
+        assert kinds == {"OPTIONS %s SIP/2.0" % res[impl]["nat_uri"]}, (
+            impl, kinds)
+        lines[impl] = len(got)
+        m = sip.Message(res[impl]["raw"][0][2])
+        assert m.get("from").startswith("sip:pinger@kamailio.org;tag=") or \
+            "pinger@kamailio.org" in m.get("from")
+        tag = m.get("from").split("tag=", 1)[1]
+        assert "-" in tag  # ruid-aorhash
+    assert abs(lines["stock"] - lines["aor"]) <= 1, lines
+    # and Kamailio is well after the replies went through refresh_keepalive
+    for k in kams.values():
+        assert k.alive()
+        with sip.Client(k.port) as c:
+            assert c.options().status == 200
+
+
+def test_nathelper_after_unregister_stops_pinging(kamailio_factory, user):
+    """A binding removed from the store is no longer returned by
+    get_all_ucontacts: no keepalive after the unregistration."""
+    k = nat_kamailio(kamailio_factory, "aor")
+    c, uri = nated_register(k, user)
+    l1 = Listener(c.sock)
+    l1.run_for(NATPING_INTERVAL + 0.5)
+    assert [p for p in pattern(l1, 0) if p[0] == "ka"]
+    via = "SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport" % (
+        int(uri.rsplit(":", 1)[1]), sip.new_branch())
+    data, cid, cs = c.request("REGISTER", "sip:127.0.0.1:%d" % k.port,
+                              k.aor(user), override={"Via": via},
+                              headers=[("Contact", "<%s>" % uri),
+                                       ("Expires", "0")])
+    assert c.transact(data, cid, cs).status == 200
+    l2 = Listener(c.sock)
+    l2.run_for(2 * NATPING_INTERVAL + 0.5)
+    assert [p for p in pattern(l2, 0) if p[0] == "ka"] == []
+    c.close()
