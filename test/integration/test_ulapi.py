@@ -250,3 +250,75 @@ def test_nathelper_after_unregister_stops_pinging(kamailio_factory, user):
     l2.run_for(2 * NATPING_INTERVAL + 0.5)
     assert [p for p in pattern(l2, 0) if p[0] == "ka"] == []
     c.close()
+
+
+# -- tsilo: bind_registrar's lookup_to_dset ---------------------------------
+
+TSILO_REGISTER = """
+        if(!save("location")) {
+            xlog("L_INFO", "save failed\\n");
+            exit;
+        }
+        ts_append("location", "$tu");
+        exit;
+"""
+
+TSILO_ROUTE = """
+    if(is_method("INVITE") && !lookup("location")) {
+        # a phone woken by a push registers later: keep the call
+        if(!t_newtran()) {
+            sl_reply_error();
+            exit;
+        }
+        ts_store();
+        # no t_suspend(): tm forwards no reply of a suspended
+        # transaction (t_reply.c, "Reply for suspended transaction")
+        exit;
+    }
+    if(!t_relay()) {
+        sl_reply_error();
+    }
+    exit;
+"""
+
+
+def test_tsilo_delivers_a_stored_invite_to_the_new_binding(
+        kamailio_factory, user):
+    """tsilo binds bind_registrar of aor: an INVITE to a user with no
+    binding is stored (ts_store) in its transaction; when the user registers,
+    ts_append -> lookup_to_dset adds the new binding as a branch and the
+    INVITE reaches it; the callee's 200 completes the call. Same as stock."""
+    for impl in ("stock", "aor"):
+        extra = 'loadmodule "tsilo.so"\n'
+        k = kamailio_factory(impl=impl, extra=extra, register=TSILO_REGISTER,
+                             route=TSILO_ROUTE, modparams={
+                                 "nat_source": 0, "min_expires_mode": 0,
+                                 "case_sensitive": 0})
+        caller = sip.Client(k.port)
+        with sip.Uas() as uas:
+            data, cid, cs = caller.request(
+                "INVITE", k.ruri(user), k.ruri(user),
+                from_="sip:caller@127.0.0.1", call_id=sip.token(16),
+                headers=[("Contact", "<sip:caller@127.0.0.1:%d>"
+                          % caller.port),
+                         ("Content-Type", "application/sdp")],
+                body="v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+                     "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n")
+            caller.send_raw(data)
+            # the INVITE waits: no final reply while nobody is registered
+            try:
+                early = caller.final_reply(cid, timeout=1.0)
+            except sip.Timeout:
+                early = None
+            assert early is None, (impl, early, k.log_tail(20))
+            assert not uas.received("INVITE")
+            with sip.Client(k.port) as reg:
+                r = reg.register(k.aor(user), [uas.contact(user)],
+                                 expires=300)
+                assert r.status == 200, (impl, r)
+            inv = uas.wait_for("INVITE", timeout=5.0)
+            assert inv is not None, impl
+            assert inv.ruri == uas.contact(user)
+            final = caller.final_reply(cid, cs, timeout=5.0)
+            assert final.status == 200, (impl, final)
+        caller.close()
