@@ -53,6 +53,12 @@ void aor_ul_contact_fill(ucontact_t *c, const aor_binding_t *b, str *aor,
 /* The name of table t as a usrloc domain name (stable, NUL-terminated). */
 str *aor_ul_domain_name(struct aor_table *t);
 
+/* While a callback of a removal (UL_CONTACT_DELETE, _EXPIRE) runs: the
+ * binding that left the store, so that get_urecord of its AoR still
+ * lists it, as stock's callbacks run before the contact is unlinked.
+ * NULL otherwise. (ulapi_cb.c) */
+const aor_binding_t *aor_ul_cb_removed(struct aor_table *t, const str *aor);
+
 /* register_ulcb (ulapi_cb.c) */
 int aor_ul_register_cb(int types, ul_cb f, void *param);
 int aor_ul_cb_init(void);

@@ -56,6 +56,21 @@ static ul_pending_t *pend_first = NULL, **pend_last = &pend_first;
 static int pend_n = 0;
 static unsigned long pend_dropped = 0;
 
+/* the removed binding whose callbacks are running (aor_ul_cb_removed) */
+static const ul_pending_t *removing = NULL;
+
+const aor_binding_t *aor_ul_cb_removed(aor_table_t *t, const str *aor)
+{
+	str k;
+
+	if(removing == NULL || removing->t != t || aor == NULL)
+		return NULL;
+	k = aor_binding_get(&removing->b, AOR_F_AOR);
+	if(k.len != aor->len || memcmp(k.s, aor->s, k.len) != 0)
+		return NULL;
+	return &removing->b;
+}
+
 static int kind_type(enum aor_change k)
 {
 	switch(k) {
@@ -114,9 +129,12 @@ static void run_one(ul_pending_t *p)
 	 * not send it back */
 	aor_ul_contact_fill(&uc, &p->b, &aor, aor_ul_domain_name(p->t), rbuf,
 			p->origin == AOR_ORIG_PEER ? FL_DMQRPL : FL_NONE);
+	if(p->type & (UL_CONTACT_DELETE | UL_CONTACT_EXPIRE))
+		removing = p;
 	for(i = 0; i < ncbs; i++)
 		if(cbs[i].types & p->type)
 			cbs[i].f(&uc, p->type, cbs[i].param);
+	removing = NULL;
 }
 
 /* Runs the callbacks of what is pending. The callbacks' own changes are

@@ -255,6 +255,7 @@ void aor_ul_release_urecord(urecord_t *r)
 int aor_ul_get_urecord(udomain_t *d, str *aor, urecord_t **r)
 {
 	aor_binding_t *v[AOR_REC_MAX];
+	const aor_binding_t *gone;
 	aor_table_t *t = aor_ul_table(d);
 	ul_mrec_t *m;
 	int n;
@@ -265,6 +266,9 @@ int aor_ul_get_urecord(udomain_t *d, str *aor, urecord_t **r)
 	n = aor_ops_fetch(t, aor, aor_now(), v, AOR_REC_MAX);
 	if(n < 0)
 		return -1;
+	/* in a callback of a removal the removed contact is still listed */
+	if(n < AOR_REC_MAX && (gone = aor_ul_cb_removed(t, aor)) != NULL)
+		v[n++] = (aor_binding_t *)gone;
 	if(n == 0)
 		return 1;
 	m = mrec_new(t, aor, v, n);

@@ -322,3 +322,135 @@ def test_tsilo_delivers_a_stored_invite_to_the_new_binding(
             final = caller.final_reply(cid, cs, timeout=5.0)
             assert final.status == 200, (impl, final)
         caller.close()
+
+
+# -- pua_reginfo: register_ulcb, get_urecord inside a callback --------------
+
+import os
+import shutil
+import xml.etree.ElementTree as ET
+
+DBTEXT = "/usr/share/kamailio/dbtext/kamailio"
+NS = "{urn:ietf:params:xml:ns:reginfo}"
+
+
+class PublishSink(Listener):
+    """A presence server stand-in: answers every PUBLISH 200 with an
+    entity tag and records the bodies."""
+
+    def __init__(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        super().__init__(s)
+        self.port = s.getsockname()[1]
+        self.bodies = []
+        self.n = 0
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            m = sip.Message(data, addr)
+            if m.is_reply or m.method != "PUBLISH":
+                continue
+            self.n += 1
+            hdrs = [("Via", v) for v in m.get_all("via")]
+            hdrs += [("From", m.get("from")), ("To", m.get("to") + ";tag=p"),
+                     ("Call-ID", m.get("call-id")), ("CSeq", m.get("cseq")),
+                     ("SIP-ETag", "e%d" % self.n), ("Expires", "3600")]
+            self.sock.sendto(sip.build("SIP/2.0 200 OK", hdrs), addr)
+            self.bodies.append(data.split(b"\r\n\r\n", 1)[1].decode())
+
+    def start(self):
+        self.thread.start()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def reginfo_summary(body):
+    """What a reginfo document says, without the parts that differ by
+    design or by the clock (ids are pointers, expires counts down)."""
+    root = ET.fromstring(body)
+    out = []
+    for reg in root.findall(NS + "registration"):
+        cs = []
+        for c in reg.findall(NS + "contact"):
+            cs.append((c.findtext(NS + "uri"), c.get("state"), c.get("event"),
+                       c.get("q"), c.get("callid"), c.get("cseq"),
+                       c.get("received")))
+        out.append((reg.get("aor"), reg.get("state"), sorted(cs)))
+    return (root.get("state"), out)
+
+
+def reginfo_kamailio(factory, impl, workdir, sink_port):
+    db = os.path.join(workdir, "dbtext-%s" % impl)
+    os.makedirs(db, exist_ok=True)
+    for t in ("pua", "version"):
+        shutil.copy(os.path.join(DBTEXT, t), db)
+    extra = """
+loadmodule "db_text.so"
+loadmodule "pua.so"
+loadmodule "pua_reginfo.so"
+modparam("pua", "db_url", "text://%(db)s")
+modparam("pua", "db_mode", 0)
+modparam("pua_reginfo", "default_domain", "127.0.0.1")
+modparam("pua_reginfo", "outbound_proxy", "sip:127.0.0.1:%(port)d")
+modparam("pua_reginfo", "server_address", "sip:reginfo@127.0.0.1")
+""" % {"db": db, "port": sink_port}
+    return factory(impl=impl, extra=extra, modparams={
+        "min_expires": 1, "timer_interval": 1, "nat_source": 0,
+        "min_expires_mode": 0, "case_sensitive": 0})
+
+
+def test_pua_reginfo_publishes_what_stock_publishes(kamailio_factory, user,
+                                                    tmp_path):
+    """pua_reginfo registers UL_CONTACT_INSERT/UPDATE/DELETE/EXPIRE
+    callbacks and, inside each, reads the record with get_urecord: a
+    registration, a refresh, an unregistration and an expiry each produce
+    one PUBLISH (RFC 3680 reginfo) with the same content as with stock,
+    the removed contact listed as terminated/unregistered."""
+    runs = {}
+    for impl in ("stock", "aor"):
+        sink = PublishSink()
+        sink.start()
+        k = reginfo_kamailio(kamailio_factory, impl, str(tmp_path), sink.port)
+        runs[impl] = (k, sink)
+    for impl, (k, sink) in runs.items():
+        c = sip.Client(k.port)
+        a = "sip:%s@127.0.0.1:%d" % (user, c.port)
+        steps = [(a, 300), (a, 300), (a, 0)]
+        for n, (uri, exp) in enumerate(steps, 1):
+            assert c.register(k.aor(user), [uri], expires=exp).status == 200
+            assert sip.wait_until(lambda: len(sink.bodies) >= n, 5), (
+                impl, n, sink.bodies)
+        # an expiry: a short binding the timer removes
+        b = "sip:%s@127.0.0.1:%d" % (user, c.port + 1)
+        cid = sip.token(16)
+        assert c.register(k.aor(user), [b], expires=2,
+                          call_id=cid).status == 200
+        assert sip.wait_until(lambda: len(sink.bodies) >= 5, 8), (
+            impl, sink.bodies)
+        c.close()
+    for impl, (k, sink) in runs.items():
+        sink.close()
+    got = {impl: [reginfo_summary(b) for b in sink.bodies[:5]]
+           for impl, (k, sink) in runs.items()}
+    # the Call-IDs are each client's: compare their shape, not value
+    # (and the Contact ports and CSeqs each client's own)
+    def norm(seq):
+        return [(st, [(aor, rs, [(cc[0].rsplit(":", 1)[0],) + cc[1:4]
+                                 + (cc[6],) for cc in cs])
+                      for aor, rs, cs in regs]) for st, regs in seq]
+    assert norm(got["aor"]) == norm(got["stock"]), got
+    events = [[cc[2] for reg in regs for cc in reg[2]]
+              for _, regs in got["aor"]]
+    assert events[0] == ["created"] and events[1] == ["refreshed"]
+    assert events[2] == ["unregistered"], got["aor"]
