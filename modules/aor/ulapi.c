@@ -239,6 +239,10 @@ int aor_ul_bind(usrloc_api_t *api)
 		LM_ERR("invalid parameter value\n");
 		return -1;
 	}
+	/* the API's locks and tables in shm, made only when a module binds
+	 * (its mod_init, before the fork): a config without one pays nothing */
+	if(aor_ul_rec_init() < 0)
+		return -1;
 	memset(api, 0, sizeof(*api));
 	api->use_domain = aor_params.use_domain;
 	/* our store is memory with its own snapshot: never a database mode
@@ -274,9 +278,7 @@ int aor_ul_bind(usrloc_api_t *api)
 
 int aor_ulapi_init(void)
 {
-	if(aor_ul_rec_init() < 0 || aor_ul_cb_init() < 0)
-		return -1;
-	return 0;
+	return aor_ul_cb_init();
 }
 
 void aor_ulapi_destroy(void)

@@ -50,6 +50,73 @@
 
 static rec_lock_set_t *ul_locks = NULL;
 
+/* Peers' ruids. dmq_usrloc replicates a contact with its node's ruid and
+ * later deletes it by that ruid; ours are made from our ids, so the
+ * peer's is remembered here: hash of the ruid -> our id and AoR hash, in
+ * a fixed table (a newer entry takes the place of an older one; a lost
+ * alias only means the contact waits for its expiry). Its lock is held
+ * for a few loads and stores, never across a call. */
+#define UL_ALIAS_LOG2 16
+typedef struct ul_alias
+{
+	uint64_t rhash; /* 0: free */
+	uint64_t id;
+	uint32_t aorhash;
+} ul_alias_t;
+static ul_alias_t *ul_aliases = NULL;
+static gen_lock_t *ul_alias_lock = NULL;
+
+static uint64_t ruid_hash(const str *ruid)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	int i;
+
+	for(i = 0; i < ruid->len; i++) {
+		h ^= (unsigned char)ruid->s[i];
+		h *= 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
+static void alias_put(const str *ruid, uint64_t id, uint32_t aorhash)
+{
+	uint64_t h = ruid_hash(ruid);
+	ul_alias_t *a;
+
+	if(ul_aliases == NULL)
+		return;
+	a = &ul_aliases[h & ((1u << UL_ALIAS_LOG2) - 1)];
+	lock_get(ul_alias_lock);
+	a->rhash = h;
+	a->id = id;
+	a->aorhash = aorhash;
+	lock_release(ul_alias_lock);
+}
+
+/* our id for ruid: ours parsed, or a peer's looked up; 0 or -1 */
+static int ruid_id(const str *ruid, uint64_t *id)
+{
+	uint64_t h;
+	ul_alias_t *a;
+	int found = 0;
+
+	if(ruid == NULL || ruid->len <= 0)
+		return -1;
+	if(aor_ruid_parse(ruid, id) == 0)
+		return 0;
+	if(ul_aliases == NULL)
+		return -1;
+	h = ruid_hash(ruid);
+	a = &ul_aliases[h & ((1u << UL_ALIAS_LOG2) - 1)];
+	lock_get(ul_alias_lock);
+	if(a->rhash == h) {
+		*id = a->id;
+		found = 1;
+	}
+	lock_release(ul_alias_lock);
+	return found ? 0 : -1;
+}
+
 /* one materialization of a record's contacts */
 typedef struct ul_block
 {
@@ -72,6 +139,24 @@ static int nlive = 0;
 
 int aor_ul_rec_init(void)
 {
+	size_t n = sizeof(ul_alias_t) << UL_ALIAS_LOG2;
+
+	if(ul_locks)
+		return 0;
+	ul_aliases = shm_malloc(n);
+	ul_alias_lock = lock_alloc();
+	if(ul_aliases == NULL || ul_alias_lock == NULL
+			|| lock_init(ul_alias_lock) == NULL) {
+		SHM_MEM_ERROR_FMT("%zu bytes\n", n);
+		if(ul_aliases)
+			shm_free(ul_aliases);
+		if(ul_alias_lock)
+			lock_dealloc(ul_alias_lock);
+		ul_aliases = NULL;
+		ul_alias_lock = NULL;
+		return -1;
+	}
+	memset(ul_aliases, 0, n);
 	ul_locks = rec_lock_set_alloc(UL_LOCKS);
 	if(ul_locks == NULL || rec_lock_set_init(ul_locks) == NULL) {
 		LM_ERR("no shared memory for the usrloc API locks\n");
@@ -85,6 +170,13 @@ int aor_ul_rec_init(void)
 
 void aor_ul_rec_destroy(void)
 {
+	if(ul_aliases) {
+		shm_free(ul_aliases);
+		lock_destroy(ul_alias_lock);
+		lock_dealloc(ul_alias_lock);
+		ul_aliases = NULL;
+		ul_alias_lock = NULL;
+	}
 	if(ul_locks == NULL)
 		return;
 	rec_lock_set_destroy(ul_locks);
@@ -291,7 +383,7 @@ int aor_ul_get_urecord_by_ruid(udomain_t *d, unsigned int aorhash, str *ruid,
 	int n, i;
 
 	if(t == NULL || ruid == NULL || r == NULL || c == NULL
-			|| aor_ruid_parse(ruid, &id) < 0)
+			|| ruid_id(ruid, &id) < 0)
 		return -1;
 	api_lock(aorhash);
 	n = aor_ops_fetch_id(t, aorhash, id, aor_now(), v, AOR_REC_MAX);
@@ -395,7 +487,7 @@ int aor_ul_delete_urecord_by_ruid(udomain_t *d, str *ruid)
 		return -1;
 	}
 	memset(f, 0, sizeof(*f));
-	if(aor_ruid_parse(ruid, &f->id) < 0)
+	if(ruid_id(ruid, &f->id) < 0)
 		goto done;
 	do
 		cursor = aor_table_scan(t, cursor, 64, ruid_find_cb, f);
@@ -475,6 +567,20 @@ static ucontact_t *find_uri(urecord_t *r, const str *uri)
 	return NULL;
 }
 
+/* after a write of uri with ci: a ruid given that is not ours (a peer's)
+ * becomes an alias of the stored binding */
+static void remember_peer_ruid(ul_mrec_t *m, const str *uri, ucontact_info_t *ci)
+{
+	ucontact_t *sc;
+	uint64_t id;
+
+	if(ci->ruid.len <= 0 || aor_ruid_parse(&ci->ruid, &id) == 0)
+		return;
+	sc = find_uri(&m->r, uri);
+	if(sc && aor_ruid_parse(&sc->ruid, &id) == 0)
+		alias_put(&ci->ruid, id, m->r.aorhash);
+}
+
 int aor_ul_insert_ucontact(
 		urecord_t *r, str *contact, ucontact_info_t *ci, ucontact_t **c)
 {
@@ -486,6 +592,7 @@ int aor_ul_insert_ucontact(
 	}
 	if(write_contact(m, contact, ci) < 0)
 		return -1;
+	remember_peer_ruid(m, contact, ci);
 	if(c)
 		*c = find_uri(r, contact);
 	return (c && *c == NULL) ? -1 : 0;
@@ -501,7 +608,10 @@ int aor_ul_update_ucontact(urecord_t *r, ucontact_t *c, ucontact_info_t *ci)
 		return -1;
 	}
 	uri = c->c;
-	return write_contact(m, &uri, ci);
+	if(write_contact(m, &uri, ci) < 0)
+		return -1;
+	remember_peer_ruid(m, &uri, ci);
+	return 0;
 }
 
 int aor_ul_delete_ucontact(urecord_t *r, ucontact_t *c)

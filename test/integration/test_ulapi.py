@@ -454,3 +454,93 @@ def test_pua_reginfo_publishes_what_stock_publishes(kamailio_factory, user,
               for _, regs in got["aor"]]
     assert events[0] == ["created"] and events[1] == ["refreshed"]
     assert events[2] == ["unregistered"], got["aor"]
+
+
+# -- dmq_usrloc: a stock node and an aor node replicate ---------------------
+
+DMQ_REQUEST_ROUTE = """
+    if(is_method("KDMQ")) {
+        dmq_handle_message();
+        exit;
+    }
+    if(is_method("OPTIONS") && uri==myself && $rU==$null) {
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    if(is_method("ACK")) {
+        if(t_check_trans()) {
+            t_relay();
+        }
+        exit;
+    }
+    if(has_totag()) {
+        t_relay();
+        exit;
+    }
+    if(is_method("REGISTER")) {
+        if(!save("location")) {
+            xlog("L_INFO", "save failed\\n");
+        }
+        exit;
+    }
+    if(!lookup("location")) {
+        sl_send_reply("404", "Not Found");
+        exit;
+    }
+    t_relay();
+    exit;
+"""
+
+
+def dmq_node(factory, impl, port, peer_port):
+    extra = """
+loadmodule "dmq.so"
+loadmodule "dmq_usrloc.so"
+modparam("dmq", "server_address", "sip:127.0.0.1:%(port)d")
+modparam("dmq", "notification_address", "sip:127.0.0.1:%(peer)d")
+modparam("dmq", "ping_interval", 5)
+modparam("dmq_usrloc", "enable", 1)
+modparam("dmq_usrloc", "sync", 0)
+""" % {"port": port, "peer": peer_port}
+    return factory(impl=impl, port=port, extra=extra,
+                   request_route=DMQ_REQUEST_ROUTE, modparams={
+                       "nat_source": 0, "min_expires_mode": 0,
+                       "case_sensitive": 0})
+
+
+def reachable(k, user, timeout=1.0):
+    with sip.Client(k.port) as c:
+        r = c.invite(k.ruri(user), timeout=timeout + 3)
+        return r.status
+
+
+@pytest.mark.parametrize("at", ["stock", "aor"])
+def test_dmq_usrloc_between_a_stock_and_an_aor_node(kamailio_factory, user,
+                                                    at):
+    """dmq_usrloc on both nodes, usrloc's API on the stock one and ours on
+    the other: a phone registered at either is reachable through the
+    other (insert_ucontact through our record API, or our callbacks feeding
+    dmq_usrloc), and its unregistration removes it at both."""
+    p_stock, p_aor = sip.free_udp_port(), sip.free_udp_port()
+    nodes = {"stock": dmq_node(kamailio_factory, "stock", p_stock, p_aor),
+             "aor": dmq_node(kamailio_factory, "aor", p_aor, p_stock)}
+    other = "aor" if at == "stock" else "stock"
+    # the nodes find each other (dmq notification) before replicating
+    for k in nodes.values():
+        assert sip.wait_until(lambda: k.kamcmd(
+            "dmq.list_nodes", check=False).count("host") >= 2, 10), \
+            k.kamcmd("dmq.list_nodes", check=False)
+    with sip.Uas() as uas:
+        with sip.Client(nodes[at].port) as c:
+            r = c.register(nodes[at].aor(user), [uas.contact(user)],
+                           expires=300)
+            assert r.status == 200
+            assert sip.wait_until(
+                lambda: reachable(nodes[other], user) == 200, 8), other
+            assert reachable(nodes[at], user) == 200
+            r = c.register(nodes[at].aor(user), [uas.contact(user)],
+                           expires=0)
+            assert r.status == 200
+        assert sip.wait_until(
+            lambda: reachable(nodes[other], user) == 404, 8), other
+        assert reachable(nodes[at], user) == 404
