@@ -492,7 +492,7 @@ DMQ_REQUEST_ROUTE = """
 """
 
 
-def dmq_node(factory, impl, port, peer_port):
+def dmq_node(factory, impl, port, peer_port, modparams=None):
     extra = """
 loadmodule "dmq.so"
 loadmodule "dmq_usrloc.so"
@@ -502,10 +502,10 @@ modparam("dmq", "ping_interval", 5)
 modparam("dmq_usrloc", "enable", 1)
 modparam("dmq_usrloc", "sync", 0)
 """ % {"port": port, "peer": peer_port}
+    mp = {"nat_source": 0, "min_expires_mode": 0, "case_sensitive": 0}
+    mp.update(modparams or {})
     return factory(impl=impl, port=port, extra=extra,
-                   request_route=DMQ_REQUEST_ROUTE, modparams={
-                       "nat_source": 0, "min_expires_mode": 0,
-                       "case_sensitive": 0})
+                   request_route=DMQ_REQUEST_ROUTE, modparams=mp)
 
 
 def reachable(k, user, timeout=1.0):
@@ -544,3 +544,35 @@ def test_dmq_usrloc_between_a_stock_and_an_aor_node(kamailio_factory, user,
         assert sip.wait_until(
             lambda: reachable(nodes[other], user) == 404, 8), other
         assert reachable(nodes[at], user) == 404
+
+
+def test_dmq_insert_through_the_api_keeps_max_contacts(kamailio_factory,
+                                                       user):
+    """insert_ucontact goes through our limits: with max_contacts 1
+    (policy reject) on the aor node, a second contact replicated from the
+    stock node (which has no such limit) is refused there, the first kept;
+    the stock node holds both."""
+    p_stock, p_aor = sip.free_udp_port(), sip.free_udp_port()
+    stock = dmq_node(kamailio_factory, "stock", p_stock, p_aor)
+    aor = dmq_node(kamailio_factory, "aor", p_aor, p_stock,
+                   {"max_contacts": 1, "max_contacts_policy": "reject"})
+    for k in (stock, aor):
+        assert sip.wait_until(lambda: k.kamcmd(
+            "dmq.list_nodes", check=False).count("host") >= 2, 10)
+    with sip.Client(stock.port) as c:
+        first = "sip:%s@127.0.0.1:%d" % (user, c.port)
+        second = "sip:%s@127.0.0.1:%d" % (user, c.port + 1)
+        assert c.register(stock.aor(user), [first], expires=300).status == 200
+        assert sip.wait_until(lambda: aor.count()[0] >= 1, 8)
+        assert c.register(stock.aor(user), [second],
+                          expires=300).status == 200
+        r = c.query(stock.aor(user))
+        assert sorted(r.contact_uris()) == sorted([first, second])
+        # the aor node refuses the second (nothing to wait for but the
+        # replication: a third, unrelated AoR shows it has gone through)
+        assert c.register(stock.aor(user + "x"), [first],
+                          expires=300).status == 200
+        assert sip.wait_until(lambda: aor.count()[0] >= 2, 8)
+    with sip.Client(aor.port) as c:
+        r = c.query(aor.aor(user))
+        assert r.contact_uris() == [first], r
