@@ -344,6 +344,7 @@ class PublishSink(Listener):
         super().__init__(s)
         self.port = s.getsockname()[1]
         self.bodies = []
+        self.msgs = []
         self.n = 0
 
     def _run(self):
@@ -365,6 +366,7 @@ class PublishSink(Listener):
                      ("SIP-ETag", "e%d" % self.n), ("Expires", "3600")]
             self.sock.sendto(sip.build("SIP/2.0 200 OK", hdrs), addr)
             self.bodies.append(data.split(b"\r\n\r\n", 1)[1].decode())
+            self.msgs.append(m)
 
     def start(self):
         self.thread.start()
@@ -576,3 +578,67 @@ def test_dmq_insert_through_the_api_keeps_max_contacts(kamailio_factory,
     with sip.Client(aor.port) as c:
         r = c.query(aor.aor(user))
         assert r.contact_uris() == [first], r
+
+
+# -- pua_usrloc: presence of registrations ----------------------------------
+
+PUA_USRLOC_REGISTER = """
+        pua_set_publish();
+        if(!save("location")) {
+            xlog("L_INFO", "save failed\\n");
+        }
+        exit;
+"""
+
+
+def pidf_summary(m, body):
+    """(Expires of the PUBLISH as 0 or live, the PIDF's basic statuses)"""
+    basics = []
+    if body.strip():
+        root = ET.fromstring(body)
+        basics = sorted(e.text for e in root.iter()
+                        if e.tag.endswith("basic"))
+    return (m.get("event"), int(m.get("expires") or 0) > 0, basics)
+
+
+def test_pua_usrloc_publishes_what_stock_publishes(kamailio_factory, user,
+                                                   tmp_path):
+    """pua_usrloc's callbacks (insert, refresh, delete) turn a REGISTER
+    marked with pua_set_publish() into presence PUBLISHes (RFC 3903, PIDF
+    open while registered, an expiring PUBLISH at the unregistration): the
+    same sequence as with stock."""
+    runs = {}
+    for impl in ("stock", "aor"):
+        sink = PublishSink()
+        sink.start()
+        db = os.path.join(str(tmp_path), "dbtext-%s" % impl)
+        os.makedirs(db, exist_ok=True)
+        for t in ("pua", "version"):
+            shutil.copy(os.path.join(DBTEXT, t), db)
+        extra = """
+loadmodule "db_text.so"
+loadmodule "pua.so"
+loadmodule "pua_usrloc.so"
+modparam("pua", "db_url", "text://%(db)s")
+modparam("pua", "db_mode", 0)
+modparam("pua_usrloc", "default_domain", "127.0.0.1:%(port)d")
+""" % {"db": db, "port": sink.port}
+        k = kamailio_factory(impl=impl, extra=extra,
+                             register=PUA_USRLOC_REGISTER, modparams={
+                                 "nat_source": 0, "min_expires_mode": 0,
+                                 "case_sensitive": 0})
+        runs[impl] = (k, sink)
+    for impl, (k, sink) in runs.items():
+        with sip.Client(k.port) as c:
+            a = "sip:%s@127.0.0.1:%d" % (user, c.port)
+            for n, exp in enumerate((300, 300, 0), 1):
+                assert c.register(k.aor(user), [a],
+                                  expires=exp).status == 200
+                sip.wait_until(lambda: len(sink.msgs) >= n, 3)
+    got = {}
+    for impl, (k, sink) in runs.items():
+        sink.close()
+        got[impl] = [pidf_summary(m, b)
+                     for m, b in zip(sink.msgs, sink.bodies)]
+    assert got["stock"], got
+    assert got["aor"] == got["stock"], got
