@@ -494,7 +494,7 @@ DMQ_REQUEST_ROUTE = """
 """
 
 
-def dmq_node(factory, impl, port, peer_port, modparams=None):
+def dmq_node(factory, impl, port, peer_port, modparams=None, sync=0):
     extra = """
 loadmodule "dmq.so"
 loadmodule "dmq_usrloc.so"
@@ -502,8 +502,8 @@ modparam("dmq", "server_address", "sip:127.0.0.1:%(port)d")
 modparam("dmq", "notification_address", "sip:127.0.0.1:%(peer)d")
 modparam("dmq", "ping_interval", 5)
 modparam("dmq_usrloc", "enable", 1)
-modparam("dmq_usrloc", "sync", 0)
-""" % {"port": port, "peer": peer_port}
+modparam("dmq_usrloc", "sync", %(sync)d)
+""" % {"port": port, "peer": peer_port, "sync": sync}
     mp = {"nat_source": 0, "min_expires_mode": 0, "case_sensitive": 0}
     mp.update(modparams or {})
     return factory(impl=impl, port=port, extra=extra,
@@ -642,3 +642,18 @@ modparam("pua_usrloc", "default_domain", "127.0.0.1:%(port)d")
                      for m, b in zip(sink.msgs, sink.bodies)]
     assert got["stock"], got
     assert got["aor"] == got["stock"], got
+
+
+def test_dmq_sync_of_a_starting_stock_node_from_an_aor_node(
+        kamailio_factory, user):
+    """dmq_usrloc's start-up sync: a stock node that joins later gets the
+    aor node's bindings, read through get_all_ucontacts and
+    get_urecord_by_ruid (our ruids and AoR hashes)."""
+    p_stock, p_aor = sip.free_udp_port(), sip.free_udp_port()
+    aor = dmq_node(kamailio_factory, "aor", p_aor, p_stock, sync=1)
+    with sip.Uas() as uas:
+        with sip.Client(aor.port) as c:
+            assert c.register(aor.aor(user), [uas.contact(user)],
+                              expires=300).status == 200
+        stock = dmq_node(kamailio_factory, "stock", p_stock, p_aor, sync=1)
+        assert sip.wait_until(lambda: reachable(stock, user) == 200, 15)
