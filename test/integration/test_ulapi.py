@@ -657,3 +657,119 @@ def test_dmq_sync_of_a_starting_stock_node_from_an_aor_node(
                               expires=300).status == 200
         stock = dmq_node(kamailio_factory, "stock", p_stock, p_aor, sync=1)
         assert sip.wait_until(lambda: reachable(stock, user) == 200, 15)
+
+
+# -- every record member, through a probe module, stock as the oracle ------
+
+import re
+import subprocess
+
+PROBE_SRC = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "ulprobe")
+
+
+@pytest.fixture(scope="module")
+def ulprobe_so():
+    """test/ulprobe built as a module of the Kamailio tree (KAMAILIO_SRC),
+    against that tree's usrloc.h."""
+    ksrc = os.environ.get("KAMAILIO_SRC")
+    assert ksrc and os.path.isdir(os.path.join(ksrc, "src", "modules")), \
+        "KAMAILIO_SRC must name the Kamailio tree (see the Makefile)"
+    dst = os.path.join(ksrc, "src", "modules", "ulprobe")
+    os.makedirs(dst, exist_ok=True)
+    for f in ("ulprobe.c", "Makefile"):
+        shutil.copy(os.path.join(PROBE_SRC, f), dst)
+    r = subprocess.run(["make", "-C", ksrc, "modules=src/modules/ulprobe",
+                        "modules"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    return os.path.join(dst, "ulprobe.so")
+
+
+def probe(k, *args):
+    """An ulprobe.* RPC: its output as an ordered list of (key, value)."""
+    out = k.kamcmd("ulprobe." + args[0], *args[1:], check=False)
+    return re.findall(r"^\s*([a-z_]+):\s*(\S.*?)\s*$", out, re.M)
+
+
+def first(pairs, key):
+    for k, v in pairs:
+        if k == key:
+            return v
+    return None
+
+
+def uris(pairs):
+    return sorted(v for k, v in pairs if k in ("uri", "contact"))
+
+
+def run_members(k, user, ruid_of):
+    """The same sequence of API calls against k; returns what each gave,
+    with what differs by design (ruids, exact expiry) normalized."""
+    aor = k.aor_key(user)
+    c1 = "sip:%s@127.0.0.1:5071" % user
+    c2 = "sip:%s@127.0.0.1:5072" % user
+    res = []
+
+    def step(name, pairs, keep=("rc", "get_ucontact")):
+        res.append((name, tuple((kk, v) for kk, v in pairs if kk in keep),
+                    tuple(uris(pairs))))
+        return pairs
+
+    step("domain location", probe(k, "domain", "location"))
+    step("domain nosuch", probe(k, "domain", "nosuch"))
+    step("get unknown aor", probe(k, "get", "location", aor))
+    step("insert c1", probe(k, "put", "location", aor, c1, 300, 1))
+    p = step("update c1 newer cseq", probe(k, "put", "location", aor, c1,
+                                           600, 2))
+    exp = [int(v) for kk, v in p if kk == "expires"]
+    assert exp and 595 <= exp[0] <= 600, p
+    step("same cseq again", probe(k, "put", "location", aor, c1, 600, 2))
+    step("older cseq", probe(k, "put", "location", aor, c1, 600, 1))
+    g = step("get", probe(k, "get", "location", aor), keep=("rc", "hash_ok"))
+    ruid = first(g, "ruid")
+    ruid_of.append(ruid)
+    step("by ruid", probe(k, "by_ruid", "location", aor, ruid))
+    step("by unknown ruid", probe(k, "by_ruid", "location", aor,
+                                  "no-such-ruid"))
+    # the ruid the consumer gave at the insert finds the contact too
+    step("by the inserter's ruid", probe(k, "by_ruid", "location", aor,
+                                         "ulprobe-ruid-1"))
+    with sip.Client(k.port) as c:
+        assert c.register(k.aor(user), [c2], expires=300).status == 200
+    step("get after a REGISTER", probe(k, "get", "location", aor))
+    all_ = probe(k, "all")
+    res.append(("all has both", first(all_, "rc"),
+                c1 in uris(all_) and c2 in uris(all_)))
+    step("delete c1", probe(k, "del", "location", aor, c1))
+    step("get after delete", probe(k, "get", "location", aor))
+    step("delete unknown contact", probe(k, "del", "location", aor,
+                                         "sip:nobody@127.0.0.1"))
+    step("delete record", probe(k, "delrec", "location", aor))
+    step("get after delete record", probe(k, "get", "location", aor))
+    cbs = probe(k, "cbs")
+    res.append(("callbacks", tuple(cbs)))
+    return res
+
+
+def test_every_record_member_behaves_as_stock(kamailio_factory, user,
+                                              ulprobe_so):
+    """A consumer module (test/ulprobe) calls get_udomain, get_urecord,
+    insert_urecord, get_ucontact (not found, newer, equal and older CSeq),
+    insert_ucontact, update_ucontact, get_urecord_by_ruid (found, unknown),
+    get_all_ucontacts, delete_ucontact, delete_urecord, lock/unlock_udomain
+    and release_urecord, and its callback (every type) reads the record
+    again through the API: the codes, the records and the callback counts
+    are stock's."""
+    got = {}
+    for impl in ("stock", "aor"):
+        k = kamailio_factory(impl=impl, extra='loadmodule "%s"\n' % ulprobe_so,
+                             modparams={"nat_source": 0,
+                                        "min_expires_mode": 0,
+                                        "case_sensitive": 0})
+        ruids = []
+        got[impl] = run_members(k, user, ruids)
+        assert ruids[0], got[impl]
+    assert got["aor"] == got["stock"], "\n".join(
+        "%s\n  stock %s\n  aor   %s" % (s[0], s[1:], a[1:])
+        for s, a in zip(got["stock"], got["aor"]) if s != a)
