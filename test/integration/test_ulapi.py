@@ -773,3 +773,65 @@ def test_every_record_member_behaves_as_stock(kamailio_factory, user,
     assert got["aor"] == got["stock"], "\n".join(
         "%s\n  stock %s\n  aor   %s" % (s[0], s[1:], a[1:])
         for s, a in zip(got["stock"], got["aor"]) if s != a)
+
+
+# -- memory: nathelper's walk over 100,000 bindings -------------------------
+
+def pkg_used_total(k):
+    """pkg memory used by all processes (kamcmd pkg.stats)."""
+    out = k.kamcmd("pkg.stats")
+    return sum(int(v) for v in re.findall(r"^\s*used:\s*(\d+)", out, re.M))
+
+
+def shm_used_now(k):
+    out = k.kamcmd("core.shmmem")
+    return int(re.search(r"used:\s*(\d+)", out).group(1))
+
+
+def test_nathelper_rounds_over_100000_bindings_leave_memory_as_it_was(
+        kamailio_factory, tmp_path):
+    """100,000 bindings (loaded from a snapshot), nathelper pinging every
+    one (ping_nated_only 0) in natping_interval 2 partitions: round after
+    round, get_all_ucontacts leaves pkg and shm where they were, and the
+    bindings all stay."""
+    import test_snapshot
+    path = str(tmp_path / "snap.xml")
+    n = 100000
+    test_snapshot.make_snapshot(path, ["m%06d" % i for i in range(n)])
+    # the snapshot's contact of user i is at port 20000 + i % 10000: one
+    # port is the Contact of 10 AoRs, spread over the slots
+    ear = None
+    for port in range(20000, 30000, 97):
+        try:
+            ear = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            ear.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            ear.close()
+            ear = None
+    assert ear is not None
+    listener = Listener(ear)
+    extra = """
+loadmodule "nathelper.so"
+modparam("nathelper", "natping_interval", 2)
+modparam("nathelper", "ping_nated_only", 0)
+"""
+    k = kamailio_factory(impl="aor", extra=extra, args=["-m", "256",
+                                                        "-M", "16"],
+                         modparams={"snapshot_file": path,
+                                    "snapshot_interval": 3600,
+                                    "nat_source": 0})
+    assert k.count()[1] == n
+    # two rounds to reach the steady state (nathelper's buffer grows once)
+    time.sleep(2 * 2 + 0.5)  # the rounds being measured, not a wait
+    pkg0, shm0 = pkg_used_total(k), shm_used_now(k)
+    listener.run_for(3 * 2 + 0.5)
+    pkg1, shm1 = pkg_used_total(k), shm_used_now(k)
+    ear.close()
+    # each of the 10 AoRs of that port pinged once per interval
+    kas = [g for g in listener.got if g[2] == b"\0\0\0\0"]
+    assert 25 <= len(kas) <= 40, len(kas)
+    assert k.alive()
+    assert k.count()[1] == n
+    assert abs(pkg1 - pkg0) <= 64 * 1024, (pkg0, pkg1)
+    assert abs(shm1 - shm0) <= 256 * 1024, (shm0, shm1)
