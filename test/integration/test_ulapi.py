@@ -11,12 +11,18 @@ what it approximates); SIP OPTIONS pings carry ruid and aorhash and their
 replies come back through refresh_keepalive.
 """
 
+import os
+import re
+import shutil
 import socket
+import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
+import kam as kammod
 import sip
 
 # nathelper and registrar settings of Debian's kamailio.cfg (WITH_NAT):
@@ -326,9 +332,6 @@ def test_tsilo_delivers_a_stored_invite_to_the_new_binding(
 
 # -- pua_reginfo: register_ulcb, get_urecord inside a callback --------------
 
-import os
-import shutil
-import xml.etree.ElementTree as ET
 
 DBTEXT = "/usr/share/kamailio/dbtext/kamailio"
 NS = "{urn:ietf:params:xml:ns:reginfo}"
@@ -661,8 +664,6 @@ def test_dmq_sync_of_a_starting_stock_node_from_an_aor_node(
 
 # -- every record member, through a probe module, stock as the oracle ------
 
-import re
-import subprocess
 
 PROBE_SRC = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "ulprobe")
@@ -835,3 +836,67 @@ modparam("nathelper", "ping_nated_only", 0)
     assert k.count()[1] == n
     assert abs(pkg1 - pkg0) <= 64 * 1024, (pkg0, pkg1)
     assert abs(shm1 - shm0) <= 256 * 1024, (shm0, shm1)
+
+
+# -- Debian's kamailio.cfg with WITH_NAT -------------------------------------
+
+DEBIAN_CFG = "/etc/kamailio/kamailio.cfg"
+
+
+def debian_cfg(impl, workdir, port):
+    """Debian's cfg, read now; for aor the two loadmodule lines swapped and
+    the usrloc/registrar modparams renamed; the listen address, the RPC
+    socket and the working directory made the test's own."""
+    with open(DEBIAN_CFG) as f:
+        text = f.read()
+    if impl == "aor":
+        text = text.replace('loadmodule "usrloc.so"',
+                            'loadmodule "%s"' % kammod.AOR_SO)
+        text = text.replace('loadmodule "registrar.so"\n', "")
+        text = re.sub(r'modparam\("(usrloc|registrar)"', 'modparam("aor"',
+                      text)
+        text = text.replace('modparam("nathelper|registrar"',
+                            'modparam("nathelper|aor"')
+    text = text.replace('loadmodule "ctl.so"',
+                        'loadmodule "ctl.so"\nmodparam("ctl", "binrpc", '
+                        '"unix:%s/ctl")' % workdir)
+    path = os.path.join(workdir, "kamailio.cfg")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@pytest.mark.skipif(not os.path.isfile(DEBIAN_CFG),
+                    reason="Debian's kamailio package installs it")
+def test_debian_cfg_with_nat_starts_with_aor_as_with_stock(tmp_path):
+    """Debian's cfg with -A WITH_NAT -A WITH_NATSIPPING (nathelper with
+    natping_interval 30 binds ul_bind_usrloc in its mod_init): it starts
+    and answers with aor as with stock."""
+    for impl in ("stock", "aor"):
+        d = str(tmp_path / impl)
+        os.makedirs(d)
+        port = sip.free_udp_port()
+        cfg = debian_cfg(impl, d, port)
+        with open(os.path.join(d, "kamailio.log"), "w") as log:
+            p = subprocess.Popen(
+                [kammod.KAMAILIO, "-DD", "-E", "-f", cfg, "-A", "WITH_NAT",
+                 "-A", "WITH_NATSIPPING", "-l", "udp:127.0.0.1:%d" % port,
+                 "-n", "1", "-w", d, "-Y", d],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            with sip.Client(port) as c:
+                ok = sip.wait_until(lambda: p.poll() is None and _pings(c), 10)
+            with open(os.path.join(d, "kamailio.log")) as f:
+                out = f.read()
+            assert ok, (impl, out[-2000:])
+            assert "can't find usrloc" not in out
+        finally:
+            os.killpg(p.pid, 15)
+            p.wait(5)
+
+
+def _pings(c):
+    try:
+        return c.options(timeout=0.5).status in (200, 404, 483, 403)
+    except sip.Timeout:
+        return False
