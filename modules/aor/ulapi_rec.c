@@ -263,7 +263,6 @@ static ul_mrec_t *mrec_new(aor_table_t *t, const str *aor, aor_binding_t **v,
 		int n)
 {
 	ul_mrec_t *m, **pp;
-	int k;
 
 	m = pkg_malloc(sizeof(*m) + aor->len + 1);
 	if(m == NULL) {
@@ -288,7 +287,7 @@ static ul_mrec_t *mrec_new(aor_table_t *t, const str *aor, aor_binding_t **v,
 	live = m;
 	if(++nlive > UL_REC_LIVE) {
 		/* bounded: a consumer that never releases leaks nothing */
-		for(pp = &live, k = 0; (*pp)->next; pp = &(*pp)->next, k++)
+		for(pp = &live; (*pp)->next; pp = &(*pp)->next)
 			;
 		LM_DBG("freeing an unreleased usrloc record of %s\n", (*pp)->key);
 		mrec_free(*pp);
