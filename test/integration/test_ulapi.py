@@ -823,19 +823,32 @@ modparam("nathelper", "ping_nated_only", 0)
                                     "snapshot_interval": 3600,
                                     "nat_source": 0})
     assert k.count()[1] == n
-    # two rounds to reach the steady state (nathelper's buffer grows once)
-    time.sleep(2 * 2 + 0.5)  # the rounds being measured, not a wait
-    pkg0, shm0 = pkg_used_total(k), shm_used_now(k)
-    listener.run_for(3 * 2 + 0.5)
-    pkg1, shm1 = pkg_used_total(k), shm_used_now(k)
+    # nathelper's buffer is allocated and freed each round: the level
+    # between rounds is the least of samples taken through a window
+    def low_water(seconds):
+        pk, sh = [], []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pk.append(pkg_used_total(k))
+            sh.append(shm_used_now(k))
+            time.sleep(0.2)
+        return min(pk), min(sh)
+
+    # two rounds to reach the steady state (the buffer reaches its size)
+    pkg0, shm0 = low_water(2 * 2 + 0.5)
+    listener.thread.start()
+    pkg1, shm1 = low_water(3 * 2 + 0.5)
+    listener.stop = True
+    listener.thread.join(2)
     ear.close()
     # each of the 10 AoRs of that port pinged once per interval
     kas = [g for g in listener.got if g[2] == b"\0\0\0\0"]
     assert 25 <= len(kas) <= 40, len(kas)
     assert k.alive()
     assert k.count()[1] == n
-    assert abs(pkg1 - pkg0) <= 64 * 1024, (pkg0, pkg1)
-    assert abs(shm1 - shm0) <= 256 * 1024, (shm0, shm1)
+    # nothing left behind round after round (less is fine)
+    assert pkg1 <= pkg0 + 64 * 1024, (pkg0, pkg1)
+    assert shm1 <= shm0 + 256 * 1024, (shm0, shm1)
 
 
 # -- Debian's kamailio.cfg with WITH_NAT -------------------------------------
@@ -900,3 +913,90 @@ def _pings(c):
         return c.options(timeout=0.5).status in (200, 404, 483, 403)
     except sip.Timeout:
         return False
+
+
+# -- the registrar API through the probe: bind_registrar ---------------------
+
+REGAPI_REGISTER = """
+        if($hdr(X-Uri) != $null) {
+            $var(r) = reg_api("save", "location", "$hdr(X-Uri)");
+        } else {
+            $var(r) = reg_api("save", "location");
+        }
+        if($var(r) < 0) {
+            sl_send_reply("500", "API save failed");
+        }
+        exit;
+"""
+
+REGAPI_ROUTE = """
+    if(!is_method("MESSAGE")) {
+        sl_send_reply("405", "Method Not Allowed");
+        exit;
+    }
+    $var(op) = $hdr(X-Op);
+    if($hdr(X-Uri) != $null) {
+        $var(r) = reg_api("$var(op)", "location", "$hdr(X-Uri)");
+    } else {
+        $var(r) = reg_api("$var(op)", "location");
+    }
+    append_to_reply("X-Rc: $var(r)\\r\\nX-Ruri: $ru\\r\\nX-Nb: $branch(count)\\r\\n");
+    sl_send_reply("200", "Probe");
+    exit;
+"""
+
+
+def regapi(k, c, user, op, uri=None):
+    hdrs = [("X-Op", op)] + ([("X-Uri", uri)] if uri else [])
+    data, cid, cs = c.request("MESSAGE", k.ruri(user), k.ruri(user),
+                              call_id=sip.token(16), headers=hdrs)
+    r = c.transact(data, cid, cs)
+    ruri = r.get("x-ruri")
+    return (r.status, r.get("x-rc"), ruri.replace(str(k.port), "PORT")
+            if ruri else None, r.get("x-nb"))
+
+
+def test_registrar_api_members_behave_as_stock(kamailio_factory, user,
+                                               ulprobe_so):
+    """save, save_uri, lookup, lookup_uri, registered and lookup_to_dset of
+    bind_registrar, called by a module (test/ulprobe) from the script: the
+    same replies, return codes, Request-URI and branches as stock's;
+    set_q_override is refused by aor (documented)."""
+    got = {}
+    for impl in ("stock", "aor"):
+        k = kamailio_factory(impl=impl, extra='loadmodule "%s"\n' % ulprobe_so,
+                             register=REGAPI_REGISTER, route=REGAPI_ROUTE,
+                             modparams={"nat_source": 0,
+                                        "min_expires_mode": 0,
+                                        "case_sensitive": 0})
+        res = []
+        with sip.Client(k.port) as c:
+            c1 = "sip:%s@127.0.0.1:5081" % user
+            c2 = "sip:%s@127.0.0.1:5082" % user
+            r = c.register(k.aor(user), [c1], expires=300)
+            res.append(("save", r.status, r.contact_uris()))
+            other = "sip:%sother@127.0.0.1" % user
+            r = c.register(k.aor(user), [c2], expires=300,
+                           headers=[("X-Uri", other)])
+            res.append(("save_uri", r.status, r.contact_uris()))
+            res.append(("query after save_uri", c.query(k.aor(user))
+                        .contact_uris()))
+            res.append(("lookup", regapi(k, c, user, "lookup")))
+            res.append(("lookup_uri", regapi(k, c, user, "lookup", other)))
+            res.append(("registered", regapi(k, c, user, "registered")))
+            res.append(("registered unknown",
+                        regapi(k, c, user + "nobody", "registered")))
+            res.append(("lookup unknown", regapi(k, c, user + "nobody",
+                                                 "lookup")))
+            res.append(("lookup_to_dset", regapi(k, c, user,
+                                                 "lookup_to_dset")))
+            res.append(("lookup_to_dset uri", regapi(k, c, user,
+                                                     "lookup_to_dset",
+                                                     other)))
+            q = regapi(k, c, user, "set_q_override")
+        got[impl] = res
+        if impl == "aor":
+            assert q[1] == "-1", q
+    assert got["aor"] == got["stock"], "\n".join(
+        "stock %s\naor   %s" % (s, a)
+        for s, a in zip(got["stock"], got["aor"]) if s != a)

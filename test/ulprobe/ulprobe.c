@@ -20,11 +20,14 @@
 #include "../../core/rpc_lookup.h"
 #include "../../core/mem/shm_mem.h"
 #include "../../core/dprint.h"
+#include "../../core/mod_fix.h"
 #include "../usrloc/usrloc.h"
+#include "../registrar/api.h"
 
 MODULE_VERSION
 
 static usrloc_api_t ul;
+static registrar_api_t reg;
 static int *cb_count; /* shm: [0..3] by type bit, [4] contacts seen in
 					   * the callback's own get_urecord, [5] not found */
 
@@ -53,18 +56,58 @@ static void probe_cb(ucontact_t *c, int type, void *param)
 static int mod_init(void);
 static rpc_export_t rpc_cmds[];
 
-struct module_exports exports = {"ulprobe", DEFAULT_DLFLAGS, 0, 0, 0, 0, 0,
-		mod_init, 0, 0};
+/* the registrar API from the script: reg_api(member, table[, uri]) */
+static int w_reg_api(sip_msg_t *msg, char *pm, char *pt, char *pu)
+{
+	str m, t, u = STR_NULL;
+
+	if(get_str_fparam(&m, msg, (fparam_t *)pm) < 0
+			|| get_str_fparam(&t, msg, (fparam_t *)pt) < 0)
+		return -1;
+	if(pu && get_str_fparam(&u, msg, (fparam_t *)pu) < 0)
+		return -1;
+	if(m.len == 4 && strncmp(m.s, "save", 4) == 0)
+		return u.len ? reg.save_uri(msg, &t, 0, &u) : reg.save(msg, &t, 0);
+	if(m.len == 6 && strncmp(m.s, "lookup", 6) == 0)
+		return u.len ? reg.lookup_uri(msg, &t, &u) : reg.lookup(msg, &t);
+	if(m.len == 10 && strncmp(m.s, "registered", 10) == 0)
+		return reg.registered(msg, &t);
+	if(m.len == 14 && strncmp(m.s, "lookup_to_dset", 14) == 0)
+		return reg.lookup_to_dset(msg, &t, u.len ? &u : NULL);
+	if(m.len == 12 && strncmp(m.s, "set_q_override", 12) == 0)
+		return reg.set_q_override(msg, &t);
+	return -1;
+}
+
+static int w_reg_api2(sip_msg_t *msg, char *pm, char *pt)
+{
+	return w_reg_api(msg, pm, pt, NULL);
+}
+
+static cmd_export_t cmds[] = {
+		{"reg_api", (cmd_function)w_reg_api2, 2, fixup_spve_spve, 0,
+				ANY_ROUTE},
+		{"reg_api", (cmd_function)w_reg_api, 3, fixup_spve_all, 0, ANY_ROUTE},
+		{0, 0, 0, 0, 0, 0}};
+
+struct module_exports exports = {"ulprobe", DEFAULT_DLFLAGS, cmds, 0, 0, 0,
+		0, mod_init, 0, 0};
 
 static int mod_init(void)
 {
 	bind_usrloc_t bind;
+	udomain_t *dom;
 
 	bind = (bind_usrloc_t)find_export("ul_bind_usrloc", 1, 0);
 	if(bind == NULL || bind(&ul) < 0) {
 		LM_ERR("can't bind usrloc\n");
 		return -1;
 	}
+	if(registrar_load_api(&reg) != 0)
+		return -1;
+	/* as consumers do in their fixups: the table exists before the fork */
+	if(ul.register_udomain("location", &dom) < 0)
+		return -1;
 	cb_count = shm_malloc(6 * sizeof(int));
 	if(cb_count == NULL)
 		return -1;
