@@ -1000,3 +1000,97 @@ def test_registrar_api_members_behave_as_stock(kamailio_factory, user,
     assert got["aor"] == got["stock"], "\n".join(
         "stock %s\naor   %s" % (s, a)
         for s, a in zip(got["stock"], got["aor"]) if s != a)
+
+
+# -- pua_reginfo's reginfo_handle_notify: a consumer writing through the API
+
+NOTIFY_ROUTE = """
+    if(is_method("NOTIFY")) {
+        reginfo_handle_notify("location");
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    sl_send_reply("404", "Not Found");
+    exit;
+"""
+
+
+def reginfo_notify_body(aor, contacts, state="active"):
+    cs = "".join(
+        '<contact id="c%d" state="%s" event="%s" expires="%d" callid="cid%d" '
+        'cseq="%d"><uri>%s</uri></contact>'
+        % (i, st, ev, exp, i, 10 + i, uri)
+        for i, (uri, st, ev, exp) in enumerate(contacts))
+    return ('<?xml version="1.0"?>\n<reginfo xmlns="urn:ietf:params:xml:ns:'
+            'reginfo" version="0" state="full"><registration aor="%s" '
+            'id="r1" state="%s">%s</registration></reginfo>'
+            % (aor, state, cs))
+
+
+def test_pua_reginfo_notify_writes_through_the_record_api(kamailio_factory,
+                                                          user, tmp_path,
+                                                          ulprobe_so):
+    """reginfo_handle_notify (a NOTIFY of RFC 3680 reginfo from an S-CSCF)
+    stores its contacts with lock_udomain, get_urecord, insert_urecord,
+    get_ucontact, insert_ucontact and update_ucontact, and a terminated
+    registration with delete_urecord: the records, read back through the
+    API, are stock's."""
+    got = {}
+    for impl in ("stock", "aor"):
+        db = os.path.join(str(tmp_path), "db-%s" % impl)
+        os.makedirs(db)
+        for t in ("pua", "version"):
+            shutil.copy(os.path.join(DBTEXT, t), db)
+        extra = """
+loadmodule "db_text.so"
+loadmodule "pua.so"
+loadmodule "pua_reginfo.so"
+loadmodule "%(probe)s"
+modparam("pua", "db_url", "text://%(db)s")
+modparam("pua", "db_mode", 0)
+modparam("pua_reginfo", "publish_reginfo", 0)
+modparam("pua_reginfo", "server_address", "sip:reginfo@127.0.0.1")
+""" % {"db": db, "probe": ulprobe_so}
+        k = kamailio_factory(impl=impl, extra=extra, route=NOTIFY_ROUTE,
+                             modparams={"nat_source": 0,
+                                        "min_expires_mode": 0,
+                                        "case_sensitive": 0})
+        aor = "sip:%s@127.0.0.1" % user
+        # pua_reginfo's key with use_domain 0 is user@host (notify.c takes
+        # strlen() of the user part, which runs to the end of the AoR)
+        key = "%s@127.0.0.1" % user
+        a = "sip:%s@127.0.0.1:5091" % user
+        b = "sip:%s@127.0.0.1:5092" % user
+        steps = [
+            [(a, "active", "registered", 300)],
+            [(a, "active", "refreshed", 600), (b, "active", "created", 300)],
+            [(a, "terminated", "unregistered", 0),
+             (b, "active", "registered", 300)],
+        ]
+        res = []
+        with sip.Client(k.port) as c:
+            for n, cs in enumerate(steps + [None]):
+                body = reginfo_notify_body(aor, cs) if cs else \
+                    reginfo_notify_body(aor, [], state="terminated")
+                data, cid, cseq = c.request(
+                    "NOTIFY", k.ruri(user), aor, call_id=sip.token(16),
+                    headers=[("Event", "reg"),
+                             ("Subscription-State", "active"),
+                             ("Content-Type",
+                              "application/reginfo+xml")],
+                    body=body)
+                assert c.transact(data, cid, cseq).status == 200
+                p = probe(k, "get", "location", key)
+                # (uri, minutes left) of the valid contacts: stock keeps an
+                # expired one in memory until its timer passes, we do not
+                cs, cur = [], None
+                for kk, v in p:
+                    if kk == "uri":
+                        cur = v
+                    elif kk == "expires" and int(v) > 0:
+                        cs.append((cur, int(v) // 60))
+                res.append((first(p, "rc") if cs else "no valid contact",
+                            sorted(cs)))
+        got[impl] = res
+    assert got["stock"][0][0] == "0", got
+    assert got["aor"] == got["stock"], got
