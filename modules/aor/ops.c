@@ -553,3 +553,53 @@ int aor_ops_fetch_id(aor_table_t *t, uint32_t hash, uint64_t id, time_t now,
 	local_track();
 	return n;
 }
+
+int aor_ops_expire_by(aor_table_t *t, uint32_t hash, uint64_t id,
+		time_t until, enum aor_origin o)
+{
+	enum aor_origin prev = aor_journal_origin(o);
+	id_find_t f = {hash, id, NULL};
+	uint64_t cursor = hash;
+	aor_binding_in_t in;
+	aor_binding_t *b;
+	aor_rec_t rec;
+	str key;
+	int i, k, ret = 0;
+
+	aor_table_lock(t, hash);
+	aor_slot_visit(t, &cursor, id_find_cb, &f);
+	if(f.b) {
+		key = aor_binding_get(f.b, AOR_F_AOR);
+		aor_table_find(t, hash, &key, &rec);
+		for(i = 0, b = *rec.link; i < rec.n; i++, b = b->next)
+			if(b->id == id)
+				break;
+		if(i < rec.n && (b->expires == 0 || b->expires > until)) {
+			if(aor_journal_reserve(1, aor_journal_copy_size(b)) < 0) {
+				ret = AOR_E_NOMEM;
+			} else {
+				/* the same strings: refreshed in place, expiry alone */
+				memset(&in, 0, sizeof(in));
+				for(k = 0; k < AOR_F_COUNT; k++)
+					in.f[k] = aor_binding_get(b, k);
+				in.id = b->id;
+				in.expires = until;
+				in.modified = b->modified;
+				in.sock = b->sock;
+				in.hash = b->hash;
+				in.cseq = b->cseq;
+				in.cflags = b->cflags;
+				in.methods = b->methods;
+				in.reg_id = b->reg_id;
+				in.conn_id = b->conn_id;
+				in.q = b->q;
+				aor_rec_refresh(&rec, b, &in);
+				ret = 1;
+			}
+		}
+	}
+	aor_table_unlock(t, hash);
+	aor_journal_origin(prev);
+	aor_journal_after();
+	return ret;
+}

@@ -184,4 +184,13 @@ long aor_table_visit_stride(aor_table_t *t, uint32_t first, uint32_t step,
 int aor_ops_fetch_id(aor_table_t *t, uint32_t hash, uint64_t id, time_t now,
 		aor_binding_t **out, int max);
 
+/* Brings the expiry of the binding id of AoR hash hash forward to until
+ * when it expires later (or never), as a change AOR_CH_REFRESHED of
+ * origin o (stock usrloc's keepalive timeout: a contact that stopped
+ * answering expires in 10 s). Returns 1 when changed, 0 when there is no
+ * such binding or it expires sooner, AOR_E_NOMEM (nothing changed). Runs
+ * the subscribers' after hooks before it returns. */
+int aor_ops_expire_by(aor_table_t *t, uint32_t hash, uint64_t id,
+		time_t until, enum aor_origin o);
+
 #endif /* AOR_OPS_H */

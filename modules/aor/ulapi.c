@@ -15,6 +15,8 @@
 #include "../../core/dprint.h"
 #include "../../core/ip_addr.h"
 #include "../../core/globals.h"
+#include "../../core/locking.h"
+#include "../../core/mem/shm_mem.h"
 
 #include "sys.h"
 #include "errors.h"
@@ -25,6 +27,72 @@
 /* set by nathelper's mod_init (before the fork), as stock keeps them */
 static int ul_keepalive_timeout = 0;
 static unsigned int ul_max_partition = 0;
+
+/* The time of the last answer to a SIP ping, by binding id (a binding
+ * block has no field for it): made when a module sets a keepalive timeout.
+ * A newer entry takes an older one's place; a lost entry counts as no
+ * answer since the binding's last REGISTER, which is stock's start value
+ * (ucontact.c sets last_keepalive at insert and update). Its lock is held
+ * for two loads or stores. */
+#define UL_KA_LOG2 16
+typedef struct ul_ka
+{
+	uint64_t id;
+	time_t last;
+} ul_ka_t;
+static ul_ka_t *ul_ka = NULL;
+static gen_lock_t *ul_ka_lock = NULL;
+
+static int ka_init(void)
+{
+	size_t n = sizeof(ul_ka_t) << UL_KA_LOG2;
+
+	if(ul_ka)
+		return 0;
+	ul_ka = shm_malloc(n);
+	ul_ka_lock = lock_alloc();
+	if(ul_ka == NULL || ul_ka_lock == NULL || lock_init(ul_ka_lock) == NULL) {
+		SHM_MEM_ERROR_FMT("%zu bytes\n", n);
+		if(ul_ka)
+			shm_free(ul_ka);
+		if(ul_ka_lock)
+			lock_dealloc(ul_ka_lock);
+		ul_ka = NULL;
+		ul_ka_lock = NULL;
+		return -1;
+	}
+	memset(ul_ka, 0, n);
+	return 0;
+}
+
+static void ka_put(uint64_t id, time_t t)
+{
+	ul_ka_t *e;
+
+	if(ul_ka == NULL)
+		return;
+	e = &ul_ka[id & ((1u << UL_KA_LOG2) - 1)];
+	lock_get(ul_ka_lock);
+	e->id = id;
+	e->last = t;
+	lock_release(ul_ka_lock);
+}
+
+/* the last sign of life of b: its last REGISTER or ping answer */
+static time_t ka_last(const aor_binding_t *b)
+{
+	time_t last = b->modified;
+	ul_ka_t *e;
+
+	if(ul_ka == NULL)
+		return last;
+	e = &ul_ka[b->id & ((1u << UL_KA_LOG2) - 1)];
+	lock_get(ul_ka_lock);
+	if(e->id == b->id && e->last > last)
+		last = e->last;
+	lock_release(ul_ka_lock);
+	return last;
+}
 
 str *aor_ul_domain_name(aor_table_t *t)
 {
@@ -101,6 +169,8 @@ static int aul_get_udomain(const char *n, udomain_t **d)
 
 /* ---- get_all_ucontacts: stock's packed layout ---- */
 
+#define UL_LATE_MAX 256 /* silent contacts one call shortens, at most */
+
 typedef struct pack
 {
 	char *cp;
@@ -108,6 +178,12 @@ typedef struct pack
 	int shortage;
 	unsigned int flags;
 	time_t now;
+	int nlate;
+	struct
+	{
+		uint32_t hash;
+		uint64_t id;
+	} late[UL_LATE_MAX]; /* UDP contacts past the keepalive timeout */
 } pack_t;
 
 /* one contact as dlist.c's get_all_mem_ucontacts lays it out and
@@ -127,6 +203,19 @@ static void pack_cb(const aor_binding_t *b, void *arg)
 	c = aor_binding_get(b, AOR_F_URI);
 	if(c.len <= 0)
 		return;
+	/* stock: a UDP contact silent for keepalive_timeout is not pinged and
+	 * expires in 10 s (done after the walk, through ops.c) */
+	if(ul_keepalive_timeout > 0 && b->sock
+			&& ((struct socket_info *)b->sock)->proto == PROTO_UDP
+			&& ka_last(b) + ul_keepalive_timeout < p->now) {
+		if((b->expires == 0 || b->expires > p->now + 10)
+				&& p->nlate < UL_LATE_MAX) {
+			p->late[p->nlate].hash = b->hash;
+			p->late[p->nlate].id = b->id;
+			p->nlate++;
+		}
+		return;
+	}
 	rcv = aor_binding_get(b, AOR_F_RECEIVED);
 	path = aor_binding_get(b, AOR_F_PATH);
 	ruid.s = rbuf;
@@ -168,9 +257,9 @@ static void pack_cb(const aor_binding_t *b, void *arg)
 static int aul_get_all_ucontacts(void *buf, int len, unsigned int flags,
 		unsigned int part_idx, unsigned int part_max, int options)
 {
-	pack_t p;
+	static pack_t p; /* its late[] is large for the stack */
 	aor_table_t *t;
-	int zero = 0;
+	int zero = 0, i;
 
 	p.cp = buf;
 	p.len = len - (int)sizeof(zero); /* room for the terminating 0 */
@@ -182,8 +271,13 @@ static int aul_get_all_ucontacts(void *buf, int len, unsigned int flags,
 		part_idx = 0;
 	}
 	if(part_idx < part_max)
-		for(t = aor_tables(); t; t = t->next)
+		for(t = aor_tables(); t; t = t->next) {
+			p.nlate = 0;
 			aor_table_visit_stride(t, part_idx, part_max, pack_cb, &p);
+			for(i = 0; i < p.nlate; i++)
+				aor_ops_expire_by(t, p.late[i].hash, p.late[i].id, p.now + 10,
+						AOR_ORIG_LOCAL);
+		}
 	if(p.len >= 0)
 		memcpy(p.cp, &zero, sizeof(zero));
 	p.shortage -= p.len;
@@ -196,13 +290,15 @@ static int aul_set_keepalive_timeout(int to)
 {
 	int prev = ul_keepalive_timeout;
 
+	/* nathelper sets it in its mod_init, before the fork */
+	if(to > 0 && ka_init() < 0)
+		return prev;
 	ul_keepalive_timeout = to;
 	return prev;
 }
 
-/* Stock records the time of the reply to a SIP ping. We keep no
- * per-binding keepalive time (the binding block has no such field), so a
- * reply only confirms the binding exists: 0 when found, -1 otherwise. */
+/* Stock records the time of the reply to a SIP ping: the binding's entry
+ * of the keepalive table. 0 when the binding exists, -1 otherwise. */
 static int aul_refresh_keepalive(unsigned int aorhash, str *ruid)
 {
 	aor_binding_t *v[AOR_REC_MAX];
@@ -215,8 +311,10 @@ static int aul_refresh_keepalive(unsigned int aorhash, str *ruid)
 	for(t = aor_tables(); t; t = t->next) {
 		n = aor_ops_fetch_id(t, aorhash, id, aor_now(), v, AOR_REC_MAX);
 		for(i = 0; i < n; i++)
-			if(v[i]->id == id)
+			if(v[i]->id == id) {
+				ka_put(id, aor_now());
 				return 0;
+			}
 	}
 	return -1;
 }
@@ -284,4 +382,11 @@ int aor_ulapi_init(void)
 void aor_ulapi_destroy(void)
 {
 	aor_ul_rec_destroy();
+	if(ul_ka) {
+		shm_free(ul_ka);
+		lock_destroy(ul_ka_lock);
+		lock_dealloc(ul_ka_lock);
+		ul_ka = NULL;
+		ul_ka_lock = NULL;
+	}
 }
