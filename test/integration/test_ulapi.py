@@ -515,6 +515,10 @@ modparam("dmq_usrloc", "sync", %(sync)d)
                    request_route=DMQ_REQUEST_ROUTE, modparams=mp)
 
 
+# waits for replication are longer under valgrind (make check-memory)
+SLOW = 4 if kammod.VALGRIND_DIR else 1
+
+
 def reachable(k, user, timeout=1.0):
     with sip.Client(k.port) as c:
         r = c.invite(k.ruri(user), timeout=timeout + 3)
@@ -535,7 +539,7 @@ def test_dmq_usrloc_between_a_stock_and_an_aor_node(kamailio_factory, user,
     # the nodes find each other (dmq notification) before replicating
     for k in nodes.values():
         assert sip.wait_until(lambda: k.kamcmd(
-            "dmq.list_nodes", check=False).count("host") >= 2, 10), \
+            "dmq.list_nodes", check=False).count("host") >= 2, 10 * SLOW), \
             k.kamcmd("dmq.list_nodes", check=False)
     with sip.Uas() as uas:
         with sip.Client(nodes[at].port) as c:
@@ -543,13 +547,13 @@ def test_dmq_usrloc_between_a_stock_and_an_aor_node(kamailio_factory, user,
                            expires=300)
             assert r.status == 200
             assert sip.wait_until(
-                lambda: reachable(nodes[other], user) == 200, 8), other
+                lambda: reachable(nodes[other], user) == 200, 8 * SLOW), other
             assert reachable(nodes[at], user) == 200
             r = c.register(nodes[at].aor(user), [uas.contact(user)],
                            expires=0)
             assert r.status == 200
         assert sip.wait_until(
-            lambda: reachable(nodes[other], user) == 404, 8), other
+            lambda: reachable(nodes[other], user) == 404, 8 * SLOW), other
         assert reachable(nodes[at], user) == 404
 
 
@@ -565,12 +569,12 @@ def test_dmq_insert_through_the_api_keeps_max_contacts(kamailio_factory,
                    {"max_contacts": 1, "max_contacts_policy": "reject"})
     for k in (stock, aor):
         assert sip.wait_until(lambda: k.kamcmd(
-            "dmq.list_nodes", check=False).count("host") >= 2, 10)
+            "dmq.list_nodes", check=False).count("host") >= 2, 10 * SLOW)
     with sip.Client(stock.port) as c:
         first = "sip:%s@127.0.0.1:%d" % (user, c.port)
         second = "sip:%s@127.0.0.1:%d" % (user, c.port + 1)
         assert c.register(stock.aor(user), [first], expires=300).status == 200
-        assert sip.wait_until(lambda: aor.count()[0] >= 1, 8)
+        assert sip.wait_until(lambda: aor.count()[0] >= 1, 8 * SLOW)
         assert c.register(stock.aor(user), [second],
                           expires=300).status == 200
         r = c.query(stock.aor(user))
@@ -579,7 +583,7 @@ def test_dmq_insert_through_the_api_keeps_max_contacts(kamailio_factory,
         # replication: a third, unrelated AoR shows it has gone through)
         assert c.register(stock.aor(user + "x"), [first],
                           expires=300).status == 200
-        assert sip.wait_until(lambda: aor.count()[0] >= 2, 8)
+        assert sip.wait_until(lambda: aor.count()[0] >= 2, 8 * SLOW)
     with sip.Client(aor.port) as c:
         r = c.query(aor.aor(user))
         assert r.contact_uris() == [first], r
@@ -661,7 +665,8 @@ def test_dmq_sync_of_a_starting_stock_node_from_an_aor_node(
             assert c.register(aor.aor(user), [uas.contact(user)],
                               expires=300).status == 200
         stock = dmq_node(kamailio_factory, "stock", p_stock, p_aor, sync=1)
-        assert sip.wait_until(lambda: reachable(stock, user) == 200, 15)
+        assert sip.wait_until(lambda: reachable(stock, user) == 200,
+                              15 * SLOW)
 
 
 # -- every record member, through a probe module, stock as the oracle ------
