@@ -1131,3 +1131,59 @@ def test_keepalive_timeout_shortens_silent_contacts_as_stock(
         silent_c.close()
     assert res["stock"] == (True, True, True, True), res
     assert res["aor"] == res["stock"], res
+
+
+def test_get_ucontact_by_instance_as_stock(kamailio_factory, user,
+                                           ulprobe_so):
+    """get_ucontact_by_instance: the contact registered with that
+    +sip.instance and reg-id (RFC 5626), angle brackets aside; another
+    reg-id or instance is not found. Same as stock."""
+    inst = '"<urn:uuid:00000000-0000-1000-8000-%012d>"' % 42
+    got = {}
+    for impl in ("stock", "aor"):
+        k = kamailio_factory(impl=impl, extra='loadmodule "%s"\n' % ulprobe_so,
+                             modparams={"nat_source": 0,
+                                        "min_expires_mode": 0,
+                                        "case_sensitive": 0})
+        uri = "sip:%s@127.0.0.1:5095;ob" % user
+        with sip.Client(k.port) as c:
+            r = c.register(k.aor(user), ["<%s>;+sip.instance=%s;reg-id=1"
+                                         % (uri, inst)], expires=300,
+                           headers=[("Supported", "outbound")])
+            assert r.status == 200, r
+        key = k.aor_key(user)
+        bare = inst.strip('"')
+        got[impl] = [
+            tuple(probe(k, "by_instance", "location", key, bare, 1)),
+            tuple(probe(k, "by_instance", "location", key, bare.strip("<>"),
+                        1)),
+            tuple(probe(k, "by_instance", "location", key, bare, 2)),
+            tuple(probe(k, "by_instance", "location", key,
+                        "<urn:uuid:other>", 1)),
+            tuple(probe(k, "by_instance", "location", key + "x", bare, 1)),
+        ]
+    assert got["stock"][0][0] == ("rc", "0"), got
+    assert got["aor"] == got["stock"], got
+
+
+def test_delete_urecord_by_ruid_removes_that_contact(kamailio_factory, user,
+                                                     ulprobe_so):
+    """delete_urecord_by_ruid (stock has it only with db_mode 3, no oracle
+    here): the contact of that ruid goes, the AoR's other one stays; an
+    unknown ruid is -1; a removal through the API runs the delete callback."""
+    k = kamailio_factory(impl="aor", extra='loadmodule "%s"\n' % ulprobe_so,
+                         modparams={"nat_source": 0})
+    c1 = "sip:%s@127.0.0.1:5096" % user
+    c2 = "sip:%s@127.0.0.1:5097" % user
+    with sip.Client(k.port) as c:
+        assert c.register(k.aor(user), [c1, c2], expires=300).status == 200
+    key = k.aor_key(user)
+    g = probe(k, "get", "location", key)
+    ruids = dict(zip([v for kk, v in g if kk == "uri"],
+                     [v for kk, v in g if kk == "ruid"]))
+    deletes = int(first(probe(k, "cbs"), "delete"))
+    assert first(probe(k, "delruid", "location", ruids[c1]), "rc") == "0"
+    assert uris(probe(k, "get", "location", key)) == [c2]
+    assert first(probe(k, "delruid", "location", ruids[c1]), "rc") == "-1"
+    assert first(probe(k, "delruid", "location", "nonsense"), "rc") == "-1"
+    assert int(first(probe(k, "cbs"), "delete")) == deletes + 1

@@ -305,6 +305,63 @@ static void probe_delrec(rpc_t *rpc, void *ctx)
 	rpc->struct_add(h, "d", "rc", rc);
 }
 
+/* ulprobe.by_instance table aor instance reg_id:
+ * get_ucontact_by_instance's code and contact */
+static void probe_by_instance(rpc_t *rpc, void *ctx)
+{
+	str t, aor, inst, none = str_init("sip:none@invalid");
+	str callid = str_init("ulprobe-none");
+	udomain_t *d;
+	urecord_t *r = NULL;
+	ucontact_t *c = NULL;
+	ucontact_info_t ci;
+	int regid, rc;
+	void *h;
+
+	if(rpc->scan(ctx, "SSSd", &t, &aor, &inst, &regid) < 4)
+		return;
+	if(domain(rpc, ctx, &t, &d) < 0) {
+		rpc->fault(ctx, 404, "no domain");
+		return;
+	}
+	memset(&ci, 0, sizeof(ci));
+	ci.instance = inst;
+	ci.reg_id = regid;
+	ci.callid = &callid;
+	ci.cseq = 1;
+	ul.lock_udomain(d, &aor);
+	rc = ul.get_urecord(d, &aor, &r);
+	if(rc == 0) {
+		rc = ul.get_ucontact_by_instance(r, &none, &ci, &c);
+		rpc->add(ctx, "{", &h);
+		rpc->struct_add(h, "d", "rc", rc);
+		if(rc == 0)
+			rpc->struct_add(h, "S", "uri", &c->c);
+		ul.release_urecord(r);
+	} else {
+		rpc->add(ctx, "{", &h);
+		rpc->struct_add(h, "d", "rc", rc);
+	}
+	ul.unlock_udomain(d, &aor);
+}
+
+/* ulprobe.delruid table ruid: delete_urecord_by_ruid's code */
+static void probe_delruid(rpc_t *rpc, void *ctx)
+{
+	str t, ruid;
+	udomain_t *d;
+	void *h;
+
+	if(rpc->scan(ctx, "SS", &t, &ruid) < 2)
+		return;
+	if(domain(rpc, ctx, &t, &d) < 0) {
+		rpc->fault(ctx, 404, "no domain");
+		return;
+	}
+	rpc->add(ctx, "{", &h);
+	rpc->struct_add(h, "d", "rc", ul.delete_urecord_by_ruid(d, &ruid));
+}
+
 /* ulprobe.domain name: get_udomain's code */
 static void probe_domain(rpc_t *rpc, void *ctx)
 {
@@ -381,5 +438,7 @@ static rpc_export_t rpc_cmds[] = {{"ulprobe.get", probe_get, doc, 0},
 		{"ulprobe.put", probe_put, doc, 0}, {"ulprobe.del", probe_del, doc, 0},
 		{"ulprobe.delrec", probe_delrec, doc, 0},
 		{"ulprobe.domain", probe_domain, doc, 0},
+		{"ulprobe.by_instance", probe_by_instance, doc, 0},
+		{"ulprobe.delruid", probe_delruid, doc, 0},
 		{"ulprobe.all", probe_all, doc, 0}, {"ulprobe.cbs", probe_cbs, doc, 0},
 		{0, 0, 0, 0}};
