@@ -244,7 +244,7 @@ bench: $(AOR_SO)
 MEMCHECK_DIR := $(BUILD)/valgrind
 MEMCHECK_TESTS ?= $(addprefix test/integration/,test_register.py \
 	test_lookup.py test_rpc.py test_reginfo.py test_bad_input.py \
-	test_snapshot.py)
+	test_snapshot.py test_ulapi.py)
 MEMCHECK_K ?= not kill9 and not damaged and not config_check
 
 check-memory: $(AOR_SO)

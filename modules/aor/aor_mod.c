@@ -39,6 +39,8 @@
 #include "stats.h"
 #include "tcp.h"
 #include "ulc.h"
+#include "ulapi.h"
+#include "ulapi_reg.h"
 
 MODULE_VERSION
 
@@ -104,6 +106,10 @@ static cmd_export_t cmds[] = {
 		ANY_ROUTE},
 	{"reg_send_reply", (cmd_function)w_aor_reg_send_reply, 0, 0, 0,
 		REQUEST_ROUTE | FAILURE_ROUTE},
+	/* the C APIs of usrloc and registrar, for other modules (not the
+	 * script: no route may call them) */
+	{"ul_bind_usrloc", (cmd_function)aor_ul_bind, 1, 0, 0, 0},
+	{"bind_registrar", (cmd_function)aor_bind_registrar, 0, 0, 0, 0},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -205,6 +211,8 @@ static int mod_init(void)
 		LM_ERR("cannot register the aor.* RPC commands\n");
 		return -1;
 	}
+	if(aor_ulapi_init() < 0)
+		return -1;
 	/* last: the snapshot fills the tables the steps above made */
 	if(aor_persist_init() < 0)
 		return -1;
@@ -240,6 +248,7 @@ static void mod_destroy(void)
 	if(aor_tables() == NULL)
 		return;
 	aor_persist_destroy();
+	aor_ulapi_destroy();
 	aor_ops_destroy();
 	aor_tcp_destroy();
 	aor_journal_reset_subscribers();

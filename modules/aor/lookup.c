@@ -331,3 +331,4 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 	}
 	return found ? 1 : -1;
 }
+

@@ -495,3 +495,117 @@ void aor_table_unlock_all(aor_table_t *t)
 	for(i = 0; i <= t->lock_mask; i++)
 		aor_lockset_release(t->locks, i);
 }
+
+/* ------------------------------------------------------------------ */
+/* reads for the usrloc C API                                          */
+
+long aor_table_visit_stride(aor_table_t *t, uint32_t first, uint32_t step,
+		aor_scan_cb cb, void *arg)
+{
+	uint64_t cursor;
+	uint32_t size, pos;
+	long n = 0;
+
+	if(step == 0)
+		step = 1;
+	size = aor_table_size(t);
+	/* bounded: size / step slots, one lock hold each; the cursor of a slot
+	 * is its index, so aor_slot_visit takes exactly slot pos */
+	for(pos = first; pos < size; pos += step) {
+		cursor = pos;
+		slot_lock(t, pos);
+		aor_slot_visit(t, &cursor, cb, arg);
+		slot_unlock(t, pos);
+		n++;
+		if(pos > UINT32_MAX - step)
+			break;
+	}
+	return n;
+}
+
+typedef struct id_find
+{
+	uint32_t hash;
+	uint64_t id;
+	const aor_binding_t *b;
+} id_find_t;
+
+static void id_find_cb(const aor_binding_t *b, void *arg)
+{
+	id_find_t *f = arg;
+
+	if(f->b == NULL && b->hash == f->hash && b->id == f->id)
+		f->b = b;
+}
+
+int aor_ops_fetch_id(aor_table_t *t, uint32_t hash, uint64_t id, time_t now,
+		aor_binding_t **out, int max)
+{
+	id_find_t f = {hash, id, NULL};
+	uint64_t cursor = hash;
+	aor_rec_t rec;
+	str key;
+	int n = 0;
+
+	aor_table_lock(t, hash);
+	/* the slot of hash holds the binding, if any; its record follows */
+	aor_slot_visit(t, &cursor, id_find_cb, &f);
+	if(f.b) {
+		key = aor_binding_get(f.b, AOR_F_AOR);
+		aor_table_find(t, hash, &key, &rec);
+		n = rec.n ? aor_rec_copy(&rec, now, &fetch_copies, out, max) : 0;
+	}
+	aor_table_unlock(t, hash);
+	local_track();
+	return n;
+}
+
+int aor_ops_expire_by(aor_table_t *t, uint32_t hash, uint64_t id,
+		time_t until, enum aor_origin o)
+{
+	enum aor_origin prev = aor_journal_origin(o);
+	id_find_t f = {hash, id, NULL};
+	uint64_t cursor = hash;
+	aor_binding_in_t in;
+	aor_binding_t *b;
+	aor_rec_t rec;
+	str key;
+	int i, k, ret = 0;
+
+	aor_table_lock(t, hash);
+	aor_slot_visit(t, &cursor, id_find_cb, &f);
+	if(f.b) {
+		key = aor_binding_get(f.b, AOR_F_AOR);
+		aor_table_find(t, hash, &key, &rec);
+		for(i = 0, b = *rec.link; i < rec.n; i++, b = b->next)
+			if(b->id == id)
+				break;
+		if(i < rec.n && (b->expires == 0 || b->expires > until)) {
+			if(aor_journal_reserve(1, aor_journal_copy_size(b)) < 0) {
+				ret = AOR_E_NOMEM;
+			} else {
+				/* the same strings: refreshed in place, expiry alone */
+				memset(&in, 0, sizeof(in));
+				for(k = 0; k < AOR_F_COUNT; k++)
+					in.f[k] = aor_binding_get(b, k);
+				in.id = b->id;
+				in.expires = until;
+				in.modified = b->modified;
+				in.sock = b->sock;
+				in.hash = b->hash;
+				in.cseq = b->cseq;
+				in.cflags = b->cflags;
+				in.methods = b->methods;
+				in.reg_id = b->reg_id;
+				in.conn_id = b->conn_id;
+				in.q = b->q;
+				aor_rec_refresh(&rec, b, &in);
+				ret = 1;
+			}
+		}
+	}
+	aor_table_unlock(t, hash);
+	aor_journal_origin(prev);
+	aor_journal_after();
+	return ret;
+}

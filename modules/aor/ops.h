@@ -172,4 +172,31 @@ void aor_table_hold_reset(aor_table_t *t);
  * shutdown): a process killed while it held a slot lock left it locked. */
 void aor_table_unlock_all(aor_table_t *t);
 
+/* ---- reads for the usrloc C API (ulapi.c) ---- */
+
+/* Visits the slots first, first + step, first + 2 step, ... of the current
+ * array of t (a partition of stock's get_all_ucontacts), each under its own
+ * lock, calling cb for each binding as aor_slot_visit does (cb copies and
+ * must not call into the store). Bounded: one slot per lock hold, and
+ * size / step slots in all. Returns the number of slots visited. A resize
+ * that starts meanwhile may make one call miss or repeat some bindings. */
+long aor_table_visit_stride(aor_table_t *t, uint32_t first, uint32_t step,
+		aor_scan_cb cb, void *arg);
+
+/* Copies the live bindings of the AoR that holds the binding of AoR hash
+ * hash and id id into out (at most max), as aor_ops_fetch does (same
+ * buffer, same lifetime). Returns the count (0 when no binding has that
+ * hash and id), or AOR_E_NOMEM. Changes nothing. */
+int aor_ops_fetch_id(aor_table_t *t, uint32_t hash, uint64_t id, time_t now,
+		aor_binding_t **out, int max);
+
+/* Brings the expiry of the binding id of AoR hash hash forward to until
+ * when it expires later (or never), as a change AOR_CH_REFRESHED of
+ * origin o (stock usrloc's keepalive timeout: a contact that stopped
+ * answering expires in 10 s). Returns 1 when changed, 0 when there is no
+ * such binding or it expires sooner, AOR_E_NOMEM (nothing changed). Runs
+ * the subscribers' after hooks before it returns. */
+int aor_ops_expire_by(aor_table_t *t, uint32_t hash, uint64_t id,
+		time_t until, enum aor_origin o);
+
 #endif /* AOR_OPS_H */

@@ -41,17 +41,6 @@ EXAMPLES = os.path.join(SRC, "misc", "examples")
 TIMEOUT = 30
 START_TIMEOUT = 10.0
 
-# (cfg relative to misc/examples, defines) -> reason: the cases whose
-# swapped cfg fails to start only for want of the usrloc API (issue 15;
-# strict: red once it lands)
-_NATHELPER = ("nathelper with natping_interval binds the usrloc API in its "
-              "mod_init: \"can't find usrloc module\"")
-ISSUE15 = {
-    ("pkg/kamailio-basic.cfg", ("WITH_NAT",)): _NATHELPER,
-    ("pkg/kamailio-oob.cfg", ("WITH_NAT",)): _NATHELPER,
-}
-
-
 def example_cfgs():
     out = []
     for path in sorted(glob.glob(os.path.join(EXAMPLES, "**", "*.cfg"),
@@ -86,11 +75,7 @@ def cases(start=False):
             if start and "WITH_MYSQL" in defs:
                 continue
             cid = rel + ("[%s]" % "+".join(defs) if defs else "")
-            marks = []
-            if start and (rel, defs) in ISSUE15:
-                marks.append(pytest.mark.xfail(reason="issue 15: " + ISSUE15[
-                    (rel, defs)], strict=True))
-            out.append(pytest.param(path, defs, id=cid, marks=marks))
+            out.append(pytest.param(path, defs, id=cid))
     return out
 
 
