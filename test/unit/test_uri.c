@@ -508,3 +508,30 @@ int main(int argc, char **argv)
 {
 	return unit_run(argc > 1 ? argv[1] : NULL);
 }
+
+/* uri.h: realm_prefix leaves the host's start out of a use_domain key, as
+ * stock extract_aor: byte for byte, only when the host is longer */
+TEST(key_without_realm_prefix)
+{
+	aor_key_opts_t o = {1, 0, STR_STATIC_INIT("sip.")};
+	str s, k;
+	char buf[64];
+
+	s.s = "sip:Alice@sip.example.com";
+	s.len = strlen(s.s);
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), 0);
+	ASSERT(k.len == 17 && memcmp(k.s, "alice@example.com", 17) == 0);
+	s.s = "sip:alice@SIP.example.com"; /* compared before folding */
+	s.len = strlen(s.s);
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), 0);
+	ASSERT(k.len == 21 && memcmp(k.s, "alice@sip.example.com", 21) == 0);
+	s.s = "sip:alice@sip."; /* the host no longer than the prefix */
+	s.len = strlen(s.s);
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), 0);
+	ASSERT(k.len == 10 && memcmp(k.s, "alice@sip.", 10) == 0);
+	o.use_domain = 0;
+	s.s = "sip:alice@sip.example.com";
+	s.len = strlen(s.s);
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), 0);
+	ASSERT(k.len == 5 && memcmp(k.s, "alice", 5) == 0);
+}
