@@ -231,8 +231,7 @@ int aor_params_check(void)
 	bad |= check_range("sock_flag", p->sock_flag, -1, 31);
 	/* a Contact URI a binding holds: at most Kamailio's MAX_URI_SIZE */
 	bad |= check_range("contact_max_size", p->contact_max_size, 1, 1024);
-	bad |= check_range(
-			"use_expired_contacts", p->use_expired_contacts, 0, 1);
+	bad |= check_range("use_expired_contacts", p->use_expired_contacts, 0, 1);
 	bad |= check_range("lookup_filter_mode", p->lookup_filter_mode, 0, 3);
 	bad |= check_range("path_check_local", p->path_check_local, 0, 1);
 	bad |= check_range("sock_mode", p->sock_mode, 0, 1);
@@ -288,7 +287,8 @@ int aor_params_check(void)
 	aor_key_opts.use_domain = p->use_domain;
 	aor_key_opts.case_sensitive = p->case_sensitive;
 	aor_key_opts.realm_prefix.s = p->realm_prefix;
-	aor_key_opts.realm_prefix.len = p->realm_prefix ? strlen(p->realm_prefix) : 0;
+	aor_key_opts.realm_prefix.len =
+			p->realm_prefix ? strlen(p->realm_prefix) : 0;
 	return 0;
 }
 

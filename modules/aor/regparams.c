@@ -27,8 +27,8 @@
 #include "regparams.h"
 #include "sys.h"
 
-#define FILTER_BFLAG 1	/* stock REG_LOOKUP_FILTER_BFLAG */
-#define FILTER_TCPCON 2 /* stock REG_LOOKUP_FILTER_TCPCON */
+#define FILTER_BFLAG 1	 /* stock REG_LOOKUP_FILTER_BFLAG */
+#define FILTER_TCPCON 2	 /* stock REG_LOOKUP_FILTER_TCPCON */
 #define SOCK_HDR_MAX 128 /* "proto:host:port" of a header, at most */
 
 struct socket_info *aor_rparams_sock_hdr(sip_msg_t *msg)
@@ -61,8 +61,8 @@ struct socket_info *aor_rparams_sock_hdr(sip_msg_t *msg)
 		goto bad;
 	si = grep_sock_info(&host, (unsigned short)port, (unsigned short)proto);
 	if(si == NULL)
-		AOR_WARN_LIMITED("save: socket <%.*s> of header %s is not local",
-				v.len, v.s, name.s);
+		AOR_WARN_LIMITED("save: socket <%.*s> of header %s is not local", v.len,
+				v.s, name.s);
 	return si;
 bad:
 	AOR_WARN_LIMITED("save: bad socket <%.*s> in header %s",
