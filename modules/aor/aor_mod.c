@@ -154,6 +154,13 @@ static param_export_t params[] = {
 	{"default_expires_range", PARAM_INT, &aor_params.default_expires_range},
 	{"expires_range", PARAM_INT, &aor_params.expires_range},
 	{"sock_flag", PARAM_INT, &aor_params.sock_flag},
+	{"contact_max_size", PARAM_INT, &aor_params.contact_max_size},
+	{"realm_prefix", PARAM_STRING, &aor_params.realm_prefix},
+	{"use_expired_contacts", PARAM_INT, &aor_params.use_expired_contacts},
+	{"lookup_filter_mode", PARAM_INT, &aor_params.lookup_filter_mode},
+	{"path_check_local", PARAM_INT, &aor_params.path_check_local},
+	{"sock_hdr_name", PARAM_STRING, &aor_params.sock_hdr_name},
+	{"sock_mode", PARAM_INT, &aor_params.sock_mode},
 	{0, 0, 0}
 };
 

@@ -45,6 +45,10 @@ void aor_timer_tick(unsigned int ticks, void *param)
 	time_t now = aor_now();
 
 	aor_events_timer_context(1);
+	/* use_expired_contacts: an expired binding stays one timer_interval,
+	 * for lookup() to use, as stock usrloc's timer leaves it up to one */
+	if(aor_params.use_expired_contacts)
+		now -= aor_params.timer_interval;
 	for(t = aor_tables(); t; t = t->next) {
 		aor_table_maint(t, RESIZE_BUDGET);
 		expire_slice(t, now);

@@ -24,6 +24,7 @@
 #include "ops.h"
 #include "params.h"
 #include "regfn.h"
+#include "regparams.h"
 #include "errors.h"
 #include "stats.h"
 #include "tcp.h"
@@ -47,7 +48,8 @@ static int request_key(sip_msg_t *msg, str *uri, char *buf, str *key)
 /* copies the live bindings of key; returns their count or AOR_E_* */
 static int fetch(aor_table_t *t, const str *key, aor_binding_t **out, int max)
 {
-	return aor_ops_fetch(t, key, aor_now(), out, max);
+	/* use_expired_contacts: expired bindings not yet removed count */
+	return aor_ops_fetch(t, key, aor_rparams_read_time(), out, max);
 }
 
 /* q (unspecified lowest), then the most recent, then the newest id */
@@ -91,21 +93,28 @@ static str path_first_hop(str path)
 	return r;
 }
 
-/* where the request for b goes: the Path's first hop, else the NAT source */
-static str binding_dst(const aor_binding_t *b)
+/* where the request for b goes and the route set: the Path's first hop
+ * (path_check_local: the first not this proxy, as stock), else the NAT
+ * source */
+static str binding_dst(const aor_binding_t *b, str *path)
 {
-	str path = aor_binding_get(b, AOR_F_PATH);
+	str dst;
 
-	if(path.len > 0)
-		return path_first_hop(path);
-	return aor_binding_get(b, AOR_F_RECEIVED);
+	*path = aor_binding_get(b, AOR_F_PATH);
+	if(path->len == 0)
+		return aor_binding_get(b, AOR_F_RECEIVED);
+	if(!aor_params.path_check_local)
+		return path_first_hop(*path);
+	aor_rparams_path(*path, path, &dst);
+	/* stock: no hop left, then the NAT source */
+	return path->len > 0 ? dst : aor_binding_get(b, AOR_F_RECEIVED);
 }
 
 static int set_ruri_from(sip_msg_t *msg, const aor_binding_t *b)
 {
 	str uri = aor_binding_get(b, AOR_F_URI);
-	str path = aor_binding_get(b, AOR_F_PATH);
-	str dst = binding_dst(b);
+	str path;
+	str dst = binding_dst(b, &path);
 	str inst = aor_binding_get(b, AOR_F_INSTANCE);
 	str ua = aor_binding_get(b, AOR_F_UA);
 	char rb[AOR_RUID_LEN + 1];
@@ -144,8 +153,8 @@ static int set_ruri_from(sip_msg_t *msg, const aor_binding_t *b)
 static int add_branch(sip_msg_t *msg, const aor_binding_t *b)
 {
 	str uri = aor_binding_get(b, AOR_F_URI);
-	str path = aor_binding_get(b, AOR_F_PATH);
-	str dst = binding_dst(b);
+	str path;
+	str dst = binding_dst(b, &path);
 	str inst = aor_binding_get(b, AOR_F_INSTANCE);
 	str ua = aor_binding_get(b, AOR_F_UA);
 	char rb[AOR_RUID_LEN + 1];
@@ -191,7 +200,7 @@ enum
 static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
 {
 	aor_binding_t *v[AOR_COPY_MAX];
-	int n, i, first = 0;
+	int n, k, i, first = 0;
 
 	n = fetch(t, key, v, AOR_COPY_MAX);
 	if(n < 0)
@@ -201,9 +210,16 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
 	n = aor_tcp_alive_filter(v, n);
 	if(n == 0)
 		return -1;
-	n = filter_methods(msg, v, n);
-	if(n == 0)
+	k = filter_methods(msg, v, n);
+	if(k == 0)
 		return -2;
+	/* lookup_filter_mode; none left: -2 when a method was refused, as
+	 * stock lookup_helper */
+	aor_rparams_filter_begin();
+	i = aor_rparams_filter(v, k);
+	if(i == 0)
+		return k < n ? -2 : -1;
+	n = i;
 	sort_bindings(v, n);
 	if(mode == TO_RURI) {
 		if(set_ruri_from(msg, v[0]) < 0)

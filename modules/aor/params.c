@@ -65,6 +65,13 @@ struct aor_params aor_params = {
 	.default_expires_range = 0,
 	.expires_range = 0,
 	.sock_flag = -1,
+	.contact_max_size = 512,
+	.realm_prefix = NULL,
+	.use_expired_contacts = 0,
+	.lookup_filter_mode = 0,
+	.path_check_local = 0,
+	.sock_hdr_name = NULL,
+	.sock_mode = 0,
 };
 /* clang-format on */
 
@@ -105,6 +112,16 @@ static int is_token(const char *s)
 {
 	for(; *s; s++)
 		if(!isalnum((unsigned char)*s) && strchr("-.!%*_+`'~", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* realm_prefix: what a host name may start with (RFC 3261 25.1
+ * hostname characters, or the '[' of an IPv6 reference) */
+static int is_host_prefix(const char *s)
+{
+	for(; *s; s++)
+		if(!isalnum((unsigned char)*s) && strchr("-.[:", *s) == NULL)
 			return 0;
 	return 1;
 }
@@ -212,6 +229,16 @@ int aor_params_check(void)
 			"default_expires_range", p->default_expires_range, 0, 100);
 	bad |= check_range("expires_range", p->expires_range, 0, 100);
 	bad |= check_range("sock_flag", p->sock_flag, -1, 31);
+	/* a Contact URI a binding holds: at most Kamailio's MAX_URI_SIZE */
+	bad |= check_range("contact_max_size", p->contact_max_size, 1, 1024);
+	bad |= check_range("use_expired_contacts", p->use_expired_contacts, 0, 1);
+	bad |= check_range("lookup_filter_mode", p->lookup_filter_mode, 0, 3);
+	bad |= check_range("path_check_local", p->path_check_local, 0, 1);
+	bad |= check_range("sock_mode", p->sock_mode, 0, 1);
+	bad |= check_str("realm_prefix", p->realm_prefix, is_host_prefix,
+			"the start of a host name");
+	bad |= check_str("sock_hdr_name", p->sock_hdr_name, is_token,
+			"a header name (RFC 3261 25.1 token)");
 	/* accepted for drop-in use (stock usrloc's), not used */
 	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
 	bad |= check_range("db_mode", p->db_mode, 0, 3);
@@ -259,6 +286,9 @@ int aor_params_check(void)
 	aor_limits.shm_reserve = shm_mem_size / 100 * p->shm_reserve;
 	aor_key_opts.use_domain = p->use_domain;
 	aor_key_opts.case_sensitive = p->case_sensitive;
+	aor_key_opts.realm_prefix.s = p->realm_prefix;
+	aor_key_opts.realm_prefix.len =
+			p->realm_prefix ? strlen(p->realm_prefix) : 0;
 	return 0;
 }
 

@@ -63,6 +63,14 @@ struct aor_params
 	int default_expires_range;
 	int expires_range;
 	int sock_flag;
+	/* stock registrar's remaining modparams (regparams.c) */
+	int contact_max_size;
+	char *realm_prefix;
+	int use_expired_contacts;
+	int lookup_filter_mode;
+	int path_check_local;
+	char *sock_hdr_name;
+	int sock_mode;
 };
 
 extern struct aor_params aor_params;

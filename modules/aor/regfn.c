@@ -28,6 +28,7 @@
 #include "ops.h"
 #include "params.h"
 #include "regfn.h"
+#include "regparams.h"
 #include "tcp.h"
 #include "reply.h"
 
@@ -213,6 +214,9 @@ struct socket_info *aor_regfn_socket(sip_msg_t *msg)
 	if(aor_params.sock_flag < 0
 			|| !(msg->flags & (1u << aor_params.sock_flag)))
 		return NULL;
+	/* sock_hdr_name: the header, not xavp_cfg (stock get_sock_val) */
+	if(aor_params.sock_hdr_name && *aor_params.sock_hdr_name)
+		return aor_rparams_sock_hdr(msg);
 	v = cfg_str("socket");
 	if(v.len == 0)
 		return NULL;
@@ -378,7 +382,8 @@ int aor_regfn_registered(
 				uri ? "uri" : "request");
 		return -1;
 	}
-	n = aor_ops_fetch(t, &key, now, v, REGISTERED_MAX);
+	/* use_expired_contacts: expired bindings not yet removed count */
+	n = aor_ops_fetch(t, &key, aor_rparams_read_time(), v, REGISTERED_MAX);
 	/* handle_lost_tcp: a binding whose connection is gone does not count
 	 * (stock's get_urecord marks it expired) */
 	if(n > 0)

@@ -36,6 +36,7 @@
 #include "save.h"
 #include "errors.h"
 #include "regfn.h"
+#include "regparams.h"
 #include "reply.h"
 #include "stats.h"
 #include "uas.h"
@@ -166,7 +167,8 @@ static int contact_fill(const contact_t *c, long long hdr, uint32_t allow,
 
 	memset(o, 0, sizeof(*o));
 	o->uri = c->uri;
-	if(o->uri.len == 0 || o->uri.len > AOR_MAX_URI)
+	/* contact_max_size (stock's check_contacts: 400) */
+	if(o->uri.len == 0 || o->uri.len > aor_params.contact_max_size)
 		return o->uri.len ? AOR_E_TOO_LONG : AOR_E_BAD_CONTACT;
 	/* RFC 3261 10.3 step 8 binds URIs; one that does not parse is refused */
 	/* the plain form is checked without the full parser (hot path) */
@@ -591,7 +593,9 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 	}
 	if(msg->rcv.bind_address) {
 		req->sock = msg->rcv.bind_address;
-		req->sock_str = msg->rcv.bind_address->sock_str;
+		/* sock_mode 1: the advertised address is kept (stock); the
+		 * binding is still sent over the socket it came in on */
+		req->sock_str = aor_rparams_sock_str(msg->rcv.bind_address);
 	}
 	/* sock_flag: the socket xavp_cfg names, as stock */
 	if((si = aor_regfn_socket(msg)) != NULL) {

@@ -468,6 +468,13 @@ int aor_key_build(const str *uri, const aor_key_opts_t *o, char *buf,
 		return AOR_E_BAD_AOR;
 	if((n = user_canon(&user, buf, buflen, !o->case_sensitive)) < 0)
 		return n;
+	/* realm_prefix: compared byte for byte, before folding, as stock */
+	if(o->use_domain && o->realm_prefix.len > 0
+			&& o->realm_prefix.len < host.len
+			&& memcmp(o->realm_prefix.s, host.s, o->realm_prefix.len) == 0) {
+		host.s += o->realm_prefix.len;
+		host.len -= o->realm_prefix.len;
+	}
 	if(o->use_domain && host.len > 0) {
 		if(buflen - n < host.len + 1)
 			return AOR_E_TOO_LONG;

@@ -73,6 +73,8 @@ typedef struct aor_key_opts
 {
 	int use_domain;		/* key "user@host"; 0: "user" */
 	int case_sensitive; /* 0: the user is folded to lower case */
+	str realm_prefix;	/* stripped from the host's start (with use_domain)
+						 * when the host is longer, as stock extract_aor */
 } aor_key_opts_t;
 
 /* Builds the AoR key of uri into buf (buflen bytes; the key is not

@@ -188,7 +188,7 @@ static void check_key(const str *uri, const aor_key_opts_t *o, str *key)
 /* the key of the key, read back as a SIP URI, is the key */
 static void check_again(const str *user, const str *host, int cs)
 {
-	aor_key_opts_t o = {1, cs};
+	aor_key_opts_t o = {1, cs, {NULL, 0}};
 	char u[AOR_KEY_URI_MAX + 8], buf[AOR_KEY_URI_MAX];
 	str s, k;
 	int n;

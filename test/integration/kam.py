@@ -63,7 +63,8 @@ STOCK_REGISTRAR = {"default_expires", "min_expires", "min_expires_mode",
                    "regid_mode", "flow_timer", "xavp_cfg", "xavp_rcd",
                    "gruu_enabled", "reg_callid_avp", "sock_flag",
                    "use_expired_contacts", "contact_max_size",
-                   "xavp_rcd_mask", "default_expires_range", "expires_range"}
+                   "xavp_rcd_mask", "default_expires_range", "expires_range",
+                   "lookup_filter_mode", "sock_hdr_name", "sock_mode"}
 # The RFC-preferred modes most tests were written against (423 for a too
 # brief expiry, the AoR's user compared case-sensitively as RFC 3261 19.1.4
 # says, Retry-After on 5xx, NAT detected by RFC 3581), applied unless a test

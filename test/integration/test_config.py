@@ -208,6 +208,15 @@ BAD_MODPARAMS = [
     ("default_expires_range", 101),
     ("expires_range", 101),
     ("sock_flag", 32),
+    ("contact_max_size", 0),
+    ("contact_max_size", 1025),
+    ("realm_prefix", "sip prefix"),
+    ("use_expired_contacts", 2),
+    ("lookup_filter_mode", 4),
+    ("lookup_filter_mode", -1),
+    ("path_check_local", 2),
+    ("sock_hdr_name", "Sock Info:"),
+    ("sock_mode", 2),
 ]
 NOT_CHECKED = {"db_url"}
 

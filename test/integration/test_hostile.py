@@ -797,8 +797,8 @@ L:0
 
 @case("oversize-60kb-contact-uri", 400)
 def _(ctx):
-    """A 60 KB Contact URI: longer than a binding may hold (1024, as
-    Kamailio's MAX_URI_SIZE): 400."""
+    """A 60 KB Contact URI: longer than contact_max_size (512 by default,
+    at most 1024, Kamailio's MAX_URI_SIZE): 400."""
     return build(ctx, to="sip:victim1@127.0.0.1", expires=300,
                  contacts=["<sip:victim1@127.0.0.1:5002;x=%s>" % (
                      "a" * 60000)])
@@ -807,7 +807,7 @@ def _(ctx):
 @case("oversize-10000-char-contact-user", 400)
 def _(ctx):
     """A 10,000-character user in a Contact URI: longer than a bound URI
-    may be (1024): 400."""
+    may be (contact_max_size): 400."""
     return build(ctx, contacts=["<sip:%s@127.0.0.1:5101>" % ("u" * 10000)],
                  expires=300)
 

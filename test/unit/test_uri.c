@@ -374,7 +374,7 @@ TEST(uri_split_gives_the_user_and_host_of_parse_uri)
  * into a buffer of exactly the URI's length; want NULL: AOR_E_BAD_AOR */
 static void key_is(const char *uri, int ud, int cs, const char *want)
 {
-	aor_key_opts_t o = {ud, cs};
+	aor_key_opts_t o = {ud, cs, {NULL, 0}};
 	str s = STR_C(uri), k;
 	char *buf = malloc(s.len + 1);
 	int r;
@@ -457,7 +457,7 @@ TEST(key_with_a_bad_escape_is_an_error)
 /* uri.h: raw controls and space are never in a key (RFC 3261 25.1) */
 TEST(key_with_a_raw_control_byte_is_an_error)
 {
-	aor_key_opts_t o = {1, 0};
+	aor_key_opts_t o = {1, 0, {NULL, 0}};
 	str s, k;
 	char buf[64];
 
@@ -473,7 +473,7 @@ TEST(key_with_a_raw_control_byte_is_an_error)
 TEST(key_of_a_uri_longer_than_1024_bytes_is_an_error)
 {
 	static char uri[AOR_KEY_URI_MAX + 2];
-	aor_key_opts_t o = {1, 0};
+	aor_key_opts_t o = {1, 0, {NULL, 0}};
 	static char buf[AOR_KEY_URI_MAX + 2];
 	str s, k;
 
@@ -491,7 +491,7 @@ TEST(key_of_a_uri_longer_than_1024_bytes_is_an_error)
 
 TEST(key_that_does_not_fit_the_buffer_is_too_long)
 {
-	aor_key_opts_t o = {1, 0};
+	aor_key_opts_t o = {1, 0, {NULL, 0}};
 	str s = STR_C("sip:alice@example.com;lr"), k;
 	char buf[17];
 
@@ -507,4 +507,31 @@ TEST(key_that_does_not_fit_the_buffer_is_too_long)
 int main(int argc, char **argv)
 {
 	return unit_run(argc > 1 ? argv[1] : NULL);
+}
+
+/* uri.h: realm_prefix leaves the host's start out of a use_domain key, as
+ * stock extract_aor: byte for byte, only when the host is longer */
+TEST(key_without_realm_prefix)
+{
+	aor_key_opts_t o = {1, 0, STR_STATIC_INIT("sip.")};
+	str s, k;
+	char buf[64];
+
+	s.s = "sip:Alice@sip.example.com";
+	s.len = strlen(s.s);
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), 0);
+	ASSERT(k.len == 17 && memcmp(k.s, "alice@example.com", 17) == 0);
+	s.s = "sip:alice@SIP.example.com"; /* compared before folding */
+	s.len = strlen(s.s);
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), 0);
+	ASSERT(k.len == 21 && memcmp(k.s, "alice@sip.example.com", 21) == 0);
+	s.s = "sip:alice@sip."; /* the host no longer than the prefix */
+	s.len = strlen(s.s);
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), 0);
+	ASSERT(k.len == 10 && memcmp(k.s, "alice@sip.", 10) == 0);
+	o.use_domain = 0;
+	s.s = "sip:alice@sip.example.com";
+	s.len = strlen(s.s);
+	ASSERT_EQ(aor_key_build(&s, &o, buf, sizeof(buf), &k), 0);
+	ASSERT(k.len == 5 && memcmp(k.s, "alice", 5) == 0);
 }
