@@ -63,6 +63,14 @@ struct aor_params
 	int default_expires_range;
 	int expires_range;
 	int sock_flag;
+	/* stock usrloc's (uparams) */
+	int desc_time_order;
+	int cseq_delay;
+	int matching_mode;
+	int skip_remote_socket;
+	char *xavp_contact;
+	int expires_type;
+	int rm_expired_delay;
 };
 
 extern struct aor_params aor_params;
