@@ -208,6 +208,15 @@ BAD_MODPARAMS = [
     ("default_expires_range", 101),
     ("expires_range", 101),
     ("sock_flag", 32),
+    ("desc_time_order", 2),
+    ("cseq_delay", -1),
+    ("cseq_delay", 86401),
+    ("matching_mode", 4),
+    ("matching_mode", -1),
+    ("skip_remote_socket", 2),
+    ("xavp_contact", "no such!"),
+    ("expires_type", 2),
+    ("rm_expired_delay", -1),
 ]
 NOT_CHECKED = {"db_url"}
 
