@@ -224,8 +224,7 @@ int aor_params_check(void)
 	bad |= check_range("matching_mode", p->matching_mode, 0, 3);
 	bad |= check_range("skip_remote_socket", p->skip_remote_socket, 0, 1);
 	bad |= check_range("expires_type", p->expires_type, 0, 1);
-	bad |= check_range(
-			"rm_expired_delay", p->rm_expired_delay, 0, AOR_INT_MAX);
+	bad |= check_range("rm_expired_delay", p->rm_expired_delay, 0, AOR_INT_MAX);
 	bad |= check_str(
 			"xavp_contact", p->xavp_contact, is_xavp_name, "an xavp name");
 	/* accepted for drop-in use (stock usrloc's), not used */
