@@ -161,6 +161,13 @@ static param_export_t params[] = {
 	{"path_check_local", PARAM_INT, &aor_params.path_check_local},
 	{"sock_hdr_name", PARAM_STRING, &aor_params.sock_hdr_name},
 	{"sock_mode", PARAM_INT, &aor_params.sock_mode},
+	{"desc_time_order", PARAM_INT, &aor_params.desc_time_order},
+	{"cseq_delay", PARAM_INT, &aor_params.cseq_delay},
+	{"matching_mode", PARAM_INT, &aor_params.matching_mode},
+	{"skip_remote_socket", PARAM_INT, &aor_params.skip_remote_socket},
+	{"xavp_contact", PARAM_STRING, &aor_params.xavp_contact},
+	{"expires_type", PARAM_INT, &aor_params.expires_type},
+	{"rm_expired_delay", PARAM_INT, &aor_params.rm_expired_delay},
 	{0, 0, 0}
 };
 

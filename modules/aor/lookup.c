@@ -52,17 +52,23 @@ static int fetch(aor_table_t *t, const str *key, aor_binding_t **out, int max)
 	return aor_ops_fetch(t, key, aor_rparams_read_time(), out, max);
 }
 
-/* q (unspecified lowest), then the most recent, then the newest id */
+/* stock usrloc's order of a record's contacts: by q, highest first
+ * (unspecified lowest), equal q in the order they were added
+ * (mem_insert_ucontact); with desc_time_order the last registered first,
+ * whatever the q (update_contact_pos) */
 static int before(const aor_binding_t *a, const aor_binding_t *b)
 {
+	if(aor_params.desc_time_order) {
+		if(a->modified != b->modified)
+			return a->modified > b->modified;
+		return a->id > b->id;
+	}
 	if(a->q != b->q)
 		return a->q > b->q;
-	if(a->modified != b->modified)
-		return a->modified > b->modified;
-	return a->id > b->id;
+	return a->id < b->id;
 }
 
-static void sort_bindings(aor_binding_t **v, int n)
+void aor_lookup_sort(aor_binding_t **v, int n)
 {
 	aor_binding_t *x;
 	int i, j;
@@ -220,7 +226,7 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
 	if(i == 0)
 		return k < n ? -2 : -1;
 	n = i;
-	sort_bindings(v, n);
+	aor_lookup_sort(v, n);
 	if(mode == TO_RURI) {
 		if(set_ruri_from(msg, v[0]) < 0)
 			return -3;

@@ -15,6 +15,11 @@
 #include "../../core/parser/msg_parser.h"
 #include "store.h"
 
+/* Orders v[0..n) (one AoR's bindings) as stock usrloc orders a record's
+ * contacts: highest q first, equal q in the order they were added; with
+ * desc_time_order the last registered first. */
+void aor_lookup_sort(aor_binding_t **v, int n);
+
 /* lookup(table[, uri]): 1 found (R-URI rewritten, the other bindings as
  * branches), -1 not found, -2 found but no binding accepts the method,
  * -3 internal error. */

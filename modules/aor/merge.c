@@ -99,14 +99,27 @@ static int uri_match(const str *a, const str *b)
 
 /* RFC 5626 6 / RFC 5627: with +sip.instance the binding is the AoR,
  * instance and reg-id; without it, the contact URI (RFC 3261 10.3 step 7,
- * compared by 19.1.4) */
-static int contact_matches(const aor_contact_t *c, const aor_binding_t *b)
+ * compared by 19.1.4), and with matching_mode also the Call-ID or the
+ * Path of req as stock usrloc's get_ucontact() asks, or the Call-ID alone */
+static int contact_matches(const aor_contact_t *c, const aor_binding_t *b,
+		const aor_regreq_t *req, enum aor_match mode)
 {
 	str s;
 
 	if(c->instance.len > 0) {
 		s = aor_binding_get(b, AOR_F_INSTANCE);
 		return str_eq(&s, &c->instance) && b->reg_id == c->reg_id;
+	}
+	if(mode == AOR_MATCH_CALLID || mode == AOR_MATCH_CALLID_ONLY) {
+		s = aor_binding_get(b, AOR_F_CALLID);
+		if(!str_eq(&s, &req->callid))
+			return 0;
+		if(mode == AOR_MATCH_CALLID_ONLY)
+			return 1;
+	} else if(mode == AOR_MATCH_PATH && req->path.len > 0) {
+		s = aor_binding_get(b, AOR_F_PATH);
+		if(!str_eq(&s, &req->path))
+			return 0;
 	}
 	s = aor_binding_get(b, AOR_F_URI);
 	return uri_match(&s, &c->uri);
@@ -144,13 +157,14 @@ static aor_plan_t *plan_of(aor_plan_t *plan, int n, const aor_binding_t *b)
  * that differ from each other can both match one binding, and each
  * binding may be the match of one contact only */
 static aor_binding_t *find_live(const aor_rec_t *rec, const aor_contact_t *c,
-		time_t now, aor_plan_t *plan, int nplan)
+		const aor_regreq_t *req, enum aor_match mode, aor_plan_t *plan,
+		int nplan)
 {
 	aor_binding_t *b = *rec->link;
 	int i;
 
 	for(i = 0; i < rec->n; i++, b = b->next)
-		if(!aor_binding_expired(b, now) && contact_matches(c, b)
+		if(!aor_binding_expired(b, req->now) && contact_matches(c, b, req, mode)
 				&& plan_of(plan, nplan, b) == NULL)
 			return b;
 	return NULL;
@@ -182,7 +196,7 @@ static void fill_in(
 
 /* step 1: match every contact and check the ordering rule; no change */
 static int plan_contacts(const aor_rec_t *rec, const aor_regreq_t *req,
-		aor_plan_t *plan, int *adds, int *dels)
+		enum aor_match mode, aor_plan_t *plan, int *adds, int *dels)
 {
 	const aor_contact_t *c;
 	int i, j;
@@ -197,7 +211,7 @@ static int plan_contacts(const aor_rec_t *rec, const aor_regreq_t *req,
 				break;
 		if(j < req->ncontacts)
 			continue;
-		plan[i].match = find_live(rec, c, req->now, plan, i);
+		plan[i].match = find_live(rec, c, req, mode, plan, i);
 		if(plan[i].match && !cseq_ok(req, plan[i].match))
 			return AOR_E_CSEQ;
 		if(c->expires == 0) {
@@ -459,7 +473,7 @@ int aor_merge_apply(aor_rec_t *rec, const aor_regreq_t *req,
 		mutate(rec, req, plan, victims, 0);
 		return 0;
 	}
-	ret = plan_contacts(rec, req, plan, &adds, &dels);
+	ret = plan_contacts(rec, req, lim->match, plan, &adds, &dels);
 	if(ret < 0)
 		return ret;
 	ret = check_limits(rec, req, lim, plan, adds, dels, victims, &nvictims);

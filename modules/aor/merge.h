@@ -31,6 +31,16 @@ enum aor_min_mode
 	AOR_MIN_REJECT = 1 /* 423 Interval Too Brief */
 };
 
+/* how a contact without +sip.instance finds its binding (stock usrloc's
+ * matching_mode values) */
+enum aor_match
+{
+	AOR_MATCH_CONTACT = 0, /* the URI (RFC 3261 10.3 step 7, 19.1.4) */
+	AOR_MATCH_CALLID = 1,  /* the URI and the Call-ID */
+	AOR_MATCH_PATH = 2,	   /* the URI and the Path, when the request has one */
+	AOR_MATCH_CALLID_ONLY = 3 /* the Call-ID alone */
+};
+
 typedef struct aor_limits
 {
 	unsigned int default_expires;
@@ -43,6 +53,7 @@ typedef struct aor_limits
 	unsigned long shm_reserve;	/* bytes of shm new bindings leave free */
 	unsigned int default_range; /* % variation of default_expires */
 	unsigned int range;			/* % variation of a requested expires */
+	enum aor_match match;		/* matching_mode */
 } aor_limits_t;
 
 #define AOR_EXPIRES_PERMANENT (-2) /* aor.add with expires 0 */

@@ -72,6 +72,13 @@ struct aor_params aor_params = {
 	.path_check_local = 0,
 	.sock_hdr_name = NULL,
 	.sock_mode = 0,
+	.desc_time_order = 0,
+	.cseq_delay = 20,
+	.matching_mode = AOR_MATCH_CONTACT,
+	.skip_remote_socket = 0,
+	.xavp_contact = NULL,
+	.expires_type = 0,
+	.rm_expired_delay = 0,
 };
 /* clang-format on */
 
@@ -239,6 +246,14 @@ int aor_params_check(void)
 			"the start of a host name");
 	bad |= check_str("sock_hdr_name", p->sock_hdr_name, is_token,
 			"a header name (RFC 3261 25.1 token)");
+	bad |= check_range("desc_time_order", p->desc_time_order, 0, 1);
+	bad |= check_range("cseq_delay", p->cseq_delay, 0, 86400);
+	bad |= check_range("matching_mode", p->matching_mode, 0, 3);
+	bad |= check_range("skip_remote_socket", p->skip_remote_socket, 0, 1);
+	bad |= check_range("expires_type", p->expires_type, 0, 1);
+	bad |= check_range("rm_expired_delay", p->rm_expired_delay, 0, AOR_INT_MAX);
+	bad |= check_str(
+			"xavp_contact", p->xavp_contact, is_xavp_name, "an xavp name");
 	/* accepted for drop-in use (stock usrloc's), not used */
 	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
 	bad |= check_range("db_mode", p->db_mode, 0, 3);
@@ -271,8 +286,12 @@ int aor_params_check(void)
 	if(p->db_url)
 		LM_WARN("modparam db_url ignored: aor keeps bindings in memory; "
 				"use snapshot_file for persistence\n");
+	if(p->xavp_contact)
+		LM_WARN("modparam xavp_contact ignored: the xavp is not stored with "
+				"the bindings\n");
 	if(bad)
 		return -1;
+	aor_limits.match = (enum aor_match)p->matching_mode;
 	aor_limits.default_expires = p->default_expires;
 	aor_limits.min_expires = p->min_expires;
 	aor_limits.max_expires = p->max_expires;

@@ -71,6 +71,14 @@ struct aor_params
 	int path_check_local;
 	char *sock_hdr_name;
 	int sock_mode;
+	/* stock usrloc's (uparams) */
+	int desc_time_order;
+	int cseq_delay;
+	int matching_mode;
+	int skip_remote_socket;
+	char *xavp_contact;
+	int expires_type;
+	int rm_expired_delay;
 };
 
 extern struct aor_params aor_params;

@@ -65,6 +65,7 @@ struct load
 	unsigned long reserve; /* shm bytes the load leaves free */
 	long expired;
 	long nosock;
+	long remote; /* of nosock, dropped (skip_remote_socket) */
 	long dups;
 };
 
@@ -78,9 +79,11 @@ static void *sock_of(struct load *ld, const aor_binding_in_t *in)
 	si = lookup_local_socket(&s);
 	if(si == NULL && ld->nosock++ < NOSOCK_LOG_MAX)
 		LM_WARN("snapshot: binding %.*s of %.*s was received on %.*s, which "
-				"is not a listening socket now; kept, sent by routing\n",
+				"is not a listening socket now; %s\n",
 				in->f[AOR_F_URI].len, in->f[AOR_F_URI].s, in->f[AOR_F_AOR].len,
-				in->f[AOR_F_AOR].s, s.len, s.s);
+				in->f[AOR_F_AOR].s, s.len, s.s,
+				aor_params.skip_remote_socket ? "dropped (skip_remote_socket)"
+											  : "kept, sent by routing");
 	return si;
 }
 
@@ -109,6 +112,14 @@ static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
 		return AOR_E_NOMEM;
 	x.hash = aor_hash(&x.f[AOR_F_AOR]);
 	x.sock = sock_of(ld, &x);
+	/* skip_remote_socket: as stock usrloc's load from the database, a
+	 * binding received on a socket this server no longer listens on is
+	 * dropped */
+	if(x.sock == NULL && x.f[AOR_F_SOCK].len > 0
+			&& aor_params.skip_remote_socket) {
+		ld->remote++;
+		return 0;
+	}
 	if((b = aor_binding_new(&x)) == NULL)
 		return AOR_E_NOMEM;
 	r = aor_ops_restore(t, b, AOR_ORIG_LOAD);
@@ -171,7 +182,7 @@ static void load(void)
 			freeze(path, rep.what);
 		return;
 	}
-	rep.bindings -= ld.expired + ld.dups;
+	rep.bindings -= ld.expired + ld.dups + ld.remote;
 	state->loaded = rep.bindings;
 	if(r == 0) {
 		LM_INFO("snapshot %s: loaded %ld bindings in %ld ms (%ld expired "

@@ -217,9 +217,6 @@ static int in_transaction(void)
 	return c != NULL && c != T_UNDEFINED;
 }
 
-/* RFC 3261 17.1.2.2: Timer F, 64*T1 */
-#define UAS_RETRANSMIT_SECS 32
-
 /* the copy among b[0..n) whose URI has the bytes of uri, or NULL */
 static aor_binding_t *by_uri(aor_binding_t **b, int n, const str *uri)
 {
@@ -237,7 +234,9 @@ static aor_binding_t *by_uri(aor_binding_t **b, int n, const str *uri)
 /* 1 when contact c of req is what the request that made the bindings b
  * asked (a retransmission carries the same bytes): a removal finds its
  * URI gone, any other its binding with req's Call-ID and CSeq and the
- * same granted interval, made less than Timer F ago */
+ * same granted interval, made less than cseq_delay seconds ago (stock
+ * usrloc's get_ucontact(); 20 by default, within Timer F of RFC 3261
+ * 17.1.2.2) */
 static int repeats(const aor_regreq_t *req, const aor_contact_t *c,
 		aor_binding_t **b, int n)
 {
@@ -248,7 +247,7 @@ static int repeats(const aor_regreq_t *req, const aor_contact_t *c,
 		return m == NULL;
 	if(m == NULL || m->cseq != req->cseq || m->expires == 0
 			|| m->expires - m->modified != c->expires
-			|| req->now - m->modified >= UAS_RETRANSMIT_SECS)
+			|| req->now - m->modified >= aor_params.cseq_delay)
 		return 0;
 	cid = aor_binding_get(m, AOR_F_CALLID);
 	return cid.len == req->callid.len

@@ -19,6 +19,7 @@
 #include "../../core/ip_addr.h"
 
 #include "ulc.h"
+#include "lookup.h"
 #include "ops.h"
 #include "params.h"
 
@@ -179,29 +180,6 @@ static int profile_fill(ulc_profile_t *p, const str *table, const str *aor,
 	return 0;
 }
 
-/* stock's order of a record's contacts (usrloc mem_insert_ucontact):
- * highest q first, equal q in the order they were added */
-static int before(const aor_binding_t *a, const aor_binding_t *b)
-{
-	if(a->q != b->q)
-		return a->q > b->q;
-	return a->id < b->id;
-}
-
-static void sort_bindings(aor_binding_t **v, int n)
-{
-	aor_binding_t *x;
-	int i, j;
-
-	/* insertion sort: n is one AoR's bindings */
-	for(i = 1; i < n; i++) {
-		x = v[i];
-		for(j = i; j > 0 && before(x, v[j - 1]); j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
-}
-
 int aor_ulc_fetch(sip_msg_t *msg, aor_table_t *t, str *uri, str *profile)
 {
 	static aor_binding_t *v[AOR_REC_MAX];
@@ -226,7 +204,7 @@ int aor_ulc_fetch(sip_msg_t *msg, aor_table_t *t, str *uri, str *profile)
 				key.len, key.s);
 		return -1;
 	}
-	sort_bindings(v, n);
+	aor_lookup_sort(v, n);
 	if(profile_fill(p, &t->name, &key, v, n) < 0)
 		return -1;
 	LM_DBG("%d bindings of %.*s in profile %.*s\n", n, key.len, key.s,

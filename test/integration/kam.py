@@ -53,7 +53,9 @@ if VALGRIND_DIR:
 # only the aor module has are left out in stock mode (its tests then fail).
 STOCK_USRLOC = {"use_domain", "hash_size", "timer_interval", "nat_bflag",
                 "timer_procs", "db_mode", "matching_mode", "preload",
-                "handle_lost_tcp", "close_expired_tcp"}
+                "handle_lost_tcp", "close_expired_tcp", "desc_time_order",
+                "cseq_delay", "skip_remote_socket", "xavp_contact",
+                "expires_type", "rm_expired_delay"}
 STOCK_REGISTRAR = {"default_expires", "min_expires", "min_expires_mode",
                    "max_expires", "max_contacts", "default_q",
                    "append_branches", "case_sensitive", "use_path",

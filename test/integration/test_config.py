@@ -217,6 +217,15 @@ BAD_MODPARAMS = [
     ("path_check_local", 2),
     ("sock_hdr_name", "Sock Info:"),
     ("sock_mode", 2),
+    ("desc_time_order", 2),
+    ("cseq_delay", -1),
+    ("cseq_delay", 86401),
+    ("matching_mode", 4),
+    ("matching_mode", -1),
+    ("skip_remote_socket", 2),
+    ("xavp_contact", "no such!"),
+    ("expires_type", 2),
+    ("rm_expired_delay", -1),
 ]
 NOT_CHECKED = {"db_url"}
 

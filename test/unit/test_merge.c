@@ -1118,6 +1118,140 @@ TEST(expires_vary_stays_within_min_and_max)
 	ASSERT_EQ(out, 60);
 }
 
+/* matching_mode 0 (stock's default): the URI alone; a REGISTER with
+ * another Call-ID refreshes the binding */
+TEST(matching_mode_contact_matches_by_uri_alone)
+{
+	aor_table_t *t = table_new();
+	aor_limits_t lim = lim_default;
+	rq_t q;
+
+	ASSERT(t != NULL);
+	lim.match = AOR_MATCH_CONTACT;
+	rq_init(&q, "alice", "c1", 1);
+	rq_add(&q, "sip:alice@192.0.2.10", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	rq_init(&q, "alice", "c2", 1);
+	rq_add(&q, "sip:alice@192.0.2.10", 1800);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(count(t, "alice"), 1);
+	aor_table_free(t);
+}
+
+/* matching_mode 1 (stock usrloc contact_callid_match): the URI and the
+ * Call-ID; the same URI with another Call-ID is another binding, and the
+ * CSeq rule still holds for the same Call-ID */
+TEST(matching_mode_callid_needs_uri_and_callid)
+{
+	aor_table_t *t = table_new();
+	aor_limits_t lim = lim_default;
+	aor_binding_t *b;
+	str cid;
+	rq_t q;
+
+	ASSERT(t != NULL);
+	lim.match = AOR_MATCH_CALLID;
+	rq_init(&q, "alice", "c1", 5);
+	rq_add(&q, "sip:alice@192.0.2.10", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	rq_init(&q, "alice", "c2", 1);
+	rq_add(&q, "sip:alice@192.0.2.10", 1800);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(count(t, "alice"), 2);
+	rq_init(&q, "alice", "c1", 4);
+	rq_add(&q, "sip:alice@192.0.2.10", 1800);
+	ASSERT_EQ(apply(t, &q, &lim), AOR_E_CSEQ);
+	/* a removal with c2 takes only c2's binding */
+	rq_init(&q, "alice", "c2", 2);
+	rq_add(&q, "sip:alice@192.0.2.10", 0);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(count(t, "alice"), 1);
+	b = binding(t, "alice", "sip:alice@192.0.2.10");
+	ASSERT(b != NULL);
+	cid = aor_binding_get(b, AOR_F_CALLID);
+	ASSERT_EQ(cid.len, 2);
+	ASSERT(memcmp(cid.s, "c1", 2) == 0);
+	aor_table_free(t);
+}
+
+/* matching_mode 2 (stock usrloc contact_path_match): the URI and the
+ * Path when the request has one; without one, the URI alone */
+TEST(matching_mode_path_needs_uri_and_path)
+{
+	aor_table_t *t = table_new();
+	aor_limits_t lim = lim_default;
+	rq_t q;
+
+	ASSERT(t != NULL);
+	lim.match = AOR_MATCH_PATH;
+	rq_init(&q, "alice", "c1", 1);
+	q.r.path = STR_C("<sip:p1.example.com;lr>");
+	rq_add(&q, "sip:alice@192.0.2.10", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	rq_init(&q, "alice", "c1", 2);
+	q.r.path = STR_C("<sip:p2.example.com;lr>");
+	rq_add(&q, "sip:alice@192.0.2.10", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(count(t, "alice"), 2);
+	rq_init(&q, "alice", "c1", 3);
+	q.r.path = STR_C("<sip:p1.example.com;lr>");
+	rq_add(&q, "sip:alice@192.0.2.10", 1800);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(count(t, "alice"), 2);
+	/* no Path: the first binding of the URI */
+	rq_init(&q, "alice", "c1", 4);
+	rq_add(&q, "sip:alice@192.0.2.10", 0);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(count(t, "alice"), 1);
+	aor_table_free(t);
+}
+
+/* matching_mode 3 (stock usrloc contact_match_callidonly): the Call-ID
+ * alone; a new URI with the same Call-ID replaces the binding */
+TEST(matching_mode_callid_only_replaces_the_uri)
+{
+	aor_table_t *t = table_new();
+	aor_limits_t lim = lim_default;
+	rq_t q;
+
+	ASSERT(t != NULL);
+	lim.match = AOR_MATCH_CALLID_ONLY;
+	rq_init(&q, "alice", "c1", 1);
+	rq_add(&q, "sip:alice@192.0.2.10", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	rq_init(&q, "alice", "c1", 2);
+	rq_add(&q, "sip:alice@192.0.2.99", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(count(t, "alice"), 1);
+	ASSERT(binding(t, "alice", "sip:alice@192.0.2.99") != NULL);
+	/* another Call-ID: another binding, even for the same URI */
+	rq_init(&q, "alice", "c2", 1);
+	rq_add(&q, "sip:alice@192.0.2.99", 3600);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(count(t, "alice"), 2);
+	aor_table_free(t);
+}
+
+/* +sip.instance decides whatever matching_mode says (stock
+ * get_ucontact_by_instance) */
+TEST(matching_mode_instance_overrides_callid)
+{
+	aor_table_t *t = table_new();
+	aor_limits_t lim = lim_default;
+	rq_t q;
+
+	ASSERT(t != NULL);
+	lim.match = AOR_MATCH_CALLID;
+	rq_init(&q, "alice", "c1", 1);
+	rq_add_inst(&q, "sip:alice@192.0.2.10", 3600, "<urn:uuid:1>", 1);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	rq_init(&q, "alice", "c2", 1);
+	rq_add_inst(&q, "sip:alice@192.0.2.11", 3600, "<urn:uuid:1>", 1);
+	ASSERT_EQ(apply(t, &q, &lim), 0);
+	ASSERT_EQ(count(t, "alice"), 1);
+	aor_table_free(t);
+}
+
 int main(int argc, char **argv)
 {
 	return unit_run(argc > 1 ? argv[1] : NULL);
