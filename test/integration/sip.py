@@ -33,12 +33,24 @@ def free_udp_port():
         s.close()
 
 
-def free_port(tcp_span=1, tries=50):
+def free_port(tcp_span=1, tries=50, below=None):
     """A UDP port p on 127.0.0.1 that was free a moment ago, with the TCP
     ports p .. p+tcp_span-1 free as well: for a server that listens on UDP
-    and TCP (etc/kamailio.cfg), or also on p+1 (baresip's TLS)."""
+    and TCP (etc/kamailio.cfg), or also on p+1 (baresip's TLS). below: a
+    port under this number (picked at random from 5100 up), for clients
+    that cannot take a five-digit port (sipsak 0.9.8)."""
+    if below is not None:
+        tries *= 4
     for _ in range(tries):
-        port = free_udp_port()
+        if below is None:
+            port = free_udp_port()
+        else:
+            port = random.randint(5100, below - 1)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind((HOST, port))
+                except OSError:
+                    continue
         if port + tcp_span > 65535:
             continue
         socks = []

@@ -17,9 +17,7 @@ the RFC clause (doc/migration).
 """
 
 import os
-import random
 import re
-import socket
 import subprocess
 import time
 
@@ -58,33 +56,14 @@ def test_environment_for_the_cfg(tmp_path):
                for a in added), added
 
 
-def free_short_port(tries=200):
-    """A UDP+TCP port of at most four digits that was free a moment ago:
-    sipsak 0.9.8 cuts the port of its -s URI to four digits."""
-    for _ in range(tries):
-        port = random.randint(5100, 9999)
-        socks = []
-        try:
-            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                s = socket.socket(socket.AF_INET, kind)
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port below 10000")
-
-
 class Node:
     """One Kamailio running Debian's cfg (stock, or aor by the swap)."""
 
     def __init__(self, workdir, impl, defines):
         os.makedirs(workdir, exist_ok=True)
         self.impl = impl
-        port = free_short_port()
+        # sipsak 0.9.8 cuts the port of its -s URI to four digits
+        port = sip.free_port(below=10000)
         args = ["-l", "udp:127.0.0.1:%d" % port,
                 "-l", "tcp:127.0.0.1:%d" % port, "-n", "2"]
         self.k = kam.Kamailio(workdir, cfg_text="", impl=impl, port=port,
