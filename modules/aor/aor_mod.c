@@ -500,6 +500,11 @@ static int w_aor_reg_send_reply(sip_msg_t *msg, char *p1, char *p2)
 }
 
 /* KEMI wrappers with the stock registrar's names */
+static int ki_set_q_override(sip_msg_t *msg, str *q)
+{
+	return aor_save_set_q_override(msg, q);
+}
+
 static int ki_save(sip_msg_t *msg, str *table, int flags)
 {
 	return ki_aor_save(msg, table, flags, NULL);
@@ -555,6 +560,8 @@ static sr_kemi_t sr_kemi_aor_exports[] = {
 		ki_aor_registered_action, {S, S, I, I, N, N}},
 	{str_init("aor"), str_init("reg_send_reply"), I, ki_aor_reg_send_reply,
 		KP(N, N, N)},
+	{str_init("aor"), str_init("set_q_override"), I, ki_set_q_override,
+		KP(S, N, N)},
 	{{0, 0}, {0, 0}, 0, NULL, {0, 0, 0, 0, 0, 0}}
 };
 #undef S

@@ -87,12 +87,41 @@ static str unquote(str v)
 	return v;
 }
 
+/* the q the registrar API's set_q_override gave for one request (stock's
+ * q_override_msg_id / q_override_value, per process) */
+static struct
+{
+	unsigned int msg_id;
+	int pid;
+	int16_t q;
+} q_override = {0, -1, 0};
+
+int aor_save_set_q_override(sip_msg_t *msg, const str *q)
+{
+	qvalue_t v;
+
+	if(q == NULL || q->len <= 0 || str2q(&v, q->s, q->len) < 0 || v < 0
+			|| v > 1000) {
+		LM_ERR("set_q_override: invalid q value\n");
+		return -1;
+	}
+	q_override.msg_id = msg->id;
+	q_override.pid = msg->pid;
+	q_override.q = (int16_t)v;
+	return 1;
+}
+
 /* RFC 3261 20.10: q in 0..1, at most three decimals */
-static int contact_q(const contact_t *c, int16_t *q)
+static int contact_q(sip_msg_t *msg, const contact_t *c, int16_t *q)
 {
 	qvalue_t v;
 	int ret;
 
+	/* set_q_override (stock: before everything else) */
+	if(q_override.pid == msg->pid && q_override.msg_id == msg->id) {
+		*q = q_override.q;
+		return 0;
+	}
 	/* xavp_cfg q (stock calc_contact_q) wins over the contact's */
 	if((ret = aor_regfn_q(q)) != 0)
 		return ret < 0 ? ret : 0;
@@ -156,8 +185,8 @@ static int contact_params_check(const contact_t *c)
 	return nq > 1 ? AOR_E_BAD_Q : 0;
 }
 
-static int contact_fill(const contact_t *c, long long hdr, uint32_t allow,
-		aor_contact_t *o, long *min)
+static int contact_fill(sip_msg_t *msg, const contact_t *c, long long hdr,
+		uint32_t allow, aor_contact_t *o, long *min)
 {
 	struct sip_uri pu;
 	long long param;
@@ -177,7 +206,7 @@ static int contact_fill(const contact_t *c, long long hdr, uint32_t allow,
 		return AOR_E_BAD_CONTACT;
 	if((ret = contact_params_check(c)) < 0)
 		return ret;
-	if((ret = contact_q(c, &o->q)) < 0)
+	if((ret = contact_q(msg, c, &o->q)) < 0)
 		return ret;
 	if((ret = contact_expires(c, &param)) < 0)
 		return ret;
@@ -267,7 +296,7 @@ static int contact_single(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
 		return 1;
 	if((ret = scratch_reserve(1)) < 0)
 		return ret;
-	if((ret = contact_fill(&fc.c, hdr, allow, &cts[0], min)) < 0)
+	if((ret = contact_fill(msg, &fc.c, hdr, allow, &cts[0], min)) < 0)
 		return ret;
 	req->contacts = cts;
 	req->ncontacts = 1;
@@ -339,7 +368,7 @@ static int contacts_parse(sip_msg_t *msg, aor_regreq_t *req, long long hdr,
 			continue;
 		cb = (contact_body_t *)h->parsed;
 		for(c = cb->contacts; c; c = c->next) {
-			if((ret = contact_fill(c, hdr, allow, &cts[n], min)) < 0)
+			if((ret = contact_fill(msg, c, hdr, allow, &cts[n], min)) < 0)
 				return ret;
 			n++;
 		}

@@ -24,4 +24,9 @@ int ki_aor_save(sip_msg_t *msg, str *table, int flags, str *uri);
  * function): what ki_aor_save does after finding the table. */
 int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri);
 
+/* The registrar API's (and KEMI's) set_q_override: the q (a string, "0"
+ * to "1") every contact of the next save() of msg gets, in this process,
+ * instead of its own. 1, or -1 for a bad q. */
+int aor_save_set_q_override(sip_msg_t *msg, const str *q);
+
 #endif /* AOR_SAVE_H */

@@ -55,18 +55,10 @@ static int reg_registered(sip_msg_t *msg, str *table)
 	return ki_aor_registered(msg, table, NULL);
 }
 
-/* stock's q_override replaces the q of the contacts one save() stores; we
- * keep the REGISTER's own q (RFC 3261 10.2.1.2): refused, logged once */
+/* stock's set_q_override: the q of the contacts of this request's save() */
 static int reg_set_q_override(sip_msg_t *msg, str *new_q)
 {
-	static int warned = 0;
-
-	if(!warned) {
-		LM_WARN("set_q_override is not supported by aor: the contacts' own "
-				"q values are stored\n");
-		warned = 1;
-	}
-	return -1;
+	return aor_save_set_q_override(msg, new_q);
 }
 
 int aor_bind_registrar(registrar_api_t *api)

@@ -96,6 +96,10 @@ function ksr_request_route() {
         return;
     }
     if (KSR.is_method("REGISTER")) {
+        var q = KSR.pv.gete("$hdr(X-Q)");
+        if (q != "") {
+            KSR.registrar.set_q_override(q);
+        }
         var rc = KSR.registrar.save("kemi", 0);
         if (rc < 0) {
             KSR.sl.sl_reply_error();
@@ -119,7 +123,7 @@ function ksr_request_route() {
 
 def test_kemi_stock_names(kamailio_factory, uas_factory, tmp_path, user):
     """A KEMI script written for the stock registrar (KSR.registrar.save,
-    registered, lookup, on a table named by `preload`) runs unchanged with
+    set_q_override, registered, lookup, on a table named by `preload`) runs unchanged with
     aor, with stock's replies: stock is the oracle in the same test."""
     js = os.path.join(str(tmp_path), "stock.js")
     with open(js, "w") as f:
@@ -142,6 +146,10 @@ def test_kemi_stock_names(kamailio_factory, uas_factory, tmp_path, user):
         with k.client() as c:
             r = c.register(k.aor(user), [uas.contact(user)], expires=15)
             obs.append((r.status, [x.expires for x in r.contacts()]))
+            # set_q_override: the contact's own q=0.9 replaced by 0.3
+            r = c.register(k.aor(user), ["<%s>;q=0.9" % uas.contact(user)],
+                           expires=300, headers=[("X-Q", "0.3")])
+            obs.append((r.status, [x.q for x in r.contacts()]))
             for u in (user, user + "nobody"):
                 r = c.invite(k.ruri(u), headers=[("X-Op", "registered")],
                              method="MESSAGE")
@@ -153,3 +161,4 @@ def test_kemi_stock_names(kamailio_factory, uas_factory, tmp_path, user):
         seen[impl] = obs
     assert seen["aor"] == seen["stock"]
     assert seen["aor"][0] == (200, [60])
+    assert seen["aor"][1] == (200, [0.3])

@@ -74,8 +74,9 @@ static int w_reg_api(sip_msg_t *msg, char *pm, char *pt, char *pu)
 		return reg.registered(msg, &t);
 	if(m.len == 14 && strncmp(m.s, "lookup_to_dset", 14) == 0)
 		return reg.lookup_to_dset(msg, &t, u.len ? &u : NULL);
-	if(m.len == 12 && strncmp(m.s, "set_q_override", 12) == 0)
-		return reg.set_q_override(msg, &t);
+	/* set_q_override: the q is the third argument */
+	if(m.len == 14 && strncmp(m.s, "set_q_override", 14) == 0)
+		return reg.set_q_override(msg, &u);
 	return -1;
 }
 
