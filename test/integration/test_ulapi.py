@@ -632,7 +632,10 @@ modparam("pua", "db_url", "text://%(db)s")
 modparam("pua", "db_mode", 0)
 modparam("pua_usrloc", "default_domain", "127.0.0.1:%(port)d")
 """ % {"db": db, "port": sink.port}
-        k = kamailio_factory(impl=impl, extra=extra,
+        # one SIP worker: an OPTIONS answered after the sink's 200 proves
+        # that pua has processed that 200 (a refresh PUBLISH without body
+        # needs its entity tag, else pua_usrloc sends a new one with body)
+        k = kamailio_factory(impl=impl, extra=extra, children=1,
                              register=PUA_USRLOC_REGISTER, modparams={
                                  "nat_source": 0, "min_expires_mode": 0,
                                  "case_sensitive": 0})
@@ -644,6 +647,7 @@ modparam("pua_usrloc", "default_domain", "127.0.0.1:%(port)d")
                 assert c.register(k.aor(user), [a],
                                   expires=exp).status == 200
                 sip.wait_until(lambda: len(sink.msgs) >= n, 3)
+                assert c.options().status == 200
     got = {}
     for impl, (k, sink) in runs.items():
         sink.close()
