@@ -221,11 +221,14 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
 		return -2;
 	/* lookup_filter_mode; none left: -2 when a method was refused, as
 	 * stock lookup_helper */
-	aor_rparams_filter_begin();
-	i = aor_rparams_filter(v, k);
-	if(i == 0)
-		return k < n ? -2 : -1;
-	n = i;
+	if(aor_params.lookup_filter_mode != 0) {
+		aor_rparams_filter_begin();
+		i = aor_rparams_filter(v, k);
+		if(i == 0)
+			return k < n ? -2 : -1;
+		n = i;
+	} else
+		n = k;
 	aor_lookup_sort(v, n);
 	if(mode == TO_RURI) {
 		if(set_ruri_from(msg, v[0]) < 0)

@@ -161,8 +161,9 @@ static struct
 	int novary;
 	long long expires; /* -1: none */
 	int has_q, q;
-	aor_limits_t lim;
-	struct lump_rpl **mark; /* where save()'s reply headers begin */
+	aor_limits_t lim;		  /* aor_limits with xavp_cfg's max_contacts */
+	const aor_limits_t *limp; /* &aor_limits, or &lim when overridden */
+	struct lump_rpl **mark;	  /* where save()'s reply headers begin */
 } cur;
 
 void aor_regfn_save_begin(sip_msg_t *msg, int flags)
@@ -170,19 +171,30 @@ void aor_regfn_save_begin(sip_msg_t *msg, int flags)
 	struct lump_rpl **l;
 	int v;
 
-	/* the end of the reply lumps the script added before save() */
-	for(l = &msg->reply_lump; *l; l = &(*l)->next)
-		;
-	cur.mark = l;
-
+	cur.mark = NULL;
+	/* the end of the reply lumps the script added before save(); only
+	 * a held reply (0x02) takes save()'s own off again */
+	if(flags & 0x02) {
+		for(l = &msg->reply_lump; *l; l = &(*l)->next)
+			;
+		cur.mark = l;
+	}
 	cur.novary = (flags & 0x08) != 0;
-	cur.expires = (cfg_int("expires", &v) && v >= 0) ? v : -1;
+	cur.expires = -1;
+	cur.has_q = 0;
+	cur.limp = &aor_limits;
+	if(aor_params.xavp_cfg == NULL || *aor_params.xavp_cfg == '\0')
+		return;
+	if(cfg_int("expires", &v) && v >= 0)
+		cur.expires = v;
 	cur.has_q = cfg_int("q", &cur.q);
-	cur.lim = aor_limits;
 	/* stock reg_get_crt_max_contacts: 0 is no limit */
-	if(cfg_int("max_contacts", &v))
+	if(cfg_int("max_contacts", &v)) {
+		cur.lim = aor_limits;
 		cur.lim.max_contacts =
 				(v > 0 && v < AOR_REC_MAX) ? (unsigned int)v : AOR_REC_MAX;
+		cur.limp = &cur.lim;
+	}
 }
 
 int aor_regfn_expires(long long param, long long hdr, long long *out)
@@ -191,7 +203,7 @@ int aor_regfn_expires(long long param, long long hdr, long long *out)
 
 	if(!cur.novary && (aor_limits.range || aor_limits.default_range))
 		rnd = (int)(kam_rand() % 100);
-	return aor_expires_vary(&cur.lim, param, hdr, cur.expires, rnd, out);
+	return aor_expires_vary(cur.limp, param, hdr, cur.expires, rnd, out);
 }
 
 int aor_regfn_q(int16_t *q)
@@ -233,7 +245,7 @@ struct socket_info *aor_regfn_socket(sip_msg_t *msg)
 
 const aor_limits_t *aor_regfn_limits(void)
 {
-	return &cur.lim;
+	return cur.limp ? cur.limp : &aor_limits;
 }
 
 int aor_regfn_path_received(const str *path, char *buf, int size, str *out)

@@ -498,6 +498,8 @@ static int path_received(aor_regreq_t *req)
 	str r;
 	int ret;
 
+	if(!aor_params.path_use_received || req->path.len == 0)
+		return 0;
 	ret = aor_regfn_path_received(&req->path, buf, sizeof(buf), &r);
 	if(ret <= 0)
 		return ret;
@@ -627,7 +629,7 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 		req->sock_str = aor_rparams_sock_str(msg->rcv.bind_address);
 	}
 	/* sock_flag: the socket xavp_cfg names, as stock */
-	if((si = aor_regfn_socket(msg)) != NULL) {
+	if(aor_params.sock_flag >= 0 && (si = aor_regfn_socket(msg)) != NULL) {
 		req->sock = si;
 		req->sock_str = si->sock_str;
 	}
@@ -712,8 +714,9 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 		goto error;
 	}
 	/* as stock's build_contact: xavp_rcd gets every binding the 200 lists */
-	for(i = 0; i < n; i++)
-		aor_regfn_rcd(b[i], req.now);
+	if(aor_params.xavp_rcd != NULL && *aor_params.xavp_rcd != '\0')
+		for(i = 0; i < n; i++)
+			aor_regfn_rcd(b[i], req.now);
 	aor_stat_add(AOR_ST_ACCEPTED, 1);
 	/* read before an event route's save() reuses the plan */
 	done = aor_merge_result(&req, plan);
