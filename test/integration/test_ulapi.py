@@ -1198,3 +1198,45 @@ def test_delete_urecord_by_ruid_removes_that_contact(kamailio_factory, user,
     assert first(probe(k, "delruid", "location", ruids[c1]), "rc") == "-1"
     assert first(probe(k, "delruid", "location", "nonsense"), "rc") == "-1"
     assert int(first(probe(k, "cbs"), "delete")) == deletes + 1
+
+
+def test_get_urecord_lists_contacts_in_stock_order(kamailio_factory, user,
+                                                   ulprobe_so):
+    """A record read through the API (get_urecord) lists its contacts as
+    stock usrloc keeps them: highest q first (no q lowest), equal q oldest
+    first, a refresh not moving one; with desc_time_order the last
+    registered or refreshed first. get_urecord_by_ruid finds each contact
+    by its ruid. Same as stock (pua_reginfo's NOTIFYs list them so)."""
+    got = {}
+    for impl in ("stock", "aor"):
+        for dto in (0, 1):
+            k = kamailio_factory(impl=impl,
+                                 extra='loadmodule "%s"\n' % ulprobe_so,
+                                 modparams={"nat_source": 0,
+                                            "min_expires_mode": 0,
+                                            "case_sensitive": 0,
+                                            "desc_time_order": dto})
+            cs = [("sip:%s@127.0.0.1:%d" % (user, 5201 + i), q)
+                  for i, q in enumerate((None, "0.5", None, "0.9", "0.5"))]
+            with sip.Client(k.port) as c:
+                for uri, q in cs + [cs[0]]:
+                    r = c.register(k.aor(user), [(uri, q and {"q": q})],
+                                   expires=300, call_id=uri)
+                    assert r.status == 200, r
+                    # modified is in seconds: desc_time_order's order
+                    # needs the refresh of cs[0] a second after the rest
+                    if dto and uri == cs[-1][0]:
+                        time.sleep(1.1)
+            key = k.aor_key(user)
+            g = probe(k, "get", "location", key)
+            order = [v for kk, v in g if kk == "uri"]
+            ruids = [v for kk, v in g if kk == "ruid"]
+            found = [first(probe(k, "by_ruid", "location", key, ru), "uri")
+                     for ru in ruids]
+            got[(impl, dto)] = (order, found)
+    u = ["sip:%s@127.0.0.1:%d" % (user, 5201 + i) for i in range(5)]
+    assert got[("stock", 0)][0] == [u[3], u[1], u[4], u[0], u[2]], got
+    assert got[("stock", 1)][0][0] == u[0], got
+    for dto in (0, 1):
+        assert got[("aor", dto)] == got[("stock", dto)], (dto, got)
+        assert got[("aor", dto)][1] == got[("aor", dto)][0], got
