@@ -505,7 +505,7 @@ def test_pua_reginfo_notifies_through_a_presence_server_as_stock(
         k = reginfo_kamailio(kamailio_factory, impl, str(tmp_path), pres.port,
                              children=1)
         w = sip.Subscriber(pres.port, "sip:%s@127.0.0.1" % users[impl])
-        r = w.subscribe()
+        r = w.subscribe(timeout=2 * slow)
         assert r.status in (200, 202), (impl, r)
         runs[impl] = (k, w, sip.Client(k.port))
     # the same Contacts, Call-IDs and CSeqs at both registrars
@@ -532,12 +532,13 @@ def test_pua_reginfo_notifies_through_a_presence_server_as_stock(
             if port is None:
                 continue
             r = c.register(k.aor(users[impl]), [contact(impl, port)],
-                           expires=exp, call_id=cid, cseq=cseq)
+                           expires=exp, call_id=cid, cseq=cseq,
+                           timeout=2 * slow)
             assert r.status == 200, (impl, what, r)
         for impl, (k, w, c) in runs.items():
             got = w.wait_notifies(n, (5 if port else 8) * slow)
             assert len(got) == n, (impl, what, [m.body for m in got])
-            assert c.options().status == 200
+            assert c.options(timeout=2 * slow).status == 200
     # one NOTIFY per change: nothing more comes
     time.sleep(1.0 * slow)  # the observation window itself, not a wait
     notifies = {}
