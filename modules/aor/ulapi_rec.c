@@ -42,6 +42,7 @@
 #include "errors.h"
 #include "params.h"
 #include "ops.h"
+#include "lookup.h"
 #include "ulapi.h"
 
 #define UL_LOCKS 256  /* API locks, a power of two */
@@ -210,7 +211,9 @@ void aor_ul_unlock_udomain(udomain_t *d, str *aor)
 
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
-/* Builds a block of the n bindings v for record m. NULL when no pkg. */
+/* Builds a block of the n bindings v for record m, its contacts in stock
+ * usrloc's order (aor_lookup_sort, which sorts v in place). NULL when no
+ * pkg. */
 static ul_block_t *block_new(ul_mrec_t *m, aor_binding_t **v, int n)
 {
 	size_t size, off;
@@ -219,6 +222,7 @@ static ul_block_t *block_new(ul_mrec_t *m, aor_binding_t **v, int n)
 	aor_binding_t *b;
 	int i;
 
+	aor_lookup_sort(v, n);
 	size = sizeof(*bk) + n * (sizeof(ucontact_t) + AOR_RUID_LEN + 1);
 	size = ALIGN8(size);
 	for(i = 0; i < n; i++)
@@ -395,6 +399,9 @@ int aor_ul_get_urecord_by_ruid(udomain_t *d, unsigned int aorhash, str *ruid,
 	m = mrec_new(t, &key, v, n);
 	if(m == NULL)
 		goto none;
+	/* mrec_new put v in stock's order: find the contact again */
+	for(i = 0; i < n && v[i]->id != id; i++)
+		;
 	*r = &m->r;
 	*c = &m->blk->c[i];
 	return 0;

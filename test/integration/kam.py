@@ -8,7 +8,8 @@ stops the process by pid (SIGTERM, then SIGKILL after a bound).
 AOR_IMPL=aor (default) loads $AOR_SO (default build/aor.so) with
 modparam("aor", ...); AOR_IMPL=stock loads usrloc.so + registrar.so and
 routes each modparam to the stock module that owns it, so the harness and
-the tests can be checked against the stock registrar.
+the tests can be checked against the stock registrar. impl="none" loads
+neither (a Kamailio that is not a registrar, such as a presence server).
 """
 
 import os
@@ -206,7 +207,10 @@ class Kamailio:
         out, so Kamailio uses its compiled-in module directory.
         args: more kamailio options (["-m", "4"]), also settable as
         self.args before start().
-        stock_defaults: leave out RFC_MODES (the module's own defaults)."""
+        stock_defaults: leave out RFC_MODES (the module's own defaults).
+        impl: "aor", "stock" or "none" (no registrar module, no registrar
+        modparams: give request_route or register/route without
+        save/lookup)."""
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.impl = impl or IMPL
@@ -233,6 +237,8 @@ class Kamailio:
 
     def registrar_modparams(self):
         lines = []
+        if self.impl == "none":
+            return ""
         if self.impl == "stock":
             params = self.modparams
             lines.append('modparam("usrloc", "db_mode", 0)')
@@ -252,6 +258,8 @@ class Kamailio:
         return "\n".join(lines)
 
     def registrar_loadmodules(self):
+        if self.impl == "none":
+            return ""
         if self.impl == "stock":
             return 'loadmodule "usrloc.so"\nloadmodule "registrar.so"'
         return 'loadmodule "%s"' % self.aor_so

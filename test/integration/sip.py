@@ -571,6 +571,115 @@ class Uas:
         self.close()
 
 
+class Subscriber:
+    """A watcher (RFC 6665) on a UDP socket of its own: SUBSCRIBEs to one
+    resource at a notifier on 127.0.0.1 and, in a thread, answers every
+    NOTIFY of that dialog (and any other) with 200 and records it in
+    `self.notifies` in arrival order. Retransmissions of a NOTIFY (same
+    CSeq) are answered again but recorded once."""
+
+    def __init__(self, server_port, resource, event="reg",
+                 accept="application/reginfo+xml"):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.port = self.sock.getsockname()[1]
+        self.server = (HOST, server_port)
+        self.resource = resource
+        self.event = event
+        self.accept = accept
+        self.call_id = token(16) + "@" + HOST
+        self.from_tag = token(8)
+        self.notifies = []
+        self.replies = []
+        self.cond = threading.Condition()
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def contact(self):
+        return "sip:watcher@%s:%d" % (HOST, self.port)
+
+    def subscribe(self, expires=600, timeout=2.0):
+        """Send the initial SUBSCRIBE; return its final reply (bounded)."""
+        hdrs = [("Via", "SIP/2.0/UDP %s:%d;branch=%s;rport"
+                 % (HOST, self.port, new_branch())),
+                ("Max-Forwards", "70"),
+                ("To", "<%s>" % self.resource),
+                ("From", "<%s>;tag=%s" % (self.contact, self.from_tag)),
+                ("Call-ID", self.call_id), ("CSeq", "1 SUBSCRIBE"),
+                ("Contact", "<%s>" % self.contact),
+                ("Event", self.event), ("Accept", self.accept),
+                ("Expires", str(expires))]
+        self.sock.sendto(build("SUBSCRIBE %s SIP/2.0" % self.resource,
+                               hdrs), self.server)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for r in self.replies:
+                    if r.status >= 200:
+                        return r
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout("no final reply to SUBSCRIBE in %.1fs"
+                                  % timeout)
+                self.cond.wait(left)
+
+    def _answer(self, req):
+        hdrs = [("Via", v) for n, v in req.headers if n == "via"]
+        hdrs += [("To", req.get("to")), ("From", req.get("from")),
+                 ("Call-ID", req.get("call-id")), ("CSeq", req.get("cseq"))]
+        self.sock.sendto(build("SIP/2.0 200 OK", hdrs), req.addr)
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        seen = set()
+        while self.running:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            msg = Message(data, addr)
+            with self.cond:
+                if msg.is_reply:
+                    self.replies.append(msg)
+                elif msg.method == "NOTIFY":
+                    key = (msg.get("call-id"), msg.get("cseq"))
+                    if key not in seen:
+                        seen.add(key)
+                        self.notifies.append(msg)
+                self.cond.notify_all()
+            if not msg.is_reply and msg.method != "ACK":
+                try:
+                    self._answer(msg)
+                except OSError:
+                    return
+
+    def wait_notifies(self, n, timeout):
+        """The first n NOTIFYs, or fewer (all there are) after timeout."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.notifies) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
+            return list(self.notifies[:n])
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
 def wait_until(pred, timeout, interval=0.1):
     """Poll pred() until it returns a true value or timeout; return its last value."""
     deadline = time.monotonic() + timeout

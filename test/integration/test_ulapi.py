@@ -1,6 +1,7 @@
 """The usrloc and registrar C APIs served by aor, with the real consumer
-modules from Debian's packages (nathelper, tsilo), stock usrloc+registrar
-as the oracle in the same run.
+modules from Debian's packages (nathelper, tsilo, pua_reginfo towards a
+real presence server, pua_usrloc, dmq_usrloc), stock usrloc+registrar as
+the oracle in the same run.
 
 nathelper (natping_interval, ping_nated_only, nat_bflag, sipping_bflag, as
 Debian's kamailio.cfg sets them with WITH_NAT / WITH_NATSIPPING) walks the
@@ -382,9 +383,17 @@ class PublishSink(Listener):
         self.sock.close()
 
 
-def reginfo_summary(body):
+def reginfo_summary(body, user=None):
     """What a reginfo document says, without the parts that differ by
-    design or by the clock (ids are pointers, expires counts down)."""
+    design or by the clock (ids are pointers, expires counts down): the
+    document's version and state, and per registration its AoR, state and
+    contacts (uri, state, event, q, callid, cseq, received, path,
+    user_agent) in the document's order: pua_reginfo lists them as the
+    record holds them (stock's order: q, highest first, then oldest
+    first). user: replaced by USER wherever it appears (each registrar has
+    its own AoR at the one presence server)."""
+    if user:
+        body = body.replace(user, "USER")
     root = ET.fromstring(body)
     out = []
     for reg in root.findall(NS + "registration"):
@@ -392,12 +401,23 @@ def reginfo_summary(body):
         for c in reg.findall(NS + "contact"):
             cs.append((c.findtext(NS + "uri"), c.get("state"), c.get("event"),
                        c.get("q"), c.get("callid"), c.get("cseq"),
-                       c.get("received")))
-        out.append((reg.get("aor"), reg.get("state"), sorted(cs)))
-    return (root.get("state"), out)
+                       c.get("received"), c.get("path"),
+                       c.get("user_agent")))
+        out.append((reg.get("aor"), reg.get("state"), cs))
+    return (root.get("version"), root.get("state"), out)
 
 
-def reginfo_kamailio(factory, impl, workdir, sink_port):
+def reginfo_expires(body):
+    """{contact uri: expires} of a reginfo document."""
+    root = ET.fromstring(body)
+    return {c.findtext(NS + "uri"): int(c.get("expires"))
+            for c in root.iter(NS + "contact")}
+
+
+def reginfo_kamailio(factory, impl, workdir, proxy_port, children=2):
+    """A registrar (impl stock or aor) with pua + pua_reginfo publishing
+    every change of a binding, as RFC 3680 reginfo, to 127.0.0.1:proxy_port
+    (the presence server, or a stand-in)."""
     db = os.path.join(workdir, "dbtext-%s" % impl)
     os.makedirs(db, exist_ok=True)
     for t in ("pua", "version"):
@@ -411,56 +431,163 @@ modparam("pua", "db_mode", 0)
 modparam("pua_reginfo", "default_domain", "127.0.0.1")
 modparam("pua_reginfo", "outbound_proxy", "sip:127.0.0.1:%(port)d")
 modparam("pua_reginfo", "server_address", "sip:reginfo@127.0.0.1")
-""" % {"db": db, "port": sink_port}
-    return factory(impl=impl, extra=extra, modparams={
+""" % {"db": db, "port": proxy_port}
+    return factory(impl=impl, extra=extra, children=children, modparams={
         "min_expires": 1, "timer_interval": 1, "nat_source": 0,
         "min_expires_mode": 0, "case_sensitive": 0})
 
 
-def test_pua_reginfo_publishes_what_stock_publishes(kamailio_factory, user,
-                                                    tmp_path):
-    """pua_reginfo registers UL_CONTACT_INSERT/UPDATE/DELETE/EXPIRE
-    callbacks and, inside each, reads the record with get_urecord: a
-    registration, a refresh, an unregistration and an expiry each produce
-    one PUBLISH (RFC 3680 reginfo) with the same content as with stock,
-    the removed contact listed as terminated/unregistered."""
+PRESENCE_REQUEST_ROUTE = """
+    if(is_method("OPTIONS") && uri==myself && $rU==$null) {
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    if(is_method("ACK")) {
+        exit;
+    }
+    if(is_method("PUBLISH|SUBSCRIBE")) {
+        if(!t_newtran()) {
+            sl_reply_error();
+            exit;
+        }
+        if(is_method("PUBLISH")) {
+            handle_publish();
+        } else {
+            handle_subscribe();
+        }
+        t_release();
+        exit;
+    }
+    sl_send_reply("404", "Not Here");
+    exit;
+"""
+
+
+def presence_kamailio(factory, workdir):
+    """A presence server (no registrar module at all): presence +
+    presence_reginfo (Event: reg) over db_text tables of its own, the
+    presentities in the database as Debian's defaults have it (publ_cache
+    1, subs_db_mode 2 write-back). One SIP worker."""
+    db = os.path.join(workdir, "dbtext-presence")
+    os.makedirs(db, exist_ok=True)
+    for t in ("presentity", "active_watchers", "watchers", "xcap",
+              "version"):
+        shutil.copy(os.path.join(DBTEXT, t), db)
+    port = sip.free_udp_port()
+    extra = """
+loadmodule "db_text.so"
+loadmodule "presence.so"
+loadmodule "presence_reginfo.so"
+modparam("presence", "db_url", "text://%(db)s")
+modparam("presence", "server_address", "sip:127.0.0.1:%(port)d")
+""" % {"db": db, "port": port}
+    return factory(impl="none", port=port, children=1, extra=extra,
+                   request_route=PRESENCE_REQUEST_ROUTE)
+
+
+def test_pua_reginfo_notifies_through_a_presence_server_as_stock(
+        kamailio_factory, user, tmp_path):
+    """pua_reginfo's UL_CONTACT_INSERT/UPDATE/DELETE/EXPIRE callbacks
+    (each reads the record again with get_urecord) publish RFC 3680
+    reginfo to a real presence server (presence + presence_reginfo, db_text)
+    that NOTIFYs a watcher subscribed to Event: reg of the AoR. A
+    registration, a refresh, a second contact, its expiry, the first's
+    unregistration (Expires 0), a third contact and its expiry, each gives
+    one NOTIFY; with aor its reginfo is stock's, in the same run."""
+    slow = 4 if kammod.VALGRIND_DIR else 1
+    pres = presence_kamailio(kamailio_factory, str(tmp_path))
+    users = {"stock": user + "s", "aor": user + "a"}
     runs = {}
     for impl in ("stock", "aor"):
-        sink = PublishSink()
-        sink.start()
-        k = reginfo_kamailio(kamailio_factory, impl, str(tmp_path), sink.port)
-        runs[impl] = (k, sink)
-    for impl, (k, sink) in runs.items():
-        c = sip.Client(k.port)
-        a = "sip:%s@127.0.0.1:%d" % (user, c.port)
-        steps = [(a, 300), (a, 300), (a, 0)]
-        for n, (uri, exp) in enumerate(steps, 1):
-            assert c.register(k.aor(user), [uri], expires=exp).status == 200
-            assert sip.wait_until(lambda: len(sink.bodies) >= n, 5), (
-                impl, n, sink.bodies)
-        # an expiry: a short binding the timer removes
-        b = "sip:%s@127.0.0.1:%d" % (user, c.port + 1)
-        cid = sip.token(16)
-        assert c.register(k.aor(user), [b], expires=2,
-                          call_id=cid).status == 200
-        assert sip.wait_until(lambda: len(sink.bodies) >= 5, 8), (
-            impl, sink.bodies)
+        # one SIP worker: after a NOTIFY (the presence server sends it after
+        # its 200 to the PUBLISH) an OPTIONS answered by the registrar
+        # proves pua has taken the 200's entity tag before the next change
+        k = reginfo_kamailio(kamailio_factory, impl, str(tmp_path), pres.port,
+                             children=1)
+        w = sip.Subscriber(pres.port, "sip:%s@127.0.0.1" % users[impl])
+        r = w.subscribe(timeout=2 * slow)
+        assert r.status in (200, 202), (impl, r)
+        runs[impl] = (k, w, sip.Client(k.port))
+    # the same Contacts, Call-IDs and CSeqs at both registrars
+    cid_a, cid_b, cid_c = (sip.token(12) for _ in range(3))
+
+    def contact(impl, port):
+        return "sip:%s@127.0.0.1:%d" % (users[impl], port)
+
+    steps = [  # (what, contact port, Call-ID, CSeq, Expires)
+        ("register a", 5301, cid_a, 1, 300),
+        ("refresh a", 5301, cid_a, 2, 300),
+        ("register b", 5302, cid_b, 1, 2),
+        ("b expires", None, None, None, None),
+        ("unregister a", 5301, cid_a, 3, 0),
+        ("register c", 5303, cid_c, 1, 2),
+        ("c expires", None, None, None, None),
+    ]
+    # the initial NOTIFY (RFC 6665 4.2.2) first: no presentity yet
+    for impl, (k, w, c) in runs.items():
+        got = w.wait_notifies(1, 5 * slow)
+        assert len(got) == 1, (impl, got)
+    for n, (what, port, cid, cseq, exp) in enumerate(steps, 2):
+        for impl, (k, w, c) in runs.items():
+            if port is None:
+                continue
+            r = c.register(k.aor(users[impl]), [contact(impl, port)],
+                           expires=exp, call_id=cid, cseq=cseq,
+                           timeout=2 * slow)
+            assert r.status == 200, (impl, what, r)
+        for impl, (k, w, c) in runs.items():
+            got = w.wait_notifies(n, (5 if port else 8) * slow)
+            assert len(got) == n, (impl, what, [m.body for m in got])
+            assert c.options(timeout=2 * slow).status == 200
+    # one NOTIFY per change: nothing more comes
+    time.sleep(1.0 * slow)  # the observation window itself, not a wait
+    notifies = {}
+    for impl, (k, w, c) in runs.items():
         c.close()
-    for impl, (k, sink) in runs.items():
-        sink.close()
-    got = {impl: [reginfo_summary(b) for b in sink.bodies[:5]]
-           for impl, (k, sink) in runs.items()}
-    # the Call-IDs are each client's: compare their shape, not value
-    # (and the Contact ports and CSeqs each client's own)
-    def norm(seq):
-        return [(st, [(aor, rs, [(cc[0].rsplit(":", 1)[0],) + cc[1:4]
-                                 + (cc[6],) for cc in cs])
-                      for aor, rs, cs in regs]) for st, regs in seq]
-    assert norm(got["aor"]) == norm(got["stock"]), got
-    events = [[cc[2] for reg in regs for cc in reg[2]]
-              for _, regs in got["aor"]]
-    assert events[0] == ["created"] and events[1] == ["refreshed"]
-    assert events[2] == ["unregistered"], got["aor"]
+        w.close()
+        notifies[impl] = list(w.notifies)
+        assert len(notifies[impl]) == len(steps) + 1, (
+            impl, [m.body for m in notifies[impl]])
+    for impl, ms in notifies.items():
+        assert ms[0].body.strip() == "", (impl, ms[0].body)
+        for m in ms:
+            assert m.get("event") == "reg", (impl, m)
+            assert m.get("subscription-state").startswith("active"), (impl, m)
+        for m in ms[1:]:
+            assert m.get("content-type") == "application/reginfo+xml", m
+    got = {impl: [reginfo_summary(m.body, users[impl]) for m in ms[1:]]
+           for impl, ms in notifies.items()}
+    # the sequence itself: (registration state, [(contact, state, event)])
+    seq = [[(rs, [(cc[0].rsplit(":", 1)[1], cc[1], cc[2]) for cc in cs])
+            for _, rs, cs in regs] for _, _, regs in got["stock"]]
+    assert seq == [
+        [("active", [("5301", "active", "created")])],
+        [("active", [("5301", "active", "refreshed")])],
+        [("active", [("5301", "active", "registered"),
+                     ("5302", "active", "created")])],
+        # the expired contact is no longer valid when the callback runs:
+        # pua_reginfo leaves it out
+        [("active", [("5301", "active", "registered")])],
+        [("terminated", [("5301", "terminated", "unregistered")])],
+        [("active", [("5303", "active", "created")])],
+        [("terminated", [])],
+    ], got["stock"]
+    for impl in ("stock", "aor"):
+        assert all(regs[0][0] == "sip:USER@127.0.0.1"
+                   for _, _, regs in got[impl]), got[impl]
+    assert got["aor"] == got["stock"], "\n".join(
+        "%s\n  stock %s\n  aor   %s" % (st[0], s, a)
+        for st, s, a in zip(steps, got["stock"], got["aor"]) if s != a)
+    # the seconds left of each contact, as each registrar had it (a second
+    # apart at most: the clock ticks between the two registrars)
+    for n, (ms, ma) in enumerate(zip(notifies["stock"][1:],
+                                     notifies["aor"][1:])):
+        es = reginfo_expires(ms.body.replace(users["stock"], "USER"))
+        ea = reginfo_expires(ma.body.replace(users["aor"], "USER"))
+        assert es.keys() == ea.keys(), (steps[n][0], es, ea)
+        for uri in es:
+            assert abs(es[uri] - ea[uri]) <= 1 + slow, (steps[n][0], es, ea)
+    assert pres.alive()
 
 
 # -- dmq_usrloc: a stock node and an aor node replicate ---------------------
@@ -1198,3 +1325,45 @@ def test_delete_urecord_by_ruid_removes_that_contact(kamailio_factory, user,
     assert first(probe(k, "delruid", "location", ruids[c1]), "rc") == "-1"
     assert first(probe(k, "delruid", "location", "nonsense"), "rc") == "-1"
     assert int(first(probe(k, "cbs"), "delete")) == deletes + 1
+
+
+def test_get_urecord_lists_contacts_in_stock_order(kamailio_factory, user,
+                                                   ulprobe_so):
+    """A record read through the API (get_urecord) lists its contacts as
+    stock usrloc keeps them: highest q first (no q lowest), equal q oldest
+    first, a refresh not moving one; with desc_time_order the last
+    registered or refreshed first. get_urecord_by_ruid finds each contact
+    by its ruid. Same as stock (pua_reginfo's NOTIFYs list them so)."""
+    got = {}
+    for impl in ("stock", "aor"):
+        for dto in (0, 1):
+            k = kamailio_factory(impl=impl,
+                                 extra='loadmodule "%s"\n' % ulprobe_so,
+                                 modparams={"nat_source": 0,
+                                            "min_expires_mode": 0,
+                                            "case_sensitive": 0,
+                                            "desc_time_order": dto})
+            cs = [("sip:%s@127.0.0.1:%d" % (user, 5201 + i), q)
+                  for i, q in enumerate((None, "0.5", None, "0.9", "0.5"))]
+            with sip.Client(k.port) as c:
+                for uri, q in cs + [cs[0]]:
+                    r = c.register(k.aor(user), [(uri, q and {"q": q})],
+                                   expires=300, call_id=uri)
+                    assert r.status == 200, r
+                    # modified is in seconds: desc_time_order's order
+                    # needs the refresh of cs[0] a second after the rest
+                    if dto and uri == cs[-1][0]:
+                        time.sleep(1.1)
+            key = k.aor_key(user)
+            g = probe(k, "get", "location", key)
+            order = [v for kk, v in g if kk == "uri"]
+            ruids = [v for kk, v in g if kk == "ruid"]
+            found = [first(probe(k, "by_ruid", "location", key, ru), "uri")
+                     for ru in ruids]
+            got[(impl, dto)] = (order, found)
+    u = ["sip:%s@127.0.0.1:%d" % (user, 5201 + i) for i in range(5)]
+    assert got[("stock", 0)][0] == [u[3], u[1], u[4], u[0], u[2]], got
+    assert got[("stock", 1)][0][0] == u[0], got
+    for dto in (0, 1):
+        assert got[("aor", dto)] == got[("stock", dto)], (dto, got)
+        assert got[("aor", dto)][1] == got[("aor", dto)][0], got
