@@ -14,6 +14,7 @@
 #include <string.h>
 #include <ctype.h>
 
+#include "db.h"
 #include "../../core/sr_module.h"
 #include "../../core/mod_fix.h"
 #include "../../core/kemi.h"
@@ -139,7 +140,43 @@ static param_export_t params[] = {
 	{"nat_source", PARAM_INT, &aor_params.nat_source},
 	{"timer_procs", PARAM_INT, &aor_params.timer_procs},
 	{"db_mode", PARAM_INT, &aor_params.db_mode},
-	{"db_url", PARAM_STRING, &aor_params.db_url},
+	{"db_url", PARAM_STR, &aor_db_params.db_url},
+	{"db_load", PARAM_INT, &aor_db_params.db_load},
+	{"fetch_rows", PARAM_INT, &aor_db_params.fetch_rows},
+	{"db_insert_null", PARAM_INT, &aor_db_params.db_insert_null},
+	{"version_table", PARAM_INT, &aor_db_params.version_table},
+	{"server_id_filter", PARAM_INT, &aor_db_params.server_id_filter},
+	{"db_clean_tcp", PARAM_INT, &aor_db_params.db_clean_tcp},
+	{"db_queue_max", PARAM_INT, &aor_db_params.db_queue_max},
+	{"db_sync_timeout", PARAM_INT, &aor_db_params.db_sync_timeout},
+	{"db_ops_ruid", PARAM_INT, &aor_db_params.db_ops_ruid},
+	{"db_insert_update", PARAM_INT, &aor_db_params.db_insert_update},
+	{"db_update_as_insert", PARAM_INT, &aor_db_params.db_update_as_insert},
+	{"db_check_update", PARAM_INT, &aor_db_params.db_check_update},
+	{"db_raw_fetch_type", PARAM_INT, &aor_db_params.db_raw_fetch_type},
+	{"db_timer_clean", PARAM_INT, &aor_db_params.db_timer_clean},
+	{"load_rank", PARAM_INT, &aor_db_params.load_rank},
+	{"ruid_column", PARAM_STR, &aor_db_params.col[0]},
+	{"user_column", PARAM_STR, &aor_db_params.col[1]},
+	{"domain_column", PARAM_STR, &aor_db_params.col[2]},
+	{"contact_column", PARAM_STR, &aor_db_params.col[3]},
+	{"expires_column", PARAM_STR, &aor_db_params.col[4]},
+	{"q_column", PARAM_STR, &aor_db_params.col[5]},
+	{"callid_column", PARAM_STR, &aor_db_params.col[6]},
+	{"cseq_column", PARAM_STR, &aor_db_params.col[7]},
+	{"flags_column", PARAM_STR, &aor_db_params.col[8]},
+	{"cflags_column", PARAM_STR, &aor_db_params.col[9]},
+	{"user_agent_column", PARAM_STR, &aor_db_params.col[10]},
+	{"received_column", PARAM_STR, &aor_db_params.col[11]},
+	{"path_column", PARAM_STR, &aor_db_params.col[12]},
+	{"socket_column", PARAM_STR, &aor_db_params.col[13]},
+	{"methods_column", PARAM_STR, &aor_db_params.col[14]},
+	{"instance_column", PARAM_STR, &aor_db_params.col[15]},
+	{"reg_id_column", PARAM_STR, &aor_db_params.col[16]},
+	{"server_id_column", PARAM_STR, &aor_db_params.col[17]},
+	{"connection_id_column", PARAM_STR, &aor_db_params.col[18]},
+	{"keepalive_column", PARAM_STR, &aor_db_params.col[19]},
+	{"partition_column", PARAM_STR, &aor_db_params.col[20]},
 	{"gruu_enabled", PARAM_INT, &aor_params.gruu_enabled},
 	{"event_callback", PARAM_STRING, &aor_params.event_callback},
 	{"snapshot_file", PARAM_STRING, &aor_params.snapshot_file},
@@ -191,6 +228,14 @@ struct module_exports exports = {
 };
 /* clang-format on */
 
+/* a table was made: its gauges, and its rows when a database is used */
+static int on_new_table(aor_table_t *t)
+{
+	if(aor_stats_table(t) < 0)
+		return -1;
+	return aor_db_table(t);
+}
+
 static int mod_init(void)
 {
 	str location = str_init("location");
@@ -210,7 +255,7 @@ static int mod_init(void)
 		return -1;
 	if(aor_tcp_init() < 0)
 		return -1;
-	if(aor_ops_init(aor_params.hash_size, aor_stats_table) < 0)
+	if(aor_ops_init(aor_params.hash_size, on_new_table) < 0)
 		return -1;
 	/* KEMI scripts have no fixups: the usual table exists from the start */
 	if(aor_table_get(&location) == NULL) {
@@ -227,11 +272,14 @@ static int mod_init(void)
 	}
 	if(aor_ulapi_init() < 0)
 		return -1;
+	/* the location tables of the database, before the snapshot */
+	if(aor_db_init() < 0)
+		return -1;
 	/* last: the snapshot fills the tables the steps above made */
-	if(aor_persist_init() < 0)
+	if(aor_persist_init(aor_db_loaded()) < 0)
 		return -1;
 	if(register_sync_timers(1) < 0
-			|| register_basic_timers(aor_persist_timers()) < 0) {
+			|| register_basic_timers(aor_persist_timers() + aor_db_timers()) < 0) {
 		LM_ERR("cannot register the aor timer processes\n");
 		return -1;
 	}
@@ -254,6 +302,8 @@ static int child_init(int rank)
 		LM_ERR("cannot start the aor maintenance timer\n");
 		return -1;
 	}
+	if(aor_db_child_init() < 0)
+		return -1;
 	return aor_persist_child_init();
 }
 
@@ -262,6 +312,7 @@ static void mod_destroy(void)
 	if(aor_tables() == NULL)
 		return;
 	aor_persist_destroy();
+	aor_db_destroy();
 	aor_ulapi_destroy();
 	aor_ops_destroy();
 	aor_tcp_destroy();

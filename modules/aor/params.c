@@ -50,8 +50,6 @@ struct aor_params aor_params = {
 	.nat_bflag = -1,
 	.nat_source = 0,
 	.timer_procs = 0,
-	.db_mode = 0,
-	.db_url = NULL,
 	.gruu_enabled = 0,
 	.event_callback = NULL,
 	.snapshot_file = NULL,
@@ -199,6 +197,7 @@ static int check_flags(const struct aor_params *p)
 {
 	int bad = 0;
 
+	bad |= check_range("db_mode", p->db_mode, 0, 4);
 	bad |= check_range("append_branches", p->append_branches, 0, 1);
 	bad |= check_range("case_sensitive", p->case_sensitive, 0, 1);
 	bad |= check_range("use_domain", p->use_domain, 0, 1);
@@ -256,7 +255,6 @@ int aor_params_check(void)
 			"xavp_contact", p->xavp_contact, is_xavp_name, "an xavp name");
 	/* accepted for drop-in use (stock usrloc's), not used */
 	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
-	bad |= check_range("db_mode", p->db_mode, 0, 3);
 	bad |= check_flags(p);
 	bad |= check_hash_key(p->hash_key);
 	bad |= check_str("received_param", p->received_param, is_token,
@@ -277,15 +275,8 @@ int aor_params_check(void)
 				p->max_contacts_policy ? p->max_contacts_policy : "");
 		bad = -1;
 	}
-	if(p->db_mode != 0)
-		LM_WARN("modparam db_mode=%d ignored: aor keeps bindings in memory; "
-				"use snapshot_file for persistence\n",
-				p->db_mode);
 	if(p->gruu_enabled)
 		LM_WARN("modparam gruu_enabled ignored: GRUU is not supported\n");
-	if(p->db_url)
-		LM_WARN("modparam db_url ignored: aor keeps bindings in memory; "
-				"use snapshot_file for persistence\n");
 	if(p->xavp_contact)
 		LM_WARN("modparam xavp_contact ignored: the xavp is not stored with "
 				"the bindings\n");

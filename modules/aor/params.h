@@ -47,8 +47,6 @@ struct aor_params
 	int nat_source;
 	/* accepted for drop-in use, with the meaning noted in the docs */
 	int timer_procs;
-	int db_mode;
-	char *db_url;
 	int gruu_enabled;
 	char *event_callback;
 	char *snapshot_file;
@@ -59,6 +57,7 @@ struct aor_params
 	char *xavp_cfg;
 	char *xavp_rcd;
 	int xavp_rcd_mask;
+	int db_mode; /* usrloc's: 0 memory, 1 write-through, 2 write-back, 4 load only (db.h) */
 	int path_use_received;
 	int default_expires_range;
 	int expires_range;

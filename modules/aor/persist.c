@@ -59,17 +59,7 @@ static int enabled(void)
 /* ------------------------------------------------------------------ */
 /* loading                                                            */
 
-struct load
-{
-	time_t now;
-	unsigned long reserve; /* shm bytes the load leaves free */
-	long expired;
-	long nosock;
-	long remote; /* of nosock, dropped (skip_remote_socket) */
-	long dups;
-};
-
-static void *sock_of(struct load *ld, const aor_binding_in_t *in)
+static void *sock_of(struct aor_load *ld, const aor_binding_in_t *in)
 {
 	str s = in->f[AOR_F_SOCK];
 	struct socket_info *si;
@@ -78,23 +68,34 @@ static void *sock_of(struct load *ld, const aor_binding_in_t *in)
 		return NULL;
 	si = lookup_local_socket(&s);
 	if(si == NULL && ld->nosock++ < NOSOCK_LOG_MAX)
-		LM_WARN("snapshot: binding %.*s of %.*s was received on %.*s, which "
+		LM_WARN("%s: binding %.*s of %.*s was received on %.*s, which "
 				"is not a listening socket now; %s\n",
-				in->f[AOR_F_URI].len, in->f[AOR_F_URI].s, in->f[AOR_F_AOR].len,
+				ld->what, in->f[AOR_F_URI].len, in->f[AOR_F_URI].s, in->f[AOR_F_AOR].len,
 				in->f[AOR_F_AOR].s, s.len, s.s,
 				aor_params.skip_remote_socket ? "dropped (skip_remote_socket)"
 											  : "kept, sent by routing");
 	return si;
 }
 
-static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
+void aor_load_begin(struct aor_load *ld, const char *what)
 {
-	struct load *ld = arg;
+	memset(ld, 0, sizeof(*ld));
+	ld->what = what;
+	ld->now = aor_now();
+	ld->reserve = aor_limits.shm_reserve;
+	if(ld->reserve < shm_mem_size / SHM_RESERVE_MIN_DIV)
+		ld->reserve = shm_mem_size / SHM_RESERVE_MIN_DIV;
+}
+
+int aor_load_binding(
+		const str *table, const aor_binding_in_t *in, struct aor_load *ld)
+{
 	aor_binding_in_t x = *in;
 	aor_binding_t *b;
 	aor_table_t *t;
 	int r;
 
+	ld->id = 0;
 	if(x.expires != 0 && x.expires <= ld->now) {
 		ld->expired++;
 		return 0;
@@ -127,13 +128,21 @@ static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
 		shm_free(b);
 	if(r < 0)
 		return r;
+	/* the id the binding has now (a new one when in had none): only this
+	 * process runs yet, nobody else can have removed it */
+	ld->id = r == 0 ? b->id : x.id;
 	ld->dups += r;
 	/* grow as it fills (only this process runs yet): bounded per call */
 	aor_table_maint(t, 64);
 	return 0;
 }
 
-static long ms_since(const struct timespec *t0)
+static int load_one(const str *table, const aor_binding_in_t *in, void *arg)
+{
+	return aor_load_binding(table, in, arg);
+}
+
+long aor_ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
 
@@ -157,15 +166,12 @@ static void load(void)
 {
 	const char *path = aor_params.snapshot_file;
 	aor_snapshot_report_t rep;
-	struct load ld = {0};
+	struct aor_load ld;
 	struct timespec t0;
 	char aside[4096];
 	int r;
 
-	ld.now = aor_now();
-	ld.reserve = aor_limits.shm_reserve;
-	if(ld.reserve < shm_mem_size / SHM_RESERVE_MIN_DIV)
-		ld.reserve = shm_mem_size / SHM_RESERVE_MIN_DIV;
+	aor_load_begin(&ld, "snapshot");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = aor_snapshot_load(path, load_one, &ld, &rep);
 	if(r == AOR_E_NOT_FOUND) {
@@ -187,7 +193,7 @@ static void load(void)
 	if(r == 0) {
 		LM_INFO("snapshot %s: loaded %ld bindings in %ld ms (%ld expired "
 				"dropped, %ld kept without their socket)\n",
-				path, rep.bindings, ms_since(&t0), ld.expired, ld.nosock);
+				path, rep.bindings, aor_ms_since(&t0), ld.expired, ld.nosock);
 		return;
 	}
 	/* not whole: keep the file for the operator, load what was read */
@@ -229,7 +235,7 @@ static int write_now(int force, aor_snapshot_stat_t *st, long *ms)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = aor_snapshot_write(
 			aor_params.snapshot_file, aor_tables(), aor_now(), st);
-	*ms = ms_since(&t0);
+	*ms = aor_ms_since(&t0);
 	aor_atomic_add(r == 0 ? &state->writes : &state->failures, 1);
 	__atomic_store_n(&state->busy, 0, __ATOMIC_RELEASE);
 	return r;
@@ -302,7 +308,7 @@ static int path_check(const char *path)
 	return 0;
 }
 
-int aor_persist_init(void)
+int aor_persist_init(int skip_load)
 {
 	aor_table_t *t;
 
@@ -322,7 +328,14 @@ int aor_persist_init(void)
 		LM_WARN("modparam snapshot_file=\"%s\" is relative to Kamailio's "
 				"working directory\n",
 				aor_params.snapshot_file);
-	load();
+	/* the database is written per change, the file every interval: the
+	 * newer copy wins */
+	if(skip_load)
+		LM_NOTICE("snapshot %s: not read, the bindings were loaded from the "
+				  "database (db_mode %d); the file is still written\n",
+				aor_params.snapshot_file, aor_params.db_mode);
+	else
+		load();
 	/* the load's own resize holds, before any other process exists,
 	 * blocked nobody: aor.stats reports the holds from the start on */
 	for(t = aor_tables(); t; t = t->next)

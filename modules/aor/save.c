@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "db.h"
 #include "../../core/parser/parse_to.h"
 #include "../../core/parser/parse_cseq.h"
 #include "../../core/parser/parse_expires.h"
@@ -720,6 +721,8 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 	aor_stat_add(AOR_ST_ACCEPTED, 1);
 	/* read before an event route's save() reuses the plan */
 	done = aor_merge_result(&req, plan);
+	/* db_mode 1: the reply says the binding is stored, in the database too */
+	aor_db_sync();
 	ret = finish(msg, flags, 0, 0, NULL);
 	/* the reply is out: the script events of the changes may run */
 	aor_ops_done();

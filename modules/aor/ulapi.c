@@ -345,7 +345,8 @@ int aor_ul_bind(usrloc_api_t *api)
 	api->use_domain = aor_params.use_domain;
 	/* our store is memory with its own snapshot: never a database mode
 	 * a consumer would have to query */
-	api->db_mode = NO_DB;
+	/* usrloc's db_mode values are ours (3 runs as 1) */
+	api->db_mode = aor_params.db_mode;
 	api->nat_flag =
 			aor_params.nat_bflag >= 0 ? 1u << aor_params.nat_bflag : 0;
 

@@ -56,7 +56,9 @@ STOCK_USRLOC = {"use_domain", "hash_size", "timer_interval", "nat_bflag",
                 "timer_procs", "db_mode", "matching_mode", "preload",
                 "handle_lost_tcp", "close_expired_tcp", "desc_time_order",
                 "cseq_delay", "skip_remote_socket", "xavp_contact",
-                "expires_type", "rm_expired_delay"}
+                "expires_type", "rm_expired_delay", "db_url", "db_load",
+                "fetch_rows", "db_insert_null", "version_table",
+                "server_id_filter", "db_timer_clean", "db_clean_tcp"}
 STOCK_REGISTRAR = {"default_expires", "min_expires", "min_expires_mode",
                    "max_expires", "max_contacts", "default_q",
                    "append_branches", "case_sensitive", "use_path",

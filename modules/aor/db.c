@@ -1,0 +1,1106 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * The SQL location table (db.h): start-up load, the journal subscriber,
+ * the bounded queue and the writer process.
+ */
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../core/counters.h"
+#include "../../core/globals.h"
+#include "../../core/locking.h"
+#include "../../core/mem/shm_mem.h"
+#include "../../core/pt.h"
+#include "../../core/sr_module.h"
+#include "../../core/timer_proc.h"
+#include "../../core/ut.h"
+#include "../../lib/srdb1/db.h"
+#include "../../lib/srdb1/db_query.h"
+
+#include "db.h"
+#include "errors.h"
+#include "journal.h"
+#include "ops.h"
+#include "params.h"
+#include "persist.h"
+#include "ulapi.h"
+
+#define LOCATION_VERSION 9 /* usrloc's location schema */
+#define WRITE_BATCH 200	   /* changes per transaction */
+#define TICK_BATCHES 10	   /* transactions per writer tick, at most */
+#define BACKOFF_MAX_MS 5000
+#define FIELD_MAX 4096 /* a string column longer than this is refused */
+#define BAD_ROW_LOG_MAX 10
+#define REFUSED_MAX 5 /* tries of a change the database refuses */
+
+/* the columns, in the order of aor_db_params.col */
+enum db_col
+{
+	C_RUID,
+	C_USER,
+	C_DOMAIN,
+	C_CONTACT,
+	C_EXPIRES,
+	C_Q,
+	C_CALLID,
+	C_CSEQ,
+	C_FLAGS,
+	C_CFLAGS,
+	C_UA,
+	C_RECEIVED,
+	C_PATH,
+	C_SOCKET,
+	C_METHODS,
+	C_INSTANCE,
+	C_REGID,
+	C_SRVID,
+	C_CONID,
+	C_KEEPALIVE,
+	C_PARTITION,
+	C_LASTMOD,
+	C_COUNT
+};
+
+struct aor_db_params aor_db_params = {
+	.db_url = STR_NULL,
+	.db_load = 1,
+	.fetch_rows = 2000,
+	.version_table = 1,
+	.db_queue_max = 100000,
+	.db_sync_timeout = 1000,
+	.db_ops_ruid = 1,
+	.col = {str_init("ruid"), str_init("username"), str_init("domain"),
+			str_init("contact"), str_init("expires"), str_init("q"),
+			str_init("callid"), str_init("cseq"), str_init("flags"),
+			str_init("cflags"), str_init("user_agent"), str_init("received"),
+			str_init("path"), str_init("socket"), str_init("methods"),
+			str_init("instance"), str_init("reg_id"), str_init("server_id"),
+			str_init("connection_id"), str_init("keepalive"),
+			str_init("partition"), str_init("last_modified")},
+};
+
+#define P aor_db_params
+
+/* ---- the queue (shm) ---- */
+
+typedef struct dbq_ent
+{
+	uint64_t seq;
+	aor_table_t *t;
+	aor_binding_t *b; /* a copy for the kinds that keep a binding */
+	uint64_t id;
+	enum aor_change kind;
+} dbq_ent_t;
+
+typedef struct dbq
+{
+	gen_lock_t lock;
+	unsigned int cap, head, n;
+	uint64_t next_seq; /* the seq of the next change queued */
+	uint64_t durable;  /* every change up to this seq is done with */
+	int down;		   /* the writer finds the database unreachable */
+	unsigned long written, dropped, rejected, outages, timeouts;
+	long backlog_max;
+	dbq_ent_t ent[];
+} dbq_t;
+
+static dbq_t *q;
+static db_func_t dbf;
+static int writes;	   /* modes 1 and 2 */
+static int loaded;	   /* the tables were loaded at start-up */
+static int load_ready; /* mod_init got as far as loading */
+static uint64_t my_seq; /* the last change this process queued */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* a journal change into the queue; the writer frees the copy */
+static void on_change(const aor_jchange_t *c, void *arg)
+{
+	aor_binding_t *copy = NULL;
+	dbq_ent_t *e;
+	size_t sz;
+
+	/* the start-up load read these from the database */
+	if(c->origin == AOR_ORIG_LOAD)
+		return;
+	if(!aor_change_removes(c->kind) && c->b != NULL) {
+		sz = aor_binding_size(c->b);
+		/* an outage must not eat the shm the workers need */
+		if(shm_available() > aor_limits.shm_reserve + sz)
+			copy = shm_malloc(sz);
+		if(copy == NULL) {
+			aor_atomic_add(&q->dropped, 1);
+			AOR_WARN_LIMITED("db: no shm to queue a change of %.*s; "
+							 "dropped (the row is stale until its next "
+							 "change)",
+					aor_binding_get(c->b, AOR_F_AOR).len,
+					aor_binding_get(c->b, AOR_F_AOR).s);
+			return;
+		}
+		memcpy(copy, c->b, sz);
+		copy->next = NULL;
+	}
+	lock_get(&q->lock);
+	if(q->n == q->cap) {
+		q->dropped++;
+		lock_release(&q->lock);
+		if(copy)
+			shm_free(copy);
+		AOR_WARN_LIMITED("db: the queue is full (db_queue_max %d): a change "
+						 "was dropped",
+				P.db_queue_max);
+		return;
+	}
+	e = &q->ent[(q->head + q->n) % q->cap];
+	e->seq = ++q->next_seq;
+	e->t = c->t;
+	e->b = copy;
+	e->id = c->id;
+	e->kind = c->kind;
+	q->n++;
+	if((long)q->n > q->backlog_max)
+		q->backlog_max = q->n;
+	my_seq = e->seq;
+	lock_release(&q->lock);
+}
+
+void aor_db_sync(void)
+{
+	long deadline;
+
+	if(aor_params.db_mode != 1 || q == NULL || my_seq == 0)
+		return;
+	deadline = now_ms() + P.db_sync_timeout;
+	/* no lock held: the writer advances durable, nothing else waits on us */
+	while(__atomic_load_n(&q->durable, __ATOMIC_ACQUIRE) < my_seq
+			&& !__atomic_load_n(&q->down, __ATOMIC_RELAXED)) {
+		if(now_ms() >= deadline) {
+			aor_atomic_add(&q->timeouts, 1);
+			break;
+		}
+		sleep_us(250);
+	}
+	my_seq = 0;
+}
+
+/* ---- values ---- */
+
+static int val_str(db_val_t *v, str *s)
+{
+	s->s = NULL;
+	s->len = 0;
+	if(VAL_NULL(v))
+		return 0;
+	switch(VAL_TYPE(v)) {
+		case DB1_STRING:
+			s->s = (char *)VAL_STRING(v);
+			s->len = s->s ? strlen(s->s) : 0;
+			return 0;
+		case DB1_STR:
+			*s = VAL_STR(v);
+			return 0;
+		case DB1_BLOB:
+			*s = VAL_BLOB(v);
+			return 0;
+		default:
+			return -1;
+	}
+}
+
+static int val_ll(db_val_t *v, long long *n)
+{
+	str s;
+	int i;
+
+	if(VAL_NULL(v))
+		return -1;
+	switch(VAL_TYPE(v)) {
+		case DB1_INT:
+			*n = VAL_INT(v);
+			return 0;
+		case DB1_BITMAP:
+			*n = (long long)VAL_BITMAP(v);
+			return 0;
+		case DB1_BIGINT:
+			*n = VAL_BIGINT(v);
+			return 0;
+		case DB1_UINT:
+			*n = VAL_UINT(v);
+			return 0;
+		case DB1_DATETIME:
+			*n = (long long)VAL_TIME(v);
+			return 0;
+		case DB1_DOUBLE:
+			*n = (long long)VAL_DOUBLE(v);
+			return 0;
+		default:
+			if(val_str(v, &s) < 0 || s.len == 0 || str2sint(&s, &i) < 0)
+				return -1;
+			*n = i;
+			return 0;
+	}
+}
+
+/* ---- loading ---- */
+
+struct loadrun
+{
+	struct aor_load ld;
+	long rows, bad, rekeyed;
+	str *old_ruids; /* pkg: ruids of rows written by another producer */
+	uint64_t *new_ids;
+	long n_rekey, cap_rekey;
+};
+
+static void bad_row(struct loadrun *lr, const str *table, long row,
+		const char *what)
+{
+	if(lr->bad++ < BAD_ROW_LOG_MAX)
+		LM_ERR("db: table %.*s, row %ld: %s; the row is skipped\n", table->len,
+				table->s, row, what);
+}
+
+static int rekey_add(struct loadrun *lr, const str *ruid, uint64_t id)
+{
+	void *p;
+	long cap;
+
+	if(lr->n_rekey == lr->cap_rekey) {
+		cap = lr->cap_rekey ? lr->cap_rekey * 2 : 256;
+		p = pkg_realloc(lr->old_ruids, cap * sizeof(str));
+		if(p == NULL)
+			return -1;
+		lr->old_ruids = p;
+		p = pkg_realloc(lr->new_ids, cap * sizeof(uint64_t));
+		if(p == NULL)
+			return -1;
+		lr->new_ids = p;
+		lr->cap_rekey = cap;
+	}
+	lr->old_ruids[lr->n_rekey].s = pkg_malloc(ruid->len + 1);
+	if(lr->old_ruids[lr->n_rekey].s == NULL)
+		return -1;
+	memcpy(lr->old_ruids[lr->n_rekey].s, ruid->s, ruid->len);
+	lr->old_ruids[lr->n_rekey].len = ruid->len;
+	lr->new_ids[lr->n_rekey++] = id;
+	return 0;
+}
+
+/* one row (in the order of the load's columns) into table t */
+static int load_row(
+		struct loadrun *lr, aor_table_t *t, db_val_t *v, long row)
+{
+	char key[AOR_KEY_BUF];
+	aor_binding_in_t in;
+	str user, dom, ruid, s;
+	long long n;
+	int i, r;
+
+	memset(&in, 0, sizeof(in));
+	lr->rows++;
+	if(val_str(&v[C_USER], &user) < 0 || val_str(&v[C_DOMAIN], &dom) < 0
+			|| user.len + dom.len + 1 > AOR_KEY_URI_MAX) {
+		bad_row(lr, &t->name, row, "bad username or domain");
+		return 0;
+	}
+	if(user.len == 0 && dom.len == 0) {
+		bad_row(lr, &t->name, row, "empty username");
+		return 0;
+	}
+	/* the key save() makes: user@domain with use_domain, else user */
+	if(aor_params.use_domain && dom.len > 0) {
+		memcpy(key, user.s, user.len);
+		key[user.len] = '@';
+		memcpy(key + user.len + 1, dom.s, dom.len);
+		in.f[AOR_F_AOR].len = user.len + 1 + dom.len;
+	} else {
+		memcpy(key, user.s, user.len);
+		in.f[AOR_F_AOR].len = user.len;
+	}
+	in.f[AOR_F_AOR].s = key;
+	static const int strs[][2] = {{C_CONTACT, AOR_F_URI},
+			{C_RECEIVED, AOR_F_RECEIVED}, {C_PATH, AOR_F_PATH},
+			{C_UA, AOR_F_UA}, {C_CALLID, AOR_F_CALLID},
+			{C_INSTANCE, AOR_F_INSTANCE}, {C_SOCKET, AOR_F_SOCK}};
+	for(i = 0; i < (int)(sizeof(strs) / sizeof(strs[0])); i++) {
+		if(val_str(&v[strs[i][0]], &s) < 0 || s.len > FIELD_MAX) {
+			bad_row(lr, &t->name, row, "a text column is not text or too long");
+			return 0;
+		}
+		in.f[strs[i][1]] = s;
+	}
+	if(in.f[AOR_F_URI].len == 0) {
+		bad_row(lr, &t->name, row, "empty contact");
+		return 0;
+	}
+	/* stock dbrow2info: expires, q, cseq, flags and cflags are required */
+	if(val_ll(&v[C_EXPIRES], &n) < 0 || n < 0) {
+		bad_row(lr, &t->name, row, "bad expires");
+		return 0;
+	}
+	in.expires = (time_t)n;
+	if(VAL_NULL(&v[C_Q])) {
+		bad_row(lr, &t->name, row, "empty q");
+		return 0;
+	}
+	if(VAL_TYPE(&v[C_Q]) == DB1_DOUBLE) {
+		double d = VAL_DOUBLE(&v[C_Q]);
+		/* RFC 3261 20.10: q is 0 to 1; stock stores -1 for none */
+		in.q = (d < 0) ? AOR_Q_UNSPEC
+					   : (int16_t)(d > 1 ? 1000 : (int)(d * 1000 + 0.5));
+	} else if(val_ll(&v[C_Q], &n) == 0) {
+		in.q = n < 0 ? AOR_Q_UNSPEC : (int16_t)(n > 1 ? 1000 : n * 1000);
+	} else {
+		bad_row(lr, &t->name, row, "bad q");
+		return 0;
+	}
+	if(val_ll(&v[C_CSEQ], &n) < 0) {
+		bad_row(lr, &t->name, row, "bad cseq");
+		return 0;
+	}
+	in.cseq = (uint32_t)n;
+	in.cflags = val_ll(&v[C_CFLAGS], &n) == 0 ? (uint32_t)n : 0;
+	in.methods = val_ll(&v[C_METHODS], &n) == 0 ? (uint32_t)n : 0xFFFFFFFFu;
+	in.modified = val_ll(&v[C_LASTMOD], &n) == 0 ? (time_t)n : 0;
+	in.reg_id = val_ll(&v[C_REGID], &n) == 0 ? (int32_t)n : 0;
+	/* a connection of the Kamailio that wrote the row is gone */
+	in.conn_id = 0;
+	if(in.f[AOR_F_CALLID].len == 0) {
+		bad_row(lr, &t->name, row, "empty callid");
+		return 0;
+	}
+	if(aor_binding_size_in(&in) == 0) {
+		bad_row(lr, &t->name, row, "the row is too large for a binding");
+		return 0;
+	}
+	if(val_str(&v[C_RUID], &ruid) < 0)
+		ruid.len = 0;
+	if(ruid.len == 0 || aor_ruid_parse(&ruid, &in.id) < 0)
+		in.id = 0; /* another producer's ruid: a new id, the row re-keyed */
+	r = aor_load_binding(&t->name, &in, &lr->ld);
+	if(r < 0)
+		return r;
+	if(lr->ld.id != 0 && in.id == 0 && ruid.len > 0
+			&& rekey_add(lr, &ruid, lr->ld.id) < 0)
+		return AOR_E_NOMEM;
+	return 0;
+}
+
+static void db_time_val(db_val_t *v, time_t t)
+{
+	memset(v, 0, sizeof(*v));
+	if(aor_params.expires_type == 1) {
+		v->type = DB1_BIGINT;
+		v->val.ll_val = (long long)t;
+	} else {
+		v->type = DB1_DATETIME;
+		v->val.time_val = t;
+	}
+}
+
+/* rows of another producer (stock's ruids) take the ruid of the binding
+ * they became, so that later changes find them */
+static int rekey(db1_con_t *con, aor_table_t *t, struct loadrun *lr)
+{
+	char rb[AOR_RUID_LEN + 1];
+	db_key_t k = &P.col[C_RUID];
+	db_val_t ov, nv;
+	long i;
+
+	for(i = 0; i < lr->n_rekey; i++) {
+		memset(&ov, 0, sizeof(ov));
+		memset(&nv, 0, sizeof(nv));
+		ov.type = nv.type = DB1_STR;
+		ov.val.str_val = lr->old_ruids[i];
+		nv.val.str_val.s = rb;
+		nv.val.str_val.len = aor_ruid_fmt(lr->new_ids[i], rb);
+		if(dbf.update(con, &k, 0, &ov, &k, &nv, 1, 1) < 0) {
+			LM_ERR("db: table %.*s: cannot give row %.*s its new ruid %s\n",
+					t->name.len, t->name.s, ov.val.str_val.len,
+					ov.val.str_val.s, rb);
+			return -1;
+		}
+		lr->rekeyed++;
+	}
+	return 0;
+}
+
+static void loadrun_free(struct loadrun *lr)
+{
+	long i;
+
+	for(i = 0; i < lr->n_rekey; i++)
+		pkg_free(lr->old_ruids[i].s);
+	if(lr->old_ruids)
+		pkg_free(lr->old_ruids);
+	if(lr->new_ids)
+		pkg_free(lr->new_ids);
+}
+
+/* expired rows never become bindings: deleted, as stock's timer would */
+static void delete_expired(db1_con_t *con, aor_table_t *t, time_t now)
+{
+	db_key_t k[2] = {&P.col[C_EXPIRES], &P.col[C_EXPIRES]};
+	db_op_t op[2] = {OP_LT, OP_NEQ};
+	db_val_t v[2];
+
+	db_time_val(&v[0], now);
+	db_time_val(&v[1], 0);
+	if(dbf.delete(con, k, op, v, 2) < 0)
+		LM_WARN("db: table %.*s: cannot delete the expired rows\n",
+				t->name.len, t->name.s);
+}
+
+static int load_table(db1_con_t *con, aor_table_t *t)
+{
+	db_key_t cols[C_COUNT], key = &P.col[C_SRVID];
+	db_val_t kv;
+	db1_res_t *res = NULL;
+	struct loadrun lr;
+	struct timespec t0;
+	long row = 0;
+	int i, ret = -1, r, more;
+
+	memset(&lr, 0, sizeof(lr));
+	aor_load_begin(&lr.ld, "database");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for(i = 0; i < C_COUNT; i++)
+		cols[i] = &P.col[i];
+	memset(&kv, 0, sizeof(kv));
+	kv.type = DB1_INT;
+	kv.val.int_val = server_id;
+	if(dbf.use_table(con, &t->name) < 0) {
+		LM_ERR("db: cannot use table %.*s\n", t->name.len, t->name.s);
+		return -1;
+	}
+	/* fetch_rows at a time where the driver can, never one giant result
+	 * when it can (db_sqlite and db_text cannot: they read it whole) */
+	more = db_fetch_query(&dbf, P.fetch_rows, con,
+			P.server_id_filter ? &key : 0, 0, P.server_id_filter ? &kv : 0,
+			cols, P.server_id_filter ? 1 : 0, C_COUNT, 0, &res);
+	if(more < 0) {
+		LM_ERR("db: cannot read table %.*s (a missing column? the columns "
+			   "are usrloc's location schema version %d)\n",
+				t->name.len, t->name.s, LOCATION_VERSION);
+		return -1;
+	}
+	for(;;) {
+		if(res == NULL)
+			break;
+		for(i = 0; i < RES_ROW_N(res); i++) {
+			r = load_row(&lr, t, ROW_VALUES(RES_ROWS(res) + i), ++row);
+			if(r == AOR_E_TABLE_FULL || r == AOR_E_NOMEM) {
+				LM_ERR("db: table %.*s: %s after %ld rows; the rest is not "
+					   "loaded\n",
+						t->name.len, t->name.s,
+						r == AOR_E_NOMEM ? "no shared memory left"
+										 : "max_bindings reached",
+						row);
+				goto done;
+			}
+			if(r < 0)
+				goto out;
+		}
+		if(more == 0 || RES_ROW_N(res) == 0)
+			break;
+		if(db_fetch_next(&dbf, P.fetch_rows, con, &res) < 0) {
+			res = NULL;
+			LM_ERR("db: table %.*s: reading stopped at row %ld\n",
+					t->name.len, t->name.s, row);
+			goto out;
+		}
+	}
+done:
+	if(res)
+		dbf.free_result(con, res);
+	res = NULL;
+	if(rekey(con, t, &lr) < 0)
+		goto out;
+	if(writes && lr.ld.expired > 0)
+		delete_expired(con, t, lr.ld.now);
+	LM_INFO("db: table %.*s: loaded %ld bindings from %ld rows in %ld ms "
+			"(%ld expired, %ld bad, %ld re-keyed, %ld kept without their "
+			"socket, %ld dropped for theirs)\n",
+			t->name.len, t->name.s,
+			lr.rows - lr.ld.expired - lr.bad - lr.ld.remote - lr.ld.dups,
+			lr.rows, aor_ms_since(&t0), lr.ld.expired, lr.bad, lr.rekeyed,
+			lr.ld.nosock - lr.ld.remote, lr.ld.remote);
+	ret = 0;
+out:
+	if(res)
+		dbf.free_result(con, res);
+	loadrun_free(&lr);
+	return ret;
+}
+
+static db1_con_t *connect_db(void)
+{
+	db1_con_t *con = dbf.init(&P.db_url);
+
+	if(con == NULL)
+		LM_ERR("db: cannot connect to %.*s\n", P.db_url.len, P.db_url.s);
+	return con;
+}
+
+int aor_db_table(aor_table_t *t)
+{
+	db1_con_t *con;
+	int r;
+
+	if(!load_ready || !P.db_load)
+		return 0;
+	if((con = connect_db()) == NULL)
+		return -1;
+	r = 0;
+	if(P.version_table
+			&& db_check_table_version(&dbf, con, &t->name, LOCATION_VERSION)
+					   < 0) {
+		DB_TABLE_VERSION_ERROR(t->name);
+		r = -1;
+	}
+	if(r == 0)
+		r = load_table(con, t);
+	dbf.close(con);
+	if(r == 0)
+		loaded = 1;
+	return r;
+}
+
+int aor_db_loaded(void)
+{
+	return loaded;
+}
+
+/* ---- writing ---- */
+
+/* the columns of b (stock's db_insert_ucontact and update by ruid) */
+static int columns(const dbq_ent_t *e, db_key_t *k, db_val_t *v, char *rb,
+		str *user, int with_nulls)
+{
+	ucontact_t c;
+	str aor = aor_binding_get(e->b, AOR_F_AOR);
+	char *at;
+	int n = 0;
+
+	aor_ul_contact_fill(&c, e->b, &aor, aor_ul_domain_name(e->t), rb, 0);
+#define COL(ci, ty)                      \
+	do {                                 \
+		k[n] = &P.col[ci];               \
+		memset(&v[n], 0, sizeof(v[n]));  \
+		v[n].type = ty;                  \
+	} while(0)
+#define STRCOL(ci, sv)                                \
+	do {                                              \
+		if((sv).len > 0 || with_nulls) {              \
+			COL(ci, DB1_STR);                         \
+			v[n].nul = (sv).len == 0;                 \
+			v[n].val.str_val = (sv);                  \
+			n++;                                      \
+		}                                             \
+	} while(0)
+	*user = aor;
+	COL(C_CONTACT, DB1_STR);
+	v[n++].val.str_val = c.c;
+	k[n] = &P.col[C_EXPIRES];
+	db_time_val(&v[n++], c.expires);
+	COL(C_Q, DB1_DOUBLE);
+	v[n++].val.double_val = c.q == AOR_Q_UNSPEC ? -1.0 : c.q / 1000.0;
+	COL(C_CALLID, DB1_STR);
+	v[n++].val.str_val = c.callid;
+	COL(C_CSEQ, DB1_INT);
+	v[n++].val.int_val = c.cseq;
+	COL(C_FLAGS, DB1_INT);
+	v[n++].val.bitmap_val = c.flags;
+	COL(C_CFLAGS, DB1_INT);
+	v[n++].val.bitmap_val = c.cflags;
+	COL(C_UA, DB1_STR);
+	v[n++].val.str_val = c.user_agent;
+	STRCOL(C_RECEIVED, c.received);
+	STRCOL(C_PATH, c.path);
+	if(c.sock)
+		STRCOL(C_SOCKET, c.sock->sock_str);
+	else {
+		str none = STR_NULL;
+		STRCOL(C_SOCKET, none);
+	}
+	if(c.methods != 0xFFFFFFFF || with_nulls) {
+		COL(C_METHODS, DB1_BITMAP);
+		v[n].nul = c.methods == 0xFFFFFFFF;
+		v[n++].val.bitmap_val = c.methods;
+	}
+	k[n] = &P.col[C_LASTMOD];
+	db_time_val(&v[n++], c.last_modified);
+	STRCOL(C_INSTANCE, c.instance);
+	COL(C_REGID, DB1_INT);
+	v[n++].val.int_val = (int)c.reg_id;
+	COL(C_SRVID, DB1_INT);
+	v[n++].val.int_val = c.server_id;
+	COL(C_CONID, DB1_INT);
+	v[n++].val.int_val = c.tcpconn_id;
+	COL(C_KEEPALIVE, DB1_INT);
+	v[n++].val.int_val = c.keepalive;
+	/* usrloc's username is the whole AoR without use_domain, else the
+	 * user part, the domain in its own column */
+	if(aor_params.use_domain) {
+		at = memchr(aor.s, '@', aor.len);
+		user->len = at ? at - aor.s : 0;
+	}
+	return n;
+#undef STRCOL
+#undef COL
+}
+
+static int write_insert(db1_con_t *con, const dbq_ent_t *e)
+{
+	db_key_t k[C_COUNT];
+	db_val_t v[C_COUNT];
+	char rb[AOR_RUID_LEN + 1];
+	str user, aor;
+	char *at;
+	int n;
+
+	n = columns(e, k, v, rb, &user, P.db_insert_null);
+	aor = aor_binding_get(e->b, AOR_F_AOR);
+	k[n] = &P.col[C_USER];
+	memset(&v[n], 0, sizeof(v[n]));
+	v[n].type = DB1_STR;
+	v[n++].val.str_val = user;
+	k[n] = &P.col[C_RUID];
+	memset(&v[n], 0, sizeof(v[n]));
+	v[n].type = DB1_STR;
+	v[n].val.str_val.s = rb;
+	v[n++].val.str_val.len = AOR_RUID_LEN;
+	k[n] = &P.col[C_PARTITION];
+	memset(&v[n], 0, sizeof(v[n]));
+	v[n++].type = DB1_INT;
+	if(aor_params.use_domain) {
+		k[n] = &P.col[C_DOMAIN];
+		memset(&v[n], 0, sizeof(v[n]));
+		v[n].type = DB1_STR;
+		at = memchr(aor.s, '@', aor.len);
+		if(at) {
+			v[n].val.str_val.s = at + 1;
+			v[n].val.str_val.len = aor.s + aor.len - at - 1;
+		} else
+			v[n].val.str_val = aor;
+		n++;
+	}
+	return dbf.insert(con, k, v, n);
+}
+
+static int ruid_key(const dbq_ent_t *e, db_key_t *k, db_val_t *v, char *rb)
+{
+	*k = &P.col[C_RUID];
+	memset(v, 0, sizeof(*v));
+	v->type = DB1_STR;
+	v->val.str_val.s = rb;
+	v->val.str_val.len = aor_ruid_fmt(e->id, rb);
+	return 1;
+}
+
+static int write_delete(db1_con_t *con, const dbq_ent_t *e)
+{
+	char rb[AOR_RUID_LEN + 1];
+	db_key_t k;
+	db_val_t v;
+
+	ruid_key(e, &k, &v, rb);
+	return dbf.delete(con, &k, 0, &v, 1);
+}
+
+/* an update by ruid; a row that is not there (a change dropped earlier,
+ * a row deleted by hand) is inserted: where the driver cannot say how
+ * many rows it updated, delete and insert */
+static int write_update(db1_con_t *con, const dbq_ent_t *e)
+{
+	db_key_t k[C_COUNT], rk;
+	db_val_t v[C_COUNT], rv;
+	char rb[AOR_RUID_LEN + 1], rb2[AOR_RUID_LEN + 1];
+	str user;
+	int n;
+
+	if(!dbf.affected_rows)
+		return write_delete(con, e) < 0 ? -1 : write_insert(con, e);
+	n = columns(e, k, v, rb, &user, 1);
+	ruid_key(e, &rk, &rv, rb2);
+	if(dbf.update(con, &rk, 0, &rv, k, v, 1, n) < 0)
+		return -1;
+	if(dbf.affected_rows(con) == 0)
+		return write_insert(con, e);
+	return 0;
+}
+
+static int write_one(db1_con_t *con, const dbq_ent_t *e)
+{
+	if(dbf.use_table(con, &e->t->name) < 0)
+		return -1;
+	if(aor_change_removes(e->kind))
+		return write_delete(con, e);
+	if(e->b == NULL)
+		return 0;
+	if(e->kind == AOR_CH_INSERTED)
+		return write_insert(con, e);
+	return write_update(con, e);
+}
+
+/* writer process state */
+static db1_con_t *wcon;
+static int use_tx;	   /* start/end_transaction, or BEGIN/COMMIT */
+static long next_try;  /* ms: the next attempt while down */
+static long backoff;   /* ms */
+static long down_since;
+static long round_due; /* mode 2: ms of the next write-back round */
+static uint64_t round_end;
+static int head_fail; /* times the head change was refused */
+
+static int tx(const char *what)
+{
+	str s;
+
+	if(use_tx == 0)
+		return 0;
+	if(use_tx == 1) {
+		if(what[0] == 'B')
+			return dbf.start_transaction(wcon, DB_LOCKING_NONE);
+		if(what[0] == 'C')
+			return dbf.end_transaction(wcon);
+		return dbf.abort_transaction(wcon);
+	}
+	s.s = (char *)what;
+	s.len = strlen(what);
+	return dbf.raw_query(wcon, &s, NULL);
+}
+
+/* the database takes a write that changes nothing (an update of the
+ * rows of the empty ruid): a refused change is then the change's fault,
+ * not the connection's, a lock's or a read-only file's */
+static int probe(aor_table_t *t)
+{
+	db_key_t k = &P.col[C_RUID];
+	db_val_t v;
+
+	memset(&v, 0, sizeof(v));
+	v.type = DB1_STR;
+	v.val.str_val.s = "";
+	if(dbf.use_table(wcon, &t->name) < 0
+			|| dbf.update(wcon, &k, 0, &v, &k, &v, 1, 1) < 0)
+		return -1;
+	return 0;
+}
+
+static void pop(unsigned int n, uint64_t last)
+{
+	aor_binding_t *fr[WRITE_BATCH];
+	unsigned int i;
+
+	lock_get(&q->lock);
+	for(i = 0; i < n; i++) {
+		fr[i] = q->ent[q->head].b;
+		q->head = (q->head + 1) % q->cap;
+	}
+	q->n -= n;
+	lock_release(&q->lock);
+	__atomic_store_n(&q->durable, last, __ATOMIC_RELEASE);
+	for(i = 0; i < n; i++)
+		if(fr[i])
+			shm_free(fr[i]);
+}
+
+static void went_down(void)
+{
+	long now = now_ms();
+
+	if(wcon) {
+		dbf.close(wcon);
+		wcon = NULL;
+	}
+	backoff = backoff ? backoff * 2 : 500;
+	if(backoff > BACKOFF_MAX_MS)
+		backoff = BACKOFF_MAX_MS;
+	next_try = now + backoff;
+	if(!__atomic_load_n(&q->down, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&q->down, 1, __ATOMIC_RELEASE);
+		aor_atomic_add(&q->outages, 1);
+		down_since = now;
+		LM_ERR("db: %.*s is unreachable or refuses writes: changes are queued (%u now, at "
+			   "most %d) and retried\n",
+				P.db_url.len, P.db_url.s, q->n, P.db_queue_max);
+	}
+}
+
+static void came_back(unsigned int queued)
+{
+	backoff = 0;
+	if(__atomic_load_n(&q->down, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&q->down, 0, __ATOMIC_RELEASE);
+		LM_NOTICE("db: %.*s is back after %ld ms; replaying %u queued "
+				  "changes (%lu dropped so far)\n",
+				P.db_url.len, P.db_url.s, now_ms() - down_since, queued,
+				q->dropped);
+	}
+}
+
+/* one transaction of up to WRITE_BATCH changes from the head. 1 written
+ * (or nothing to write), 0 nothing queued, -1 the database is down */
+static int write_batch(void)
+{
+	dbq_ent_t b[WRITE_BATCH];
+	unsigned int n, i;
+
+	lock_get(&q->lock);
+	n = q->n < WRITE_BATCH ? q->n : WRITE_BATCH;
+	for(i = 0; i < n; i++)
+		b[i] = q->ent[(q->head + i) % q->cap];
+	lock_release(&q->lock);
+	if(n == 0)
+		return 0;
+	if(tx("BEGIN") < 0)
+		goto failed;
+	for(i = 0; i < n; i++)
+		if(write_one(wcon, &b[i]) < 0)
+			break;
+	if(i == n && tx("COMMIT") == 0) {
+		pop(n, b[n - 1].seq);
+		aor_atomic_add(&q->written, n);
+		return 1;
+	}
+	tx("ROLLBACK");
+failed:
+	if(probe(b[0].t) < 0)
+		return -1;
+	/* the database answers and refused a change: one at a time; the one
+	 * refused is tried again with the backoff of an outage (a full disk, a
+	 * read-only file, a lock), and dropped, logged, only after
+	 * REFUSED_MAX tries (a row the database can never take) */
+	for(i = 0; i < n; i++) {
+		if(write_one(wcon, &b[i]) == 0) {
+			head_fail = 0;
+			aor_atomic_add(&q->written, 1);
+			pop(1, b[i].seq);
+			continue;
+		}
+		if(++head_fail < REFUSED_MAX)
+			return -1;
+		LM_ERR("db: table %.*s refused the change (kind %d) of ruid "
+			   "aor-%016llx %d times; dropped\n",
+				b[i].t->name.len, b[i].t->name.s, (int)b[i].kind,
+				(unsigned long long)b[i].id, head_fail);
+		head_fail = 0;
+		aor_atomic_add(&q->rejected, 1);
+		pop(1, b[i].seq);
+	}
+	return 1;
+}
+
+static void writer_tick(unsigned int ticks, void *param)
+{
+	long now = now_ms();
+	unsigned int queued;
+	int i, r;
+
+	if(wcon == NULL) {
+		if(now < next_try)
+			return;
+		wcon = dbf.init(&P.db_url);
+		if(wcon == NULL) {
+			went_down();
+			return;
+		}
+	}
+	/* mode 2: a round every timer_interval, or sooner when half full */
+	if(aor_params.db_mode == 2 && round_end == 0) {
+		if(now < round_due && q->n < q->cap / 2)
+			return;
+		round_end = __atomic_load_n(&q->next_seq, __ATOMIC_RELAXED);
+		round_due = now + aor_params.timer_interval * 1000L;
+	}
+	queued = __atomic_load_n(&q->n, __ATOMIC_RELAXED);
+	for(i = 0; i < TICK_BATCHES; i++) {
+		r = write_batch();
+		if(r < 0) {
+			went_down();
+			return;
+		}
+		came_back(queued);
+		if(r == 0)
+			break;
+		if(aor_params.db_mode == 2
+				&& __atomic_load_n(&q->durable, __ATOMIC_RELAXED) >= round_end)
+			break;
+	}
+	if(aor_params.db_mode == 2
+			&& __atomic_load_n(&q->durable, __ATOMIC_RELAXED) >= round_end)
+		round_end = 0;
+}
+
+/* ---- set-up ---- */
+
+static counter_val_t st_get(counter_handle_t h, void *p)
+{
+	aor_db_stat_t st;
+
+	aor_db_stat(&st);
+	return (counter_val_t) * (unsigned long *)((char *)&st + (size_t)p);
+}
+
+static int counters(void)
+{
+	static const struct
+	{
+		const char *name;
+		size_t off;
+		const char *doc;
+	} c[] = {
+			{"db_queued", offsetof(aor_db_stat_t, queued),
+					"changes waiting for the database"},
+			{"db_written", offsetof(aor_db_stat_t, written),
+					"changes written to the database"},
+			{"db_dropped", offsetof(aor_db_stat_t, dropped),
+					"changes dropped: the queue was full or no shm"},
+			{"db_rejected", offsetof(aor_db_stat_t, rejected),
+					"changes the database refused"},
+			{"db_outages", offsetof(aor_db_stat_t, outages),
+					"times the database became unreachable"},
+			{"db_sync_timeouts", offsetof(aor_db_stat_t, timeouts),
+					"db_mode 1 replies sent before their write was durable"},
+	};
+	counter_handle_t h;
+	unsigned int i;
+
+	for(i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if(counter_register(&h, "aor", c[i].name, CNT_F_NO_RESET,
+				   st_get, (void *)c[i].off, c[i].doc, 0)
+				< 0)
+			return -1;
+	return 0;
+}
+
+int aor_db_stat(aor_db_stat_t *st)
+{
+	memset(st, 0, sizeof(*st));
+	if(q == NULL)
+		return -1;
+	lock_get(&q->lock);
+	st->queued = q->n;
+	st->written = q->written;
+	st->dropped = q->dropped;
+	st->rejected = q->rejected;
+	st->outages = q->outages;
+	st->timeouts = q->timeouts;
+	st->down = q->down;
+	st->backlog_max = q->backlog_max;
+	lock_release(&q->lock);
+	return 0;
+}
+
+int aor_db_init(void)
+{
+	aor_subscriber_t sub = {.name = "db", .on_change = on_change,
+			.flags = AOR_SUB_BINDINGS};
+	db1_con_t *con;
+	aor_table_t *t;
+
+	if(aor_params.db_mode == 3) {
+		LM_WARN("db_mode 3 (DB-only) runs as db_mode 1 (write-through, the "
+				"table loaded at start-up): several nodes sharing one "
+				"location table in mode 3 is not supported yet\n");
+		aor_params.db_mode = 1;
+	}
+	if(aor_params.db_mode == 0)
+		return 0;
+	if(P.db_url.s == NULL || P.db_url.len == 0) {
+		LM_ERR("db_mode %d needs db_url\n", aor_params.db_mode);
+		return -1;
+	}
+	if(db_bind_mod(&P.db_url, &dbf) < 0) {
+		LM_ERR("db: cannot bind a database module for %.*s (is its module, "
+			   "e.g. db_sqlite.so, loaded?)\n",
+				P.db_url.len, P.db_url.s);
+		return -1;
+	}
+	if(!DB_CAPABILITY(dbf, DB_CAP_ALL)) {
+		LM_ERR("db: the module for %.*s lacks query, insert, update or "
+			   "delete\n",
+				P.db_url.len, P.db_url.s);
+		return -1;
+	}
+	writes = aor_params.db_mode == 1 || aor_params.db_mode == 2;
+	if(writes) {
+		if(P.db_queue_max < 1) {
+			LM_ERR("db_queue_max must be 1 or more\n");
+			return -1;
+		}
+		q = shm_malloc(sizeof(*q) + P.db_queue_max * sizeof(dbq_ent_t));
+		if(q == NULL) {
+			LM_ERR("db: no shm for a queue of %d changes\n", P.db_queue_max);
+			return -1;
+		}
+		memset(q, 0, sizeof(*q));
+		q->cap = P.db_queue_max;
+		lock_init(&q->lock);
+		if(counters() < 0 || aor_journal_subscribe(&sub) < 0) {
+			LM_ERR("db: cannot register the counters or the subscriber\n");
+			return -1;
+		}
+	}
+	/* the driver must answer now: stock refuses to start without its
+	 * rows too, rather than run with half the registrations */
+	if((con = connect_db()) == NULL)
+		return -1;
+	dbf.close(con);
+	load_ready = 1;
+	for(t = aor_tables(); t; t = t->next)
+		if(aor_db_table(t) < 0)
+			return -1;
+	return 0;
+}
+
+int aor_db_timers(void)
+{
+	return writes ? 1 : 0;
+}
+
+int aor_db_child_init(void)
+{
+	int us;
+
+	if(!writes)
+		return 0;
+	if(dbf.start_transaction && dbf.end_transaction && dbf.abort_transaction)
+		use_tx = 1;
+	else if(dbf.raw_query && P.db_url.len > 9
+			&& strncmp(P.db_url.s, "sqlite://", 9) == 0)
+		use_tx = 2; /* db_sqlite: BEGIN/COMMIT, one fsync per batch */
+	/* mode 1 is waited for: a short tick; mode 2 rounds */
+	us = aor_params.db_mode == 1 ? 2000 : 100000;
+	if(fork_basic_utimer(PROC_TIMER, "aor db writer", 1, writer_tick, NULL, us)
+			< 0) {
+		LM_ERR("cannot start the aor db writer\n");
+		return -1;
+	}
+	return 0;
+}
+
+void aor_db_destroy(void)
+{
+	if(q == NULL)
+		return;
+	if(q->n > 0)
+		LM_WARN("db: %u changes were still queued at shutdown (the rows "
+				"of their bindings are stale)\n",
+				q->n);
+}

@@ -1,0 +1,89 @@
+/*
+ * kamailio-aor - SIP registrar module for Kamailio
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 2 of the License, or
+ * (at your option) any later version.
+ *
+ * The SQL location table through Kamailio's DB API, as usrloc's db_mode:
+ * 0 memory only, 1 write-through, 2 write-back, 4 load only (3, usrloc's
+ * DB-only mode, runs as 1: see the admin guide). The table and its
+ * columns are usrloc's location schema version 9, so that stock usrloc,
+ * kamctl and SQL read what we write, and we load what stock wrote.
+ *
+ * Writes come from the change journal: a subscriber copies every change
+ * (of origin local, RPC or peer) into a bounded queue in shm; one writer
+ * process of its own drains it in order, in transactions, with no slot
+ * lock held and never on a SIP worker. An outage keeps the changes queued
+ * (counted, retried with backoff) and replays them in order. In mode 1 the
+ * worker that queued a REGISTER's changes waits, holding no lock, until
+ * the writer has made them durable, the database is known down, or
+ * db_sync_timeout passes; then it replies.
+ */
+
+#ifndef AOR_DB_H
+#define AOR_DB_H
+
+#include "../../core/str.h"
+#include "store.h"
+
+struct aor_db_params
+{
+	str db_url;
+	int db_load;
+	int fetch_rows;
+	int db_insert_null;
+	int version_table;
+	int server_id_filter;
+	int db_clean_tcp;
+	int db_queue_max;	 /* changes queued at most (an outage) */
+	int db_sync_timeout; /* ms a mode-1 REGISTER waits for its write */
+	/* usrloc's column names, in the order of enum db_col (db.c) */
+	str col[22];
+	/* accepted for drop-in, no effect (see the admin guide) */
+	int db_ops_ruid, db_insert_update, db_update_as_insert, db_check_update;
+	int db_raw_fetch_type, db_timer_clean, load_rank;
+};
+
+extern struct aor_db_params aor_db_params;
+
+/* mod_init: checks the parameters, binds the driver, checks the version
+ * table, makes the shared queue and subscribes to the journal. Tables
+ * that exist already are loaded from the database (db_load); later ones
+ * when they are made (aor_db_table). Returns 0 or -1 (logged). */
+int aor_db_init(void);
+
+/* A table was just made (before the fork): loads its rows when the
+ * database is in use. Returns 0 or -1 (logged). */
+int aor_db_table(aor_table_t *t);
+
+/* 1 when the tables were loaded from the database at start-up (the
+ * snapshot file is then not read: the database is the newer copy). */
+int aor_db_loaded(void);
+
+/* Timer processes the database needs (0 or 1), for register_basic_timers
+ * in mod_init, after aor_db_init. */
+int aor_db_timers(void);
+
+/* child_init(PROC_MAIN): forks the writer. Returns 0 or -1. */
+int aor_db_child_init(void);
+
+/* db_mode 1: waits (no lock held) until the changes this process queued
+ * are durable, the database is down, or db_sync_timeout has passed. Call
+ * after a save() applied and before its reply. */
+void aor_db_sync(void);
+
+/* mod_destroy: the writer is gone; reports what stayed queued. */
+void aor_db_destroy(void);
+
+/* the counters of the queue (aor.stats, kamcmd aor.db) */
+typedef struct aor_db_stat
+{
+	unsigned long queued, written, dropped, rejected, outages, timeouts;
+	int down;
+	long backlog_max;
+} aor_db_stat_t;
+int aor_db_stat(aor_db_stat_t *st);
+
+#endif /* AOR_DB_H */
