@@ -69,23 +69,9 @@ enum db_col
 	C_COUNT
 };
 
-struct aor_db_params aor_db_params = {
-	.db_url = STR_NULL,
-	.db_load = 1,
-	.fetch_rows = 2000,
-	.version_table = 1,
-	.db_queue_max = 100000,
-	.db_sync_timeout = 1000,
-	.db_ops_ruid = 1,
-	.col = {str_init("ruid"), str_init("username"), str_init("domain"),
-			str_init("contact"), str_init("expires"), str_init("q"),
-			str_init("callid"), str_init("cseq"), str_init("flags"),
-			str_init("cflags"), str_init("user_agent"), str_init("received"),
-			str_init("path"), str_init("socket"), str_init("methods"),
-			str_init("instance"), str_init("reg_id"), str_init("server_id"),
-			str_init("connection_id"), str_init("keepalive"),
-			str_init("partition"), str_init("last_modified")},
-};
+/* the column names and the URL as str, from aor_db_params (mod_init) */
+static str col[C_COUNT];
+static str db_url;
 
 #define P aor_db_params
 
@@ -417,7 +403,7 @@ static void db_time_val(db_val_t *v, time_t t)
 static int rekey(db1_con_t *con, aor_table_t *t, struct loadrun *lr)
 {
 	char rb[AOR_RUID_LEN + 1];
-	db_key_t k = &P.col[C_RUID];
+	db_key_t k = &col[C_RUID];
 	db_val_t ov, nv;
 	long i;
 
@@ -454,7 +440,7 @@ static void loadrun_free(struct loadrun *lr)
 /* expired rows never become bindings: deleted, as stock's timer would */
 static void delete_expired(db1_con_t *con, aor_table_t *t, time_t now)
 {
-	db_key_t k[2] = {&P.col[C_EXPIRES], &P.col[C_EXPIRES]};
+	db_key_t k[2] = {&col[C_EXPIRES], &col[C_EXPIRES]};
 	db_op_t op[2] = {OP_LT, OP_NEQ};
 	db_val_t v[2];
 
@@ -467,7 +453,7 @@ static void delete_expired(db1_con_t *con, aor_table_t *t, time_t now)
 
 static int load_table(db1_con_t *con, aor_table_t *t)
 {
-	db_key_t cols[C_COUNT], key = &P.col[C_SRVID];
+	db_key_t cols[C_COUNT], key = &col[C_SRVID];
 	db_val_t kv;
 	db1_res_t *res = NULL;
 	struct loadrun lr;
@@ -479,7 +465,7 @@ static int load_table(db1_con_t *con, aor_table_t *t)
 	aor_load_begin(&lr.ld, "database");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for(i = 0; i < C_COUNT; i++)
-		cols[i] = &P.col[i];
+		cols[i] = &col[i];
 	memset(&kv, 0, sizeof(kv));
 	kv.type = DB1_INT;
 	kv.val.int_val = server_id;
@@ -549,10 +535,10 @@ out:
 
 static db1_con_t *connect_db(void)
 {
-	db1_con_t *con = dbf.init(&P.db_url);
+	db1_con_t *con = dbf.init(&db_url);
 
 	if(con == NULL)
-		LM_ERR("db: cannot connect to %.*s\n", P.db_url.len, P.db_url.s);
+		LM_ERR("db: cannot connect to %.*s\n", db_url.len, db_url.s);
 	return con;
 }
 
@@ -599,7 +585,7 @@ static int columns(const dbq_ent_t *e, db_key_t *k, db_val_t *v, char *rb,
 	aor_ul_contact_fill(&c, e->b, &aor, aor_ul_domain_name(e->t), rb, 0);
 #define COL(ci, ty)                      \
 	do {                                 \
-		k[n] = &P.col[ci];               \
+		k[n] = &col[ci];               \
 		memset(&v[n], 0, sizeof(v[n]));  \
 		v[n].type = ty;                  \
 	} while(0)
@@ -615,7 +601,7 @@ static int columns(const dbq_ent_t *e, db_key_t *k, db_val_t *v, char *rb,
 	*user = aor;
 	COL(C_CONTACT, DB1_STR);
 	v[n++].val.str_val = c.c;
-	k[n] = &P.col[C_EXPIRES];
+	k[n] = &col[C_EXPIRES];
 	db_time_val(&v[n++], c.expires);
 	COL(C_Q, DB1_DOUBLE);
 	v[n++].val.double_val = c.q == AOR_Q_UNSPEC ? -1.0 : c.q / 1000.0;
@@ -642,7 +628,7 @@ static int columns(const dbq_ent_t *e, db_key_t *k, db_val_t *v, char *rb,
 		v[n].nul = c.methods == 0xFFFFFFFF;
 		v[n++].val.bitmap_val = c.methods;
 	}
-	k[n] = &P.col[C_LASTMOD];
+	k[n] = &col[C_LASTMOD];
 	db_time_val(&v[n++], c.last_modified);
 	STRCOL(C_INSTANCE, c.instance);
 	COL(C_REGID, DB1_INT);
@@ -675,20 +661,20 @@ static int write_insert(db1_con_t *con, const dbq_ent_t *e)
 
 	n = columns(e, k, v, rb, &user, P.db_insert_null);
 	aor = aor_binding_get(e->b, AOR_F_AOR);
-	k[n] = &P.col[C_USER];
+	k[n] = &col[C_USER];
 	memset(&v[n], 0, sizeof(v[n]));
 	v[n].type = DB1_STR;
 	v[n++].val.str_val = user;
-	k[n] = &P.col[C_RUID];
+	k[n] = &col[C_RUID];
 	memset(&v[n], 0, sizeof(v[n]));
 	v[n].type = DB1_STR;
 	v[n].val.str_val.s = rb;
 	v[n++].val.str_val.len = AOR_RUID_LEN;
-	k[n] = &P.col[C_PARTITION];
+	k[n] = &col[C_PARTITION];
 	memset(&v[n], 0, sizeof(v[n]));
 	v[n++].type = DB1_INT;
 	if(aor_params.use_domain) {
-		k[n] = &P.col[C_DOMAIN];
+		k[n] = &col[C_DOMAIN];
 		memset(&v[n], 0, sizeof(v[n]));
 		v[n].type = DB1_STR;
 		at = memchr(aor.s, '@', aor.len);
@@ -704,7 +690,7 @@ static int write_insert(db1_con_t *con, const dbq_ent_t *e)
 
 static int ruid_key(const dbq_ent_t *e, db_key_t *k, db_val_t *v, char *rb)
 {
-	*k = &P.col[C_RUID];
+	*k = &col[C_RUID];
 	memset(v, 0, sizeof(*v));
 	v->type = DB1_STR;
 	v->val.str_val.s = rb;
@@ -790,7 +776,7 @@ static int tx(const char *what)
  * not the connection's, a lock's or a read-only file's */
 static int probe(aor_table_t *t)
 {
-	db_key_t k = &P.col[C_RUID];
+	db_key_t k = &col[C_RUID];
 	db_val_t v;
 
 	memset(&v, 0, sizeof(v));
@@ -838,7 +824,7 @@ static void went_down(void)
 		down_since = now;
 		LM_ERR("db: %.*s is unreachable or refuses writes: changes are queued (%u now, at "
 			   "most %d) and retried\n",
-				P.db_url.len, P.db_url.s, q->n, P.db_queue_max);
+				db_url.len, db_url.s, q->n, P.db_queue_max);
 	}
 }
 
@@ -849,7 +835,7 @@ static void came_back(unsigned int queued)
 		__atomic_store_n(&q->down, 0, __ATOMIC_RELEASE);
 		LM_NOTICE("db: %.*s is back after %ld ms; replaying %u queued "
 				  "changes (%lu dropped so far)\n",
-				P.db_url.len, P.db_url.s, now_ms() - down_since, queued,
+				db_url.len, db_url.s, now_ms() - down_since, queued,
 				q->dropped);
 	}
 }
@@ -915,7 +901,7 @@ static void writer_tick(unsigned int ticks, void *param)
 	if(wcon == NULL) {
 		if(now < next_try)
 			return;
-		wcon = dbf.init(&P.db_url);
+		wcon = dbf.init(&db_url);
 		if(wcon == NULL) {
 			went_down();
 			return;
@@ -1013,7 +999,14 @@ int aor_db_init(void)
 			.flags = AOR_SUB_BINDINGS};
 	db1_con_t *con;
 	aor_table_t *t;
+	int i;
 
+	for(i = 0; i < C_COUNT; i++) {
+		col[i].s = P.col[i];
+		col[i].len = strlen(P.col[i]);
+	}
+	db_url.s = P.db_url;
+	db_url.len = P.db_url ? strlen(P.db_url) : 0;
 	if(aor_params.db_mode == 3) {
 		LM_WARN("db_mode 3 (DB-only) runs as db_mode 1 (write-through, the "
 				"table loaded at start-up): several nodes sharing one "
@@ -1022,20 +1015,20 @@ int aor_db_init(void)
 	}
 	if(aor_params.db_mode == 0)
 		return 0;
-	if(P.db_url.s == NULL || P.db_url.len == 0) {
+	if(db_url.len == 0) {
 		LM_ERR("db_mode %d needs db_url\n", aor_params.db_mode);
 		return -1;
 	}
-	if(db_bind_mod(&P.db_url, &dbf) < 0) {
+	if(db_bind_mod(&db_url, &dbf) < 0) {
 		LM_ERR("db: cannot bind a database module for %.*s (is its module, "
 			   "e.g. db_sqlite.so, loaded?)\n",
-				P.db_url.len, P.db_url.s);
+				db_url.len, db_url.s);
 		return -1;
 	}
 	if(!DB_CAPABILITY(dbf, DB_CAP_ALL)) {
 		LM_ERR("db: the module for %.*s lacks query, insert, update or "
 			   "delete\n",
-				P.db_url.len, P.db_url.s);
+				db_url.len, db_url.s);
 		return -1;
 	}
 	writes = aor_params.db_mode == 1 || aor_params.db_mode == 2;
@@ -1082,8 +1075,8 @@ int aor_db_child_init(void)
 		return 0;
 	if(dbf.start_transaction && dbf.end_transaction && dbf.abort_transaction)
 		use_tx = 1;
-	else if(dbf.raw_query && P.db_url.len > 9
-			&& strncmp(P.db_url.s, "sqlite://", 9) == 0)
+	else if(dbf.raw_query && db_url.len > 9
+			&& strncmp(db_url.s, "sqlite://", 9) == 0)
 		use_tx = 2; /* db_sqlite: BEGIN/COMMIT, one fsync per batch */
 	/* mode 1 is waited for: a short tick; mode 2 rounds */
 	us = aor_params.db_mode == 1 ? 2000 : 100000;

@@ -28,25 +28,6 @@
 #include "../../core/str.h"
 #include "store.h"
 
-struct aor_db_params
-{
-	str db_url;
-	int db_load;
-	int fetch_rows;
-	int db_insert_null;
-	int version_table;
-	int server_id_filter;
-	int db_clean_tcp;
-	int db_queue_max;	 /* changes queued at most (an outage) */
-	int db_sync_timeout; /* ms a mode-1 REGISTER waits for its write */
-	/* usrloc's column names, in the order of enum db_col (db.c) */
-	str col[22];
-	/* accepted for drop-in, no effect (see the admin guide) */
-	int db_ops_ruid, db_insert_update, db_update_as_insert, db_check_update;
-	int db_raw_fetch_type, db_timer_clean, load_rank;
-};
-
-extern struct aor_db_params aor_db_params;
 
 /* mod_init: checks the parameters, binds the driver, checks the version
  * table, makes the shared queue and subscribes to the journal. Tables

@@ -88,16 +88,107 @@ pv_spec_t *aor_received_avp = NULL;
 static unsigned char hash_key[AOR_HASH_KEY_LEN];
 static int hash_key_set;
 
-/* one integer modparam out of its legal range: named, refused */
-static int check_range(const char *name, int v, int lo, int hi)
-{
-	if(v >= lo && v <= hi)
-		return 0;
-	LM_ERR("modparam %s=%d out of range %d..%d\n", name, v, lo, hi);
-	return -1;
-}
-
 #define AOR_INT_MAX 0x7fffffff
+#define AOR_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* An integer modparam and its legal range lo..hi (test_config.py tries
+ * lo - 1 and hi + 1 of each row). */
+typedef struct int_param
+{
+	const char *name;
+	const int *v;
+	int lo, hi;
+} int_param_t;
+
+struct aor_db_params aor_db_params = {
+	.db_load = 1,
+	.fetch_rows = 2000,
+	.version_table = 1,
+	.db_queue_max = 100000,
+	.db_sync_timeout = 1000,
+	.db_ops_ruid = 1,
+	.load_rank = 1,
+	.col = {"ruid", "username", "domain", "contact", "expires", "q", "callid", "cseq", "flags", "cflags", "user_agent", "received", "path", "socket", "methods", "instance", "reg_id", "server_id", "connection_id", "keepalive", "partition", "last_modified"},
+};
+
+/* clang-format off */
+static const int_param_t int_params[] = {
+	{"default_expires", &aor_params.default_expires, 0, AOR_INT_MAX},
+	{"min_expires", &aor_params.min_expires, 0, AOR_INT_MAX},
+	{"min_expires_mode", &aor_params.min_expires_mode, 0, 1},
+	{"max_expires", &aor_params.max_expires, 0, AOR_INT_MAX},
+	{"max_contacts", &aor_params.max_contacts, 0, AOR_REC_MAX},
+	{"max_bindings", &aor_params.max_bindings, 0, AOR_INT_MAX},
+	{"shm_reserve", &aor_params.shm_reserve, 0, 90},
+	{"default_q", &aor_params.default_q, -1, 1000},
+	{"append_branches", &aor_params.append_branches, 0, 1},
+	{"case_sensitive", &aor_params.case_sensitive, 0, 1},
+	{"use_domain", &aor_params.use_domain, 0, 1},
+	{"hash_size", &aor_params.hash_size, 1, 24},
+	{"timer_interval", &aor_params.timer_interval, 1, 86400},
+	{"use_path", &aor_params.use_path, 0, 1},
+	{"path_mode", &aor_params.path_mode, 0, 2},
+	{"method_filtering", &aor_params.method_filtering, 0, 1},
+	{"retry_after", &aor_params.retry_after, 0, 86400},
+	{"nat_bflag", &aor_params.nat_bflag, -1, 31},
+	{"nat_source", &aor_params.nat_source, 0, 2},
+	{"gruu_enabled", &aor_params.gruu_enabled, 0, 1},
+	{"snapshot_interval", &aor_params.snapshot_interval, 0, 86400},
+	{"handle_lost_tcp", &aor_params.handle_lost_tcp, 0, 1},
+	{"close_expired_tcp", &aor_params.close_expired_tcp, 0, 1},
+	{"xavp_rcd_mask", &aor_params.xavp_rcd_mask, 0, 31},
+	{"path_use_received", &aor_params.path_use_received, 0, 1},
+	{"default_expires_range", &aor_params.default_expires_range, 0, 100},
+	{"expires_range", &aor_params.expires_range, 0, 100},
+	{"sock_flag", &aor_params.sock_flag, -1, 31},
+	/* a Contact URI a binding holds: at most Kamailio's MAX_URI_SIZE */
+	{"contact_max_size", &aor_params.contact_max_size, 1, 1024},
+	{"use_expired_contacts", &aor_params.use_expired_contacts, 0, 1},
+	{"lookup_filter_mode", &aor_params.lookup_filter_mode, 0, 3},
+	{"path_check_local", &aor_params.path_check_local, 0, 1},
+	{"sock_mode", &aor_params.sock_mode, 0, 1},
+	{"desc_time_order", &aor_params.desc_time_order, 0, 1},
+	{"cseq_delay", &aor_params.cseq_delay, 0, 86400},
+	{"matching_mode", &aor_params.matching_mode, 0, 3},
+	{"skip_remote_socket", &aor_params.skip_remote_socket, 0, 1},
+	{"expires_type", &aor_params.expires_type, 0, 1},
+	{"rm_expired_delay", &aor_params.rm_expired_delay, 0, AOR_INT_MAX},
+	/* accepted for drop-in use (stock usrloc's), not used */
+	{"timer_procs", &aor_params.timer_procs, 0, 1024},
+	{"db_mode", &aor_params.db_mode, 0, 4},
+	{"db_load", &aor_db_params.db_load, 0, 1},
+	{"fetch_rows", &aor_db_params.fetch_rows, 1, 1000000},
+	{"db_insert_null", &aor_db_params.db_insert_null, 0, 1},
+	{"version_table", &aor_db_params.version_table, 0, 1},
+	{"server_id_filter", &aor_db_params.server_id_filter, 0, 1},
+	{"db_clean_tcp", &aor_db_params.db_clean_tcp, 0, 1},
+	{"db_queue_max", &aor_db_params.db_queue_max, 1, 10000000},
+	{"db_sync_timeout", &aor_db_params.db_sync_timeout, 0, 60000},
+	{"db_ops_ruid", &aor_db_params.db_ops_ruid, 0, 1},
+	{"db_insert_update", &aor_db_params.db_insert_update, 0, 1},
+	{"db_update_as_insert", &aor_db_params.db_update_as_insert, 0, 1},
+	{"db_check_update", &aor_db_params.db_check_update, 0, 1},
+	{"db_raw_fetch_type", &aor_db_params.db_raw_fetch_type, 0, 1},
+	{"db_timer_clean", &aor_db_params.db_timer_clean, 0, 1},
+	{"load_rank", &aor_db_params.load_rank, -8, 1024},
+};
+/* clang-format on */
+
+/* every integer modparam out of its legal range: named, refused */
+static int check_ranges(void)
+{
+	const int_param_t *ip;
+	int bad = 0;
+
+	for(ip = int_params; ip < int_params + AOR_NELEM(int_params); ip++) {
+		if(*ip->v >= ip->lo && *ip->v <= ip->hi)
+			continue;
+		LM_ERR("modparam %s=%d out of range %d..%d\n", ip->name, *ip->v, ip->lo,
+				ip->hi);
+		bad = -1;
+	}
+	return bad;
+}
 
 static int parse_policy(const char *s, enum aor_policy *p)
 {
@@ -140,6 +231,17 @@ static int is_ident(const char *s)
 	return 1;
 }
 
+/* a column name of an SQL table: letters, digits, '_' */
+static int is_column(const char *s)
+{
+	if(*s == '\0')
+		return 0;
+	for(; *s; s++)
+		if(!isalnum((unsigned char)*s) && *s != '_')
+			return 0;
+	return 1;
+}
+
 /* an xavp name as the script writes it in $xavp(name=>...) */
 static int is_xavp_name(const char *s)
 {
@@ -149,14 +251,66 @@ static int is_xavp_name(const char *s)
 	return 1;
 }
 
-/* one string modparam that is not of the form ok() accepts: refused */
-static int check_str(const char *name, const char *v, int (*ok)(const char *),
-		const char *what)
+/* A string modparam, unset or of the form ok() accepts (what: that form
+ * in words). */
+typedef struct str_param
 {
-	if(v == NULL || ok(v))
-		return 0;
-	LM_ERR("modparam %s=\"%s\" is not %s\n", name, v, what);
-	return -1;
+	const char *name;
+	char *const *v;
+	int (*ok)(const char *);
+	const char *what;
+} str_param_t;
+
+/* clang-format off */
+static const str_param_t str_params[] = {
+	{"realm_prefix", &aor_params.realm_prefix, is_host_prefix,
+		"the start of a host name"},
+	{"sock_hdr_name", &aor_params.sock_hdr_name, is_token,
+		"a header name (RFC 3261 25.1 token)"},
+	{"xavp_contact", &aor_params.xavp_contact, is_xavp_name, "an xavp name"},
+	{"received_param", &aor_params.received_param, is_token,
+		"a token (RFC 3261 25.1)"},
+	{"event_callback", &aor_params.event_callback, is_ident,
+		"a function name"},
+	{"xavp_cfg", &aor_params.xavp_cfg, is_xavp_name, "an xavp name"},
+	{"xavp_rcd", &aor_params.xavp_rcd, is_xavp_name, "an xavp name"},
+	{"ruid_column", &aor_db_params.col[0], is_column, "an SQL column name"},
+	{"user_column", &aor_db_params.col[1], is_column, "an SQL column name"},
+	{"domain_column", &aor_db_params.col[2], is_column, "an SQL column name"},
+	{"contact_column", &aor_db_params.col[3], is_column, "an SQL column name"},
+	{"expires_column", &aor_db_params.col[4], is_column, "an SQL column name"},
+	{"q_column", &aor_db_params.col[5], is_column, "an SQL column name"},
+	{"callid_column", &aor_db_params.col[6], is_column, "an SQL column name"},
+	{"cseq_column", &aor_db_params.col[7], is_column, "an SQL column name"},
+	{"flags_column", &aor_db_params.col[8], is_column, "an SQL column name"},
+	{"cflags_column", &aor_db_params.col[9], is_column, "an SQL column name"},
+	{"user_agent_column", &aor_db_params.col[10], is_column, "an SQL column name"},
+	{"received_column", &aor_db_params.col[11], is_column, "an SQL column name"},
+	{"path_column", &aor_db_params.col[12], is_column, "an SQL column name"},
+	{"socket_column", &aor_db_params.col[13], is_column, "an SQL column name"},
+	{"methods_column", &aor_db_params.col[14], is_column, "an SQL column name"},
+	{"instance_column", &aor_db_params.col[15], is_column, "an SQL column name"},
+	{"reg_id_column", &aor_db_params.col[16], is_column, "an SQL column name"},
+	{"server_id_column", &aor_db_params.col[17], is_column, "an SQL column name"},
+	{"connection_id_column", &aor_db_params.col[18], is_column, "an SQL column name"},
+	{"keepalive_column", &aor_db_params.col[19], is_column, "an SQL column name"},
+	{"partition_column", &aor_db_params.col[20], is_column, "an SQL column name"},
+};
+/* clang-format on */
+
+/* every string modparam not of its form: named, refused */
+static int check_strs(void)
+{
+	const str_param_t *sp;
+	int bad = 0;
+
+	for(sp = str_params; sp < str_params + AOR_NELEM(str_params); sp++) {
+		if(*sp->v == NULL || sp->ok(*sp->v))
+			continue;
+		LM_ERR("modparam %s=\"%s\" is not %s\n", sp->name, *sp->v, sp->what);
+		bad = -1;
+	}
+	return bad;
 }
 
 /* hash_key: unset or empty, or exactly 32 hex digits (16 bytes, k0 then
@@ -192,77 +346,14 @@ const unsigned char *aor_params_hash_key(void)
 	return hash_key_set ? hash_key : NULL;
 }
 
-/* the flags of the stock modules: 0 or 1 */
-static int check_flags(const struct aor_params *p)
-{
-	int bad = 0;
-
-	bad |= check_range("db_mode", p->db_mode, 0, 4);
-	bad |= check_range("append_branches", p->append_branches, 0, 1);
-	bad |= check_range("case_sensitive", p->case_sensitive, 0, 1);
-	bad |= check_range("use_domain", p->use_domain, 0, 1);
-	bad |= check_range("use_path", p->use_path, 0, 1);
-	bad |= check_range("method_filtering", p->method_filtering, 0, 1);
-	bad |= check_range("gruu_enabled", p->gruu_enabled, 0, 1);
-	return bad;
-}
-
 int aor_params_check(void)
 {
 	struct aor_params *p = &aor_params;
 	int bad = 0;
 
-	bad |= check_range("default_expires", p->default_expires, 0, AOR_INT_MAX);
-	bad |= check_range("min_expires", p->min_expires, 0, AOR_INT_MAX);
-	bad |= check_range("min_expires_mode", p->min_expires_mode, 0, 1);
-	bad |= check_range("max_expires", p->max_expires, 0, AOR_INT_MAX);
-	bad |= check_range("max_contacts", p->max_contacts, 0, AOR_REC_MAX);
-	bad |= check_range("max_bindings", p->max_bindings, 0, AOR_INT_MAX);
-	bad |= check_range("shm_reserve", p->shm_reserve, 0, 90);
-	bad |= check_range("default_q", p->default_q, -1, 1000);
-	bad |= check_range("hash_size", p->hash_size, 1, 24);
-	bad |= check_range("timer_interval", p->timer_interval, 1, 86400);
-	bad |= check_range("path_mode", p->path_mode, 0, 2);
-	bad |= check_range("retry_after", p->retry_after, 0, 86400);
-	bad |= check_range("nat_bflag", p->nat_bflag, -1, 31);
-	bad |= check_range("nat_source", p->nat_source, 0, 2);
-	bad |= check_range("snapshot_interval", p->snapshot_interval, 0, 86400);
-	bad |= check_range("handle_lost_tcp", p->handle_lost_tcp, 0, 1);
-	bad |= check_range("close_expired_tcp", p->close_expired_tcp, 0, 1);
-	bad |= check_range("xavp_rcd_mask", p->xavp_rcd_mask, 0, 31);
-	bad |= check_range("path_use_received", p->path_use_received, 0, 1);
-	bad |= check_range(
-			"default_expires_range", p->default_expires_range, 0, 100);
-	bad |= check_range("expires_range", p->expires_range, 0, 100);
-	bad |= check_range("sock_flag", p->sock_flag, -1, 31);
-	/* a Contact URI a binding holds: at most Kamailio's MAX_URI_SIZE */
-	bad |= check_range("contact_max_size", p->contact_max_size, 1, 1024);
-	bad |= check_range("use_expired_contacts", p->use_expired_contacts, 0, 1);
-	bad |= check_range("lookup_filter_mode", p->lookup_filter_mode, 0, 3);
-	bad |= check_range("path_check_local", p->path_check_local, 0, 1);
-	bad |= check_range("sock_mode", p->sock_mode, 0, 1);
-	bad |= check_str("realm_prefix", p->realm_prefix, is_host_prefix,
-			"the start of a host name");
-	bad |= check_str("sock_hdr_name", p->sock_hdr_name, is_token,
-			"a header name (RFC 3261 25.1 token)");
-	bad |= check_range("desc_time_order", p->desc_time_order, 0, 1);
-	bad |= check_range("cseq_delay", p->cseq_delay, 0, 86400);
-	bad |= check_range("matching_mode", p->matching_mode, 0, 3);
-	bad |= check_range("skip_remote_socket", p->skip_remote_socket, 0, 1);
-	bad |= check_range("expires_type", p->expires_type, 0, 1);
-	bad |= check_range("rm_expired_delay", p->rm_expired_delay, 0, AOR_INT_MAX);
-	bad |= check_str(
-			"xavp_contact", p->xavp_contact, is_xavp_name, "an xavp name");
-	/* accepted for drop-in use (stock usrloc's), not used */
-	bad |= check_range("timer_procs", p->timer_procs, 0, 1024);
-	bad |= check_flags(p);
+	bad |= check_ranges();
+	bad |= check_strs();
 	bad |= check_hash_key(p->hash_key);
-	bad |= check_str("received_param", p->received_param, is_token,
-			"a token (RFC 3261 25.1)");
-	bad |= check_str(
-			"event_callback", p->event_callback, is_ident, "a function name");
-	bad |= check_str("xavp_cfg", p->xavp_cfg, is_xavp_name, "an xavp name");
-	bad |= check_str("xavp_rcd", p->xavp_rcd, is_xavp_name, "an xavp name");
 	if(p->max_expires && p->min_expires > p->max_expires) {
 		LM_ERR("modparam min_expires=%d above max_expires=%d\n", p->min_expires,
 				p->max_expires);

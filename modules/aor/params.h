@@ -81,6 +81,30 @@ struct aor_params
 };
 
 extern struct aor_params aor_params;
+
+#define AOR_DB_COLS 22 /* usrloc's location columns (db.c's enum db_col) */
+
+/* db_url, db_mode's companions and usrloc's column names (db.h) */
+struct aor_db_params
+{
+	char *db_url;
+	int db_load;
+	int fetch_rows;
+	int db_insert_null;
+	int version_table;
+	int server_id_filter;
+	int db_clean_tcp;
+	int db_queue_max;	 /* changes queued at most (an outage) */
+	int db_sync_timeout; /* ms a db_mode 1 REGISTER waits for its write */
+	/* in the order of db.c's enum db_col; the last, last_modified, has no
+	 * modparam (nor has it in usrloc) */
+	char *col[AOR_DB_COLS];
+	/* accepted for drop-in, no effect (see the admin guide) */
+	int db_ops_ruid, db_insert_update, db_update_as_insert, db_check_update;
+	int db_raw_fetch_type, db_timer_clean, load_rank;
+};
+
+extern struct aor_db_params aor_db_params;
 extern aor_limits_t aor_limits;
 extern pv_spec_t *aor_received_avp;
 

@@ -345,9 +345,12 @@ void aor_ul_release_urecord(urecord_t *r)
 		}
 }
 
-/* 0 and *r when aor has live bindings, 1 when none (stock's), -1 on
- * error */
-int aor_ul_get_urecord(udomain_t *d, str *aor, urecord_t **r)
+/* get_urecord and insert_urecord: the live bindings of aor in d's table
+ * fetched (ops.c) and materialized as *r. insert: a record even with no
+ * binding (insert_urecord); otherwise the removed contact is still listed
+ * in a callback of a removal, and no binding is 1 (get_urecord). 0 and
+ * *r, 1, or -1 on error; *r is NULL unless 0 (when r is given). */
+static int rec_open(udomain_t *d, str *aor, int insert, urecord_t **r)
 {
 	aor_binding_t *v[AOR_REC_MAX];
 	const aor_binding_t *gone;
@@ -361,16 +364,24 @@ int aor_ul_get_urecord(udomain_t *d, str *aor, urecord_t **r)
 	n = aor_ops_fetch(t, aor, aor_now(), v, AOR_REC_MAX);
 	if(n < 0)
 		return -1;
-	/* in a callback of a removal the removed contact is still listed */
-	if(n < AOR_REC_MAX && (gone = aor_ul_cb_removed(t, aor)) != NULL)
-		v[n++] = (aor_binding_t *)gone;
-	if(n == 0)
-		return 1;
+	if(!insert) {
+		if(n < AOR_REC_MAX && (gone = aor_ul_cb_removed(t, aor)) != NULL)
+			v[n++] = (aor_binding_t *)gone;
+		if(n == 0)
+			return 1;
+	}
 	m = mrec_new(t, aor, v, n);
 	if(m == NULL)
 		return -1;
 	*r = &m->r;
 	return 0;
+}
+
+/* 0 and *r when aor has live bindings, 1 when none (stock's), -1 on
+ * error */
+int aor_ul_get_urecord(udomain_t *d, str *aor, urecord_t **r)
+{
+	return rec_open(d, aor, 0, r);
 }
 
 /* stock's: 0 with the record's lock held (the caller calls
@@ -414,21 +425,7 @@ none:
  * binding, so this only materializes what is there (maybe nothing) */
 int aor_ul_insert_urecord(udomain_t *d, str *aor, urecord_t **r)
 {
-	aor_binding_t *v[AOR_REC_MAX];
-	aor_table_t *t = aor_ul_table(d);
-	ul_mrec_t *m;
-	int n;
-
-	if(t == NULL || aor == NULL || r == NULL)
-		return -1;
-	n = aor_ops_fetch(t, aor, aor_now(), v, AOR_REC_MAX);
-	if(n < 0)
-		return -1;
-	m = mrec_new(t, aor, v, n);
-	if(m == NULL)
-		return -1;
-	*r = &m->r;
-	return 0;
+	return rec_open(d, aor, 1, r);
 }
 
 /* removes every binding of aor; r, when given, is released as stock

@@ -2,8 +2,9 @@
 
 Everything here is plain Python 3 standard library: a message builder, a reply
 parser that understands multiple and comma-separated Contact headers, a UAC
-(`Client`) that sends a request and waits (bounded) for its final reply, and a
-UAS (`Uas`) that answers INVITEs in a thread and records what it received.
+(`Client`) that sends a request and waits (bounded) for its final reply, the
+same over one TCP connection (`TcpClient`), and a UAS (`Uas`) that answers
+INVITEs in a thread and records what it received.
 """
 
 import random
@@ -453,6 +454,83 @@ class Client:
             ]
             self.send_raw(build("ACK %s SIP/2.0" % ruri, ack_hdrs))
         return reply
+
+
+def parse_stream(buf):
+    """Complete messages at the head of a TCP byte stream (RFC 3261 18.3:
+    each framed by its Content-Length), and the rest."""
+    out = []
+    while b"\r\n\r\n" in buf:
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        m = Message(head + b"\r\n\r\n")
+        n = int(m.get("content-length", "0") or 0)
+        if len(rest) < n:
+            break
+        out.append(Message(head + b"\r\n\r\n" + rest[:n]))
+        buf = rest[n:]
+    return out, buf
+
+
+class TcpClient(Client):
+    """A Client over one TCP connection to the server. recv() raises
+    ConnectionResetError once the server has closed the connection."""
+
+    def __init__(self, server_port, server_host=HOST, timeout=3):
+        s = socket.create_connection((server_host, server_port), timeout)
+        super().__init__(server_port, server_host, sock=s)
+        self.buf = b""
+        self.pending = []
+
+    def via(self, branch=None):
+        return "SIP/2.0/TCP %s:%d;branch=%s;rport" % (
+            HOST, self.port, branch or new_branch())
+
+    def contact(self, user):
+        return "sip:%s@%s:%d;transport=tcp" % (user, HOST, self.port)
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def recv(self, timeout=2.0, match=None):
+        deadline = time.monotonic() + timeout
+        while True:
+            while self.pending:
+                m = self.pending.pop(0)
+                if match is None or match(m):
+                    return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Timeout("no SIP message within %.1fs" % timeout)
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65535)
+            except socket.timeout:
+                raise Timeout("no SIP message within %.1fs" % timeout)
+            except ConnectionError:
+                data = b""
+            if not data:
+                raise ConnectionResetError("connection closed by the server")
+            msgs, self.buf = parse_stream(self.buf + data)
+            self.pending += msgs
+
+    def eof_within(self, timeout):
+        """True when the server closes the connection within timeout
+        seconds (what it sends meanwhile is read and dropped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                if not self.sock.recv(65535):
+                    return True
+            except socket.timeout:
+                return False
+            except ConnectionError:
+                return True
 
 
 class Uas:

@@ -226,18 +226,48 @@ BAD_MODPARAMS = [
     ("xavp_contact", "no such!"),
     ("expires_type", 2),
     ("rm_expired_delay", -1),
-]
+] + [("%s_column" % c, "no such!") for c in (
+    "ruid", "user", "domain", "contact", "expires", "q", "callid", "cseq",
+    "flags", "cflags", "user_agent", "received", "path", "socket", "methods",
+    "instance", "reg_id", "server_id", "connection_id", "keepalive",
+    "partition")]
 NOT_CHECKED = {"db_url"}
 
 
-def modparam_names():
-    """The names in aor_mod.c's params table."""
+def range_rows():
+    """(name, lo, hi) of each row of params.c's int_params table; a bound
+    that is a macro (AOR_INT_MAX, AOR_REC_MAX) as None."""
+    path = os.path.join(kammod.ROOT, "modules", "aor", "params.c")
+    with open(path) as f:
+        text = f.read()
+    table = text[text.index("int_params[] = {"):]
+    table = table[:table.index("};")]
+    num = (lambda v: int(v) if re.match(r"-?\d+$", v) else None)
+    return [(n, num(lo), num(hi)) for n, lo, hi in re.findall(
+        r'\{"(\w+)", &aor_(?:db_)?params\.\w+, (-?\w+), (-?\w+)\}', table)]
+
+
+def just_outside():
+    """lo - 1 and hi + 1 of every range whose bound is a number."""
+    for name, lo, hi in range_rows():
+        if lo is not None:
+            yield name, lo - 1
+        if hi is not None:
+            yield name, hi + 1
+
+
+# every bound of params.c, one step outside it
+BAD_MODPARAMS += [b for b in just_outside() if b not in BAD_MODPARAMS]
+
+
+def modparam_names(kind="PARAM_"):
+    """The names in aor_mod.c's params table (of kind: PARAM_INT...)."""
     path = os.path.join(kammod.ROOT, "modules", "aor", "aor_mod.c")
     with open(path) as f:
         text = f.read()
     table = text[text.index("param_export_t params[]"):]
     table = table[:table.index("{0, 0, 0}")]
-    return set(re.findall(r'\{"(\w+)", PARAM_', table))
+    return set(re.findall(r'\{"(\w+)", %s' % kind, table))
 
 
 def test_bad_modparam_list_covers_every_modparam():
@@ -245,6 +275,12 @@ def test_bad_modparam_list_covers_every_modparam():
     names = modparam_names()
     assert names, "no params table found in aor_mod.c"
     assert names - NOT_CHECKED == {n for n, _ in BAD_MODPARAMS}
+
+
+def test_every_integer_modparam_has_a_range():
+    """params.c checks every PARAM_INT modparam against a row of its
+    int_params table, the ranges just_outside() tries."""
+    assert {n for n, _, _ in range_rows()} == modparam_names("PARAM_INT")
 
 
 @pytest.mark.parametrize("name,value", BAD_MODPARAMS,

@@ -26,6 +26,7 @@ import pytest
 import debcfg
 import dropin
 import kam
+import oracle
 import sip
 
 DEBIAN_CFG = "/etc/kamailio/kamailio.cfg"
@@ -89,15 +90,14 @@ class Node:
 
 @pytest.fixture(scope="module", params=DEFINE_SETS)
 def pair(request, tmp_path_factory):
-    defines = request.param
     base = str(tmp_path_factory.mktemp("dropin-"))
     nodes = []
+
+    def node(impl):
+        nodes.append(Node(os.path.join(base, impl), impl, request.param))
+        return nodes[-1].start()
     try:
-        for impl in ("stock", "aor"):
-            n = Node(os.path.join(base, impl), impl, defines)
-            n.start()
-            nodes.append(n)
-        yield {"defines": defines, "stock": nodes[0], "aor": nodes[1]}
+        yield oracle.start(node)
     finally:
         for n in nodes:
             n.stop()
@@ -150,22 +150,10 @@ def invite_obs(node, client, ruri, uases, names, method="INVITE"):
     return (r.status, sorted(got))
 
 
-_tag = [""]
-
-
-def both(pair, scenario):
-    """The scenario's observation on stock and on aor, with the same user
-    names (uniq) in both runs."""
-    out = {}
-    _tag[0] = sip.token(6)
-    for impl in ("stock", "aor"):
-        out[impl] = scenario(pair[impl])
-    return out["stock"], out["aor"]
-
-
 def uniq(prefix):
-    """A user name unique to this comparison, the same on both servers."""
-    return prefix + _tag[0]
+    """A user name unique to this comparison: made before the scenario,
+    the same on both servers."""
+    return prefix + sip.token(6)
 
 
 # -- the requests -----------------------------------------------------------
@@ -174,9 +162,10 @@ def uniq(prefix):
 def test_register_expiry(pair, expires):
     """Short (below min_expires 60: raised as stock does, min_expires_mode
     0), normal, long (max_expires 3600 of Debian's cfg) and zero expiry."""
+    user = uniq("exp")
+
     def scenario(node):
         names = Names()
-        user = uniq("exp")
         with node.k.client() as c:
             names.add(c.port, "UA")
             contact = "sip:%s@127.0.0.1:%d" % (user, c.port)
@@ -188,16 +177,17 @@ def test_register_expiry(pair, expires):
                                               expires=0), names))
             obs.append(reg_obs(c.query(node.aor(user)), names))
             return obs
-    stock, aor = both(pair, scenario)
-    assert aor == stock
+    r = oracle.each(pair, scenario)
+    assert r["aor"] == r["stock"]
 
 
 def test_register_star_and_query(pair):
     """Two contacts, a query, then Contact: * with Expires: 0 (RFC 3261 10.3
     step 6) and a query."""
+    user = uniq("star")
+
     def scenario(node):
         names = Names()
-        user = uniq("star")
         with node.k.client() as c:
             names.add(c.port, "UA")
             a = "sip:%s@127.0.0.1:%d" % (user, c.port)
@@ -209,8 +199,8 @@ def test_register_star_and_query(pair):
                            names),
                    reg_obs(c.query(node.aor(user)), names)]
             return obs
-    stock, aor = both(pair, scenario)
-    assert aor == stock
+    r = oracle.each(pair, scenario)
+    assert r["aor"] == r["stock"]
 
 
 @pytest.mark.parametrize("registered,called", [
@@ -219,9 +209,10 @@ def test_user_case(pair, registered, called):
     """`Erin` registers; an INVITE to `erin` reaches her, as stock folds the
     case (case_sensitive 0, stock's default; RFC 3261 19.1.4 compares the
     user case-sensitively: case_sensitive 1 is one modparam away)."""
+    tail = uniq("")
+
     def scenario(node):
         names = Names()
-        tail = uniq("")
         with node.k.client() as c, sip.Uas() as u:
             names.add(c.port, "UA")
             names.add(u.port, "UAS")
@@ -229,8 +220,8 @@ def test_user_case(pair, registered, called):
                            [u.contact(registered + tail)], expires=300)
             return [reg_obs(r, names), invite_obs(
                 node, c, node.aor(called + tail), [u], names)]
-    stock, aor = both(pair, scenario)
-    assert aor == stock
+    r = oracle.each(pair, scenario)
+    assert r["aor"] == r["stock"]
 
 
 @pytest.mark.parametrize("allow,params,method", [
@@ -244,9 +235,10 @@ def test_method_filtering(pair, allow, params, method):
     """method_filtering 1 (Debian's cfg): the Contact's methods parameter,
     else the REGISTER's Allow header, says what reaches the binding; the
     rest gets 405 from the cfg's LOCATION route."""
+    user = uniq("allow")
+
     def scenario(node):
         names = Names()
-        user = uniq("allow")
         with node.k.client() as c, sip.Uas() as u:
             names.add(c.port, "UA")
             names.add(u.port, "UAS")
@@ -256,8 +248,8 @@ def test_method_filtering(pair, allow, params, method):
                            expires=300, headers=hdrs)
             return [reg_obs(r, names), invite_obs(
                 node, c, node.aor(user), [u], names, method=method)]
-    stock, aor = both(pair, scenario)
-    assert aor == stock
+    r = oracle.each(pair, scenario)
+    assert r["aor"] == r["stock"]
 
 
 def test_source_differs_from_via(pair):
@@ -265,9 +257,10 @@ def test_source_differs_from_via(pair):
     no NAT handling in the cfg the INVITE goes to the Contact (nat_source 0,
     stock's default); with WITH_NAT, nathelper's fix_nated_register makes it
     go to the source, in both."""
+    user = uniq("nat")
+
     def scenario(node):
         names = Names()
-        user = uniq("nat")
         with sip.Uas() as contact_uas:
             names.add(contact_uas.port, "CONTACT")
             c = node.k.client()
@@ -288,17 +281,18 @@ def test_source_differs_from_via(pair):
             finally:
                 src_uas.close()
             return obs
-    stock, aor = both(pair, scenario)
-    assert aor == stock
+    r = oracle.each(pair, scenario)
+    assert r["aor"] == r["stock"]
 
 
 def test_path(pair):
     """RFC 3327: a REGISTER through an edge proxy with Path (use_path 1,
     path_mode 0 in Debian's cfg: stored, not echoed); the INVITE goes to
     the edge with the Path as its Route."""
+    user = uniq("path")
+
     def scenario(node):
         names = Names()
-        user = uniq("path")
         with node.k.client() as c, sip.Uas() as edge, sip.Uas() as phone:
             names.add(c.port, "UA")
             names.add(edge.port, "EDGE")
@@ -313,16 +307,17 @@ def test_path(pair):
             obs.append(names.norm(inv.get("route")) if inv else None)
             obs.append(names.norm(inv.first_line.split()[1]) if inv else None)
             return obs
-    stock, aor = both(pair, scenario)
-    assert aor == stock
+    r = oracle.each(pair, scenario)
+    assert r["aor"] == r["stock"]
 
 
 def test_q_forking(pair):
     """RFC 3261 16.6: an AoR with two contacts (q 0.5 and 1.0): the INVITE
     is forked to both (append_branches 1), the first 200 wins."""
+    user = uniq("q")
+
     def scenario(node):
         names = Names()
-        user = uniq("q")
         with node.k.client() as c, sip.Uas(code=486) as lo, \
                 sip.Uas() as hi:
             names.add(c.port, "UA")
@@ -334,18 +329,20 @@ def test_q_forking(pair):
             cs = sorted((names.norm(x.uri), x.q) for x in r.contacts())
             return [r.status, cs, invite_obs(node, c, node.aor(user),
                                              [lo, hi], names)]
-    stock, aor = both(pair, scenario)
-    assert aor == stock
+    r = oracle.each(pair, scenario)
+    assert r["aor"] == r["stock"]
 
 
 def test_invite_unregistered(pair):
     """An INVITE to a user with no binding: 404 from the cfg's LOCATION."""
+    user = uniq("nobody")
+
     def scenario(node):
         with node.k.client() as c:
-            r = c.invite(node.aor(uniq("nobody")))
+            r = c.invite(node.aor(user))
             return (r.status, r.reason)
-    stock, aor = both(pair, scenario)
-    assert aor == stock
+    r = oracle.each(pair, scenario)
+    assert r["aor"] == r["stock"]
 
 
 def final_replies(c, cid, timeout=1.0):
@@ -373,9 +370,9 @@ def test_one_final_reply(pair, case):
     contacts = {"star_with_expires": ["*"],
                 "bad_expires_param": None,
                 "bad_q": None}[case]
+    user = uniq("one")
 
     def scenario(node):
-        user = uniq("one")
         with node.k.client() as c:
             cs = contacts
             if case == "bad_expires_param":
@@ -384,7 +381,8 @@ def test_one_final_reply(pair, case):
                 cs = ["<sip:%s@127.0.0.1:%d>;q=7" % (user, c.port)]
             cid, _ = c.register(node.aor(user), cs, expires=600, wait=False)
             return final_replies(c, cid)
-    stock, aor = both(pair, scenario)
+    r = oracle.each(pair, scenario)
+    stock, aor = r["stock"], r["aor"]
     assert len(aor) == 1, aor
     if stock and stock[0] >= 400:
         # same class of error as stock's first reply
@@ -395,14 +393,16 @@ def test_sipsak_usrloc(pair):
     """sipsak -U (register with Expires 15, message to itself through the
     registrar, unregister): stock answers 200 with the expiry raised to
     min_expires, so must we (min_expires_mode 0)."""
+    user = uniq("sipsak")
+
     def scenario(node):
-        user = uniq("sipsak")
         r = subprocess.run(
             ["sipsak", "-U", "-i", "-s", node.aor(user), "-H", "127.0.0.1",
              "-l", str(sip.free_udp_port())],
             capture_output=True, text=True, timeout=30)
         return r.returncode
-    stock, aor = both(pair, scenario)
+    r = oracle.each(pair, scenario)
+    stock, aor = r["stock"], r["aor"]
     assert stock == 0
     assert aor == stock
 
@@ -423,32 +423,31 @@ def test_save_return_codes(kamailio_factory):
     exactly when stock does (flag 0x02: no reply, so that the script
     answers with $rc): one request of each kind, and REGISTERs with several
     Contacts, where the last one that changed something counts."""
-    servers = {impl: kamailio_factory(impl=impl, stock_defaults=True,
-                                      register=SAVE_RC_REGISTER)
-               for impl in ("stock", "aor")}
-    seen = {}
-    tag = sip.token(6)
-    for impl, k in servers.items():
-        user = "rc" + tag
+    servers = oracle.start(kamailio_factory, stock_defaults=True,
+                           register=SAVE_RC_REGISTER)
+    user = uniq("rc")
+
+    def scenario(k, c):
         aor = k.aor(user)
         rcs = []
-        with k.client() as c:
-            def reg(contacts, expires=None, **kw):
-                r = c.register(aor, contacts, expires=expires, **kw)
-                rcs.append((r.status, r.get("x-save-rc")))
-            a = "sip:%s@127.0.0.1:%d" % (user, c.port)
-            b = "sip:%s-b@127.0.0.1:%d" % (user, c.port)
-            n = "sip:%s-n@127.0.0.1:%d" % (user, c.port)
-            reg([a], 300)                           # inserted
-            reg([a], 300)                           # updated
-            reg([a, b], 300)                        # updated a, inserted b
-            reg([b, a], 300)                        # both updated
-            reg(["<%s>;expires=0" % b, a], 300)     # deleted b, updated a
-            reg([a, "<%s>;expires=0" % n], 300)     # a updated, n unknown
-            reg(["<%s>;expires=0" % n], 300)        # nothing changed
-            reg([], None)                           # query
-            reg(["*"], 0)                           # wildcard
-            reg(["<%s>;q=7" % a], 300)              # refused (bad q)
-        seen[impl] = rcs
+
+        def reg(contacts, expires=None, **kw):
+            r = c.register(aor, contacts, expires=expires, **kw)
+            rcs.append((r.status, r.get("x-save-rc")))
+        a = "sip:%s@127.0.0.1:%d" % (user, c.port)
+        b = "sip:%s-b@127.0.0.1:%d" % (user, c.port)
+        n = "sip:%s-n@127.0.0.1:%d" % (user, c.port)
+        reg([a], 300)                           # inserted
+        reg([a], 300)                           # updated
+        reg([a, b], 300)                        # updated a, inserted b
+        reg([b, a], 300)                        # both updated
+        reg(["<%s>;expires=0" % b, a], 300)     # deleted b, updated a
+        reg([a, "<%s>;expires=0" % n], 300)     # a updated, n unknown
+        reg(["<%s>;expires=0" % n], 300)        # nothing changed
+        reg([], None)                           # query
+        reg(["*"], 0)                           # wildcard
+        reg(["<%s>;q=7" % a], 300)              # refused (bad q)
+        return rcs
+    seen = oracle.both(servers, scenario)
     assert seen["aor"] == seen["stock"]
     assert [rc for _, rc in seen["aor"]][:4] == ["1", "2", "1", "2"]

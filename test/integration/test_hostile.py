@@ -25,7 +25,6 @@ RPC, and the victims are unchanged (`aor.show` of each, field by field;
 `aor.count`; a query REGISTER of each).
 """
 
-import socket
 import time
 
 import pytest
@@ -215,70 +214,12 @@ def options(ctx, call_id):
     return build(ctx, "OPTIONS", to=ctx.ruri, callid=call_id)
 
 
-def parse_stream(buf):
-    """Complete messages at the head of a TCP byte stream, and the rest."""
-    out = []
-    while b"\r\n\r\n" in buf:
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        m = sip.Message(head + b"\r\n\r\n")
-        n = int(m.get("content-length", "0") or 0)
-        if len(rest) < n:
-            break
-        out.append(sip.Message(head + b"\r\n\r\n" + rest[:n]))
-        buf = rest[n:]
-    return out, buf
-
-
-class Conn:
-    """One client socket (UDP, or a TCP connection) to the server."""
-
-    def __init__(self, k, transport):
-        self.transport = transport
-        self.buf = b""
-        if transport == "UDP":
-            self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.s.bind(("127.0.0.1", 0))
-            self.s.connect(("127.0.0.1", k.port))
-        else:
-            self.s = socket.create_connection(("127.0.0.1", k.port), 3)
-        self.lport = self.s.getsockname()[1]
-        self.pending = []
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def next_msg(self, deadline):
-        while not self.pending:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise sip.Timeout("no reply")
-            self.s.settimeout(left)
-            try:
-                data = self.s.recv(1 << 20)
-            except socket.timeout:
-                raise sip.Timeout("no reply")
-            except ConnectionError:
-                data = b""
-            if not data:
-                if self.transport == "TCP":
-                    raise ConnectionResetError("closed by the server")
-                continue
-            if self.transport == "UDP":
-                self.pending.append(sip.Message(data))
-            else:
-                msgs, self.buf = parse_stream(self.buf + data)
-                self.pending += msgs
-        return self.pending.pop(0)
-
-    def close(self):
-        self.s.close()
-
-
 def exchange(k, ctx, conn, data, expect):
-    """Sends data; returns its final reply, or None when there was none
-    (proven by the OPTIONS that follows it, see the module docstring)."""
+    """Sends data over conn (a sip.Client, or a sip.TcpClient); returns its
+    final reply, or None when there was none (proven by the OPTIONS that
+    follows it, see the module docstring)."""
     try:
-        conn.send(data)
+        conn.send_raw(data)
     except OSError:
         pass  # TCP: the server closed the connection while we wrote
     final = None
@@ -287,20 +228,20 @@ def exchange(k, ctx, conn, data, expect):
         deadline = time.monotonic() + 4.0
         try:
             while final is None:
-                m = conn.next_msg(deadline)
+                m = conn.recv(deadline - time.monotonic())
                 if m.is_reply and m.status >= 200:
                     final = m
         except (sip.Timeout, ConnectionResetError):
             pass
     probe = "probe-" + sip.token(12)
     try:
-        conn.send(options(ctx, probe))
+        conn.send_raw(options(ctx, probe))
     except OSError:
         return final  # TCP: the server closed the connection
     deadline = time.monotonic() + 4.0
     try:
         while True:
-            m = conn.next_msg(deadline)
+            m = conn.recv(deadline - time.monotonic())
             if not m.is_reply or m.status < 200:
                 continue
             if m.get("call-id") == probe:
@@ -309,7 +250,7 @@ def exchange(k, ctx, conn, data, expect):
     except ConnectionResetError:
         return final
     except sip.Timeout:
-        if conn.transport == "TCP":
+        if ctx.transport == "TCP":
             return final  # a half-read message swallowed the probe
         raise
 
@@ -1229,9 +1170,9 @@ def _(ctx):
 def test_hostile_message(hk, intact, uas, user, c):
     """Each message gets the reply given (or none: DROP); what it is meant
     to bind is bound, nothing else is (the intact fixture)."""
-    conn = Conn(hk, c.transport)
+    conn = sip.TcpClient(hk.port) if c.transport == "TCP" else hk.client()
     try:
-        ctx = Ctx(hk.port, conn.lport, c.transport, user)
+        ctx = Ctx(hk.port, conn.port, c.transport, user)
         ctx.uas_port = uas.port
         stores = c.stores(ctx) if c.stores else {}
         intact.extend(stores)

@@ -11,8 +11,10 @@ what comes back. The script makes the xavps visible as reply headers
 
 import pytest
 
-import sip
+import oracle
 from checks import contacts_of
+from oracle import both
+from test_kemi import KemiKamailio
 
 NULL = "<null>"
 
@@ -176,14 +178,8 @@ VARY = dict(BASE, xavp_rcd_mask=MASK, default_expires_range=50,
 
 def _pair(factory, params):
     """stock and aor, each with a second socket (port2) for sock_flag"""
-    out = {}
-    for impl in ("stock", "aor"):
-        port2 = sip.free_udp_port()
-        out[impl] = factory(impl=impl, modparams=params, register=REGISTER,
-                            route=ROUTE,
-                            globals_="listen=udp:127.0.0.1:%d" % port2)
-        out[impl].port2 = port2
-    return out
+    return oracle.start(factory, port2="", modparams=params,
+                        register=REGISTER, route=ROUTE)
 
 
 @pytest.fixture(scope="module")
@@ -194,15 +190,6 @@ def pair(module_kamailio):
 @pytest.fixture(scope="module")
 def pair2(module_kamailio):
     return _pair(module_kamailio, VARY)
-
-
-def both(pair, fn):
-    """fn(kam, client) on stock and aor: {impl: result}."""
-    out = {}
-    for impl, k in pair.items():
-        with k.client() as c:
-            out[impl] = fn(k, c)
-    return out
 
 
 def op(c, k, user, name, headers=(), method="OPTIONS"):
@@ -658,46 +645,27 @@ function ksr_request_route() {
 def test_kemi_counterparts_match_stock(kamailio_factory, tmp_path, user):
     """KSR.aor.lookup_to_dset, registered_flags, registered_action and
     reg_send_reply (with save flag 2) against KSR.registrar.*."""
-    import re
+    def extra(impl):
+        # stock makes its tables in fixups; a KEMI script has none
+        return {"extra": oracle.kemi_lines(tmp_path, impl, KEMI_SCRIPT) + (
+            'modparam("usrloc", "preload", "location")\n'
+            if impl == "stock" else "")}
+    ks = oracle.start(kamailio_factory, per_impl=extra, make=KemiKamailio,
+                      modules=["app_jsdt"],
+                      modparams={"xavp_cfg": "reg", "xavp_rcd": "ulrcd",
+                                 "min_expires_mode": 0, "nat_source": 0})
 
-    import kam as kammod
-
-    class KemiKamailio(kammod.Kamailio):
-        def build_cfg(self, *a, **kw):
-            text = super().build_cfg(*a, **kw)
-            return re.sub(r"\nrequest_route \{.*\}\s*$", "\n", text,
-                          flags=re.S)
-
-    # stock makes its tables in fixups; a KEMI script has none
-    stock_preload = 'modparam("usrloc", "preload", "location")\n'
-    ks = {}
-    for impl, mod in (("stock", "registrar"), ("aor", "aor")):
-        js = tmp_path / ("%s.js" % impl)
-        js.write_text(KEMI_SCRIPT.replace("KSR.MOD.", "KSR.%s." % mod))
-        saved, kammod.Kamailio = kammod.Kamailio, KemiKamailio
-        try:
-            ks[impl] = kamailio_factory(
-                impl=impl, modules=["app_jsdt"],
-                modparams={"xavp_cfg": "reg", "xavp_rcd": "ulrcd",
-                           "min_expires_mode": 0, "nat_source": 0},
-                extra='modparam("app_jsdt", "load", "%s")\n'
-                      'cfgengine "jsdt"\n%s' % (
-                          js, stock_preload if impl == "stock" else ""))
-        finally:
-            kammod.Kamailio = saved
-    out = {}
-    for impl, k in ks.items():
+    def run(k, c):
         ct = "sip:%s@127.0.0.1:5093" % user
-        with k.client() as c:
-            reg = c.register(k.aor(user), [ct])
-            got = [reg.status, h(reg, "X-Save"), h(reg, "X-Send"),
-                   [x.uri for x in reg.contacts()]]
-            for name in ("dset", "flags", "action", "noreply",
-                         "dset-empty"):
-                rep = op(c, k, user, name)
-                got.append((name, h(rep, "X-Ret"), h(rep, "X-Count"),
-                            h(rep, "X-Contact")))
-        out[impl] = got
+        reg = c.register(k.aor(user), [ct])
+        got = [reg.status, h(reg, "X-Save"), h(reg, "X-Send"),
+               [x.uri for x in reg.contacts()]]
+        for name in ("dset", "flags", "action", "noreply", "dset-empty"):
+            rep = op(c, k, user, name)
+            got.append((name, h(rep, "X-Ret"), h(rep, "X-Count"),
+                        h(rep, "X-Contact")))
+        return got
+    out = both(ks, run)
     ct = "sip:%s@127.0.0.1:5093" % user
     # reg_send_reply() with no save() before it: stock sends a 200 OK of
     # its own at once (reply.c reg_reply_helper, the code from the

@@ -15,7 +15,9 @@ import time
 import pytest
 
 import kam as kammod
+import oracle
 import sip
+from oracle import both
 
 REGISTER = """
     $xavp(reg=>init) = 1;
@@ -97,15 +99,9 @@ UNSET = {
 
 
 def _pair(factory, params):
-    out = {}
-    for impl in ("stock", "aor"):
-        port2 = sip.free_udp_port()
-        out[impl] = factory(
-            impl=impl, modparams=params, register=REGISTER, route=ROUTE,
-            stock_defaults=True,
-            globals_="listen=udp:127.0.0.1:%d advertise %s" % (port2, ADV))
-        out[impl].port2 = port2
-    return out
+    return oracle.start(factory, port2="advertise " + ADV,
+                        stock_defaults=True, modparams=params,
+                        register=REGISTER, route=ROUTE)
 
 
 @pytest.fixture(scope="module")
@@ -116,15 +112,6 @@ def pair(module_kamailio):
 @pytest.fixture(scope="module")
 def plain(module_kamailio):
     return _pair(module_kamailio, UNSET)
-
-
-def both(pair, fn):
-    """fn(kam, client) on stock and aor: {impl: result}."""
-    out = {}
-    for impl, k in pair.items():
-        with k.client() as c:
-            out[impl] = fn(k, c)
-    return out
 
 
 def op(c, ruri, name, headers=()):
@@ -306,17 +293,16 @@ def test_path_first_hop_kept_by_default(plain, user):
 def test_path_check_local_invite_reaches_second_hop(pair, uas_factory, user):
     """RFC 3327 5.3 with path_check_local: the INVITE goes to the second
     Path hop with the rest of the Path as its Route."""
-    got = {}
-    for impl, k in pair.items():
+    def run(k, c):
         uas = uas_factory()
         path = "<sip:127.0.0.1:9;lr>,<sip:127.0.0.1:%d;lr>" % uas.port
-        with k.client() as c:
-            assert c.register(at(k, user), [ct(k, user, 5089)], expires=300,
-                              path=path).status == 200
-            c.invite(at(k, user), headers=[("X-Op", "relay")])
+        assert c.register(at(k, user), [ct(k, user, 5089)], expires=300,
+                          path=path).status == 200
+        c.invite(at(k, user), headers=[("X-Op", "relay")])
         m = uas.wait_for("INVITE")
-        assert m is not None, impl
-        got[impl] = (m.ruri, m.get("Route").replace(str(uas.port), "UAS"))
+        assert m is not None, k.impl
+        return m.ruri, m.get("Route").replace(str(uas.port), "UAS")
+    got = both(pair, run)
     assert got["stock"] == got["aor"]
     assert got["aor"] == (ct(None, user, 5089), "<sip:127.0.0.1:UAS;lr>")
 
@@ -336,13 +322,13 @@ def test_sock_mode_keeps_the_advertised_address(pair, user):
     empty socket (and lookup() forces that fake socket); aor keeps the
     advertised text, as stock's documentation says, and the real socket
     for sending."""
-    r = {}
-    for impl, k in pair.items():
+    def run(k):
         with sip.Client(k.port2) as c:
             assert c.register(at(k, user), [ct(k, user, 5090)],
                               expires=300).status == 200
         with k.client() as c:
-            r[impl] = _fetch(k, c, user)
+            return _fetch(k, c, user)
+    r = oracle.each(pair, run)
     same(r, "X-Ret")
     assert r["stock"].get("X-Sock") in ("", "udp:" + ADV)
     assert r["aor"].get("X-Sock") == "udp:" + ADV
@@ -351,15 +337,15 @@ def test_sock_mode_keeps_the_advertised_address(pair, user):
 def test_sock_hdr_name_names_the_socket(pair, user):
     """stock save.c:134 get_sock_val: with sock_flag set, the socket is the
     one the sock_hdr_name header names (its own text, no advertising)."""
-    r = {}
-    for impl, k in pair.items():
+    def run(k, c):
         sock = "udp:127.0.0.1:%d" % k.port2
-        with k.client() as c:
-            assert c.register(at(k, user), [ct(k, user, 5091)], expires=300,
-                              headers=[("X-Sockflag", "1"),
-                                       ("X-Sock-Hdr", sock)]).status == 200
-            r[impl] = _fetch(k, c, user)
-        r[impl].want = sock
+        assert c.register(at(k, user), [ct(k, user, 5091)], expires=300,
+                          headers=[("X-Sockflag", "1"),
+                                   ("X-Sock-Hdr", sock)]).status == 200
+        rep = _fetch(k, c, user)
+        rep.want = sock
+        return rep
+    r = both(pair, run)
     same(r, "X-Ret")
     for impl in r:
         assert r[impl].get("X-Sock") == r[impl].want, (impl, r[impl].raw)
@@ -367,15 +353,15 @@ def test_sock_hdr_name_names_the_socket(pair, user):
 
 def test_sock_hdr_name_without_flag_is_the_own_socket(pair, user):
     """without sock_flag on the message the header is not read."""
-    r = {}
-    for impl, k in pair.items():
-        with k.client() as c:
-            assert c.register(
-                at(k, user), [ct(k, user, 5092)], expires=300,
-                headers=[("X-Sock-Hdr", "udp:127.0.0.1:%d" % k.port2)]
-            ).status == 200
-            r[impl] = _fetch(k, c, user)
-        r[impl].want = "udp:127.0.0.1:%d" % k.port
+    def run(k, c):
+        assert c.register(
+            at(k, user), [ct(k, user, 5092)], expires=300,
+            headers=[("X-Sock-Hdr", "udp:127.0.0.1:%d" % k.port2)]
+        ).status == 200
+        rep = _fetch(k, c, user)
+        rep.want = "udp:127.0.0.1:%d" % k.port
+        return rep
+    r = both(pair, run)
     for impl in r:
         assert r[impl].get("X-Sock") == r[impl].want, (impl, r[impl].raw)
 
@@ -386,7 +372,7 @@ def test_reg_callid_avp_does_not_start_with_stock(tmp_path):
     """Stock registrar 5.6.3 documents reg_callid_avp (obsolete) but its
     params table (registrar.c:220) lacks it: a config with it does not
     start with stock, so aor refuses it too (drop-in: the same)."""
-    for impl in ("stock", "aor"):
+    for impl in oracle.IMPLS:
         k = kammod.Kamailio(str(tmp_path / impl), impl=impl,
                             modparams={"reg_callid_avp": "$avp(cid)"})
         with pytest.raises(RuntimeError, match="exited"):

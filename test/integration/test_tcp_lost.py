@@ -14,88 +14,13 @@ the store; for close_expired_tcp, that the client sees EOF (or not).
 """
 
 import re
-import socket
 import time
 
 import pytest
 
-import kam as kammod
 import sip
 
 LIFETIME = 3600  # Kamailio's own idle close stays out of the way
-
-
-def parse_stream(buf):
-    """Complete messages at the head of a TCP byte stream, and the rest."""
-    out = []
-    while b"\r\n\r\n" in buf:
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        m = sip.Message(head + b"\r\n\r\n")
-        n = int(m.get("content-length", "0") or 0)
-        if len(rest) < n:
-            break
-        out.append(sip.Message(head + b"\r\n\r\n" + rest[:n]))
-        buf = rest[n:]
-    return out, buf
-
-
-class TcpClient(sip.Client):
-    """sip.Client over one TCP connection to the server."""
-
-    def __init__(self, server_port):
-        s = socket.create_connection((sip.HOST, server_port), 3)
-        super().__init__(server_port, sock=s)
-        self.buf = b""
-        self.pending = []
-
-    def via(self, branch=None):
-        return "SIP/2.0/TCP %s:%d;branch=%s;rport" % (
-            sip.HOST, self.port, branch or sip.new_branch())
-
-    def contact(self, user):
-        return "sip:%s@%s:%d;transport=tcp" % (user, sip.HOST, self.port)
-
-    def send_raw(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
-    def recv(self, timeout=2.0, match=None):
-        deadline = time.monotonic() + timeout
-        while True:
-            while self.pending:
-                m = self.pending.pop(0)
-                if match is None or match(m):
-                    return m
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise sip.Timeout("no SIP message within %.1fs" % timeout)
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65535)
-            except socket.timeout:
-                raise sip.Timeout("no SIP message within %.1fs" % timeout)
-            if not data:
-                raise sip.Timeout("connection closed by the server")
-            msgs, self.buf = parse_stream(self.buf + data)
-            self.pending += msgs
-
-    def eof_within(self, timeout):
-        """True when the server closes the connection within timeout
-        seconds (what it sends meanwhile is read and dropped)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.sock.settimeout(left)
-            try:
-                if not self.sock.recv(65535):
-                    return True
-            except socket.timeout:
-                return False
-            except ConnectionError:
-                return True
 
 
 # with tcpops: its event route counts the closed connections (tcpops keeps
@@ -155,7 +80,7 @@ def conn_listed(k, port):
 def register_pair(k, user):
     """A TCP binding and a UDP binding of user; returns the TCP client and
     both contacts (without their parameters)."""
-    t = TcpClient(k.port)
+    t = sip.TcpClient(k.port)
     r = t.register(k.aor(user), [t.contact(user)], expires=300)
     assert r.status == 200, r
     udp_uri = "sip:%s-udp@127.0.0.1:5999" % user
@@ -220,7 +145,7 @@ def test_lookup_skips_lost_connection(kamailio_factory, uas_factory):
         k = start(kamailio_factory, impl, mp, tcpops=True)
         uas = uas_factory()
         user = "lookup" + impl
-        t = TcpClient(k.port)
+        t = sip.TcpClient(k.port)
         r = t.register(k.aor(user), [(t.contact(user), {"q": "0.9"})],
                        expires=300)
         assert r.status == 200, r
@@ -250,7 +175,7 @@ def test_close_expired_tcp(kamailio_factory, close):
     for impl in ("stock", "aor"):
         k = start(kamailio_factory, impl, mp)
         user = "closeexp%d" % close
-        t = TcpClient(k.port)
+        t = sip.TcpClient(k.port)
         r = t.register(k.aor(user), [t.contact(user)], expires=2)
         assert r.status == 200, r
         t0 = time.monotonic()

@@ -16,7 +16,9 @@ import time
 
 import pytest
 
+import oracle
 import sip
+from test_kemi import KemiKamailio
 
 ATTRS = ["aor", "domain", "aorhash", "addr", "path", "received", "expires",
          "callid", "q", "cseq", "flags", "cflags", "user_agent", "socket",
@@ -99,16 +101,16 @@ PARAMS = {"min_expires": 1, "timer_interval": 1, "min_expires_mode": 0,
           "path_mode": 0, "received_avp": "$avp(RECEIVED)"}
 
 
-def start(factory, impl):
-    return factory(impl=impl, children=1, modules=["htable", "nathelper"],
-                   modparams=PARAMS, register=REGISTER, route=ROUTE,
-                   extra=EXTRA)
+def start(factory, **kw):
+    """stock and aor: the same script on each."""
+    return oracle.start(factory, children=1, modules=["htable", "nathelper"],
+                        modparams=PARAMS, register=REGISTER, route=ROUTE,
+                        extra=EXTRA, **kw)
 
 
 @pytest.fixture(scope="module")
 def pair(module_kamailio):
-    """(stock, aor): the same script on each."""
-    return start(module_kamailio, "stock"), start(module_kamailio, "aor")
+    return start(module_kamailio)
 
 
 def core_hash(s):
@@ -146,6 +148,12 @@ def message(k, op, user=None, uri=None):
         for _, tag in INDEXES:
             vals[(a, tag)] = r.get("x-u-%s-%s" % (a, tag))
     return vals
+
+
+def messages(pair, op, user=None, uri=None):
+    """message() to stock, then to aor: (stock's values, aor's)."""
+    r = oracle.each(pair, lambda k: message(k, op, user, uri))
+    return r["stock"], r["aor"]
 
 
 # one client port for both servers: the NAT source (received) is the same
@@ -198,27 +206,27 @@ def same_or_why(aor, got, want, attr, k_s, k_a, t0, t1):
         assert got == want, (attr, got, want)
 
 
-def compare(vs, va, k_s, k_a, t0, t1):
+def compare(vs, va, pair, t0, t1):
     aor = va[("aor", "0")]
     assert va["rc"] == vs["rc"]
     assert va["other"] == vs["other"] == "<null>"
     for a in ATTRS:
         for _, tag in INDEXES:
-            same_or_why(aor, va[(a, tag)], vs[(a, tag)], a, k_s, k_a, t0, t1)
+            same_or_why(aor, va[(a, tag)], vs[(a, tag)], a, pair["stock"],
+                        pair["aor"], t0, t1)
 
 
 def test_fetch_gives_every_attribute_as_stock(pair, user):
     """Every $ulc attribute at every index, bindings in stock's order
     (highest q first, equal q in the order they were added)."""
     t0 = int(time.time())
-    for k in pair:
-        register_set(k, user)
+    oracle.each(pair, lambda k: register_set(k, user))
     t1 = int(time.time())
-    vs, va = (message(k, "fetch", user) for k in pair)
+    vs, va = messages(pair, "fetch", user)
     assert vs["rc"] == "1"
     assert vs[("count", "n")] == "3"
     assert vs[("addr", "3")] == "<null>"
-    compare(vs, va, pair[0], pair[1], t0, t1)
+    compare(vs, va, pair, t0, t1)
     # the values themselves, beyond equality with stock
     assert va[("addr", "0")].endswith(":5073;transport=udp")
     assert va[("q", "0")] == "900" and va[("q", "1")] == "500"
@@ -236,14 +244,14 @@ def test_fetch_gives_every_attribute_as_stock(pair, user):
 
 def test_unknown_aor_is_minus_one_and_null(pair, user):
     """An AoR without bindings: -1, and every attribute null, count too."""
-    vs, va = (message(k, "fetch", user) for k in pair)
+    vs, va = messages(pair, "fetch", user)
     assert vs["rc"] == va["rc"] == "-1"
     for a in ATTRS:
         assert vs[(a, "n")] == va[(a, "n")] == "<null>", a
 
 
 def test_uri_without_aor_is_minus_one(pair, user):
-    vs, va = (message(k, "fetch", uri="sip:127.0.0.1") for k in pair)
+    vs, va = messages(pair, "fetch", uri="sip:127.0.0.1")
     assert vs["rc"] == va["rc"] == "-1"
     assert va[("addr", "n")] == vs[("addr", "n")] == "<null>"
 
@@ -251,24 +259,24 @@ def test_uri_without_aor_is_minus_one(pair, user):
 def test_profile_kept_until_free(pair, user):
     """The profile outlives the request (per process: one worker here) and
     reg_free_contacts() empties it, returning 1."""
-    for k in pair:
+    for k in pair.values():
         register_set(k, user)
         assert message(k, "fetch", user)["rc"] == "1"
-    vs, va = (message(k, "none") for k in pair)
+    vs, va = messages(pair, "none")
     assert va[("count", "n")] == vs[("count", "n")] == "3"
     assert va[("addr", "2")] == vs[("addr", "2")]
-    vs, va = (message(k, "free") for k in pair)
+    vs, va = messages(pair, "free")
     assert vs["rc"] == va["rc"] == "1"
     for a in ATTRS:
         assert vs[(a, "n")] == va[(a, "n")] == "<null>", a
-    vs, va = (message(k, "none") for k in pair)
+    vs, va = messages(pair, "none")
     assert va[("count", "n")] == vs[("count", "n")] == "<null>"
 
 
 def test_refetch_replaces_the_profile(pair, user):
     other = user + "x"
     t0 = int(time.time())
-    for k in pair:
+    for k in pair.values():
         register_set(k, user)
         c = k.client()
         try:
@@ -279,9 +287,9 @@ def test_refetch_replaces_the_profile(pair, user):
             c.close()
         assert message(k, "fetch", user)["rc"] == "1"
     t1 = int(time.time())
-    vs, va = (message(k, "fetch", other) for k in pair)
+    vs, va = messages(pair, "fetch", other)
     assert va[("count", "n")] == "1"
-    compare(vs, va, pair[0], pair[1], t0, t1)
+    compare(vs, va, pair, t0, t1)
 
 
 def ht(k, key):
@@ -297,8 +305,9 @@ def test_expired_route_gets_the_binding_as_stock(pair, user):
     """event_route[usrloc:contact-expired] runs once per expired binding
     with it in $ulc(exp=>...), as stock's; ours also runs
     event_route[aor:contact-expired] for it."""
+    k_s, k_a = pair["stock"], pair["aor"]
     t0 = int(time.time())
-    for k in pair:
+    for k in pair.values():
         c = k.client(port=CLIENT_PORT)
         try:
             r = c.register(k.aor(user), [("sip:%s@127.0.0.1:5081" % user,
@@ -310,28 +319,27 @@ def test_expired_route_gets_the_binding_as_stock(pair, user):
         finally:
             c.close()
     t1 = int(time.time())
-    key = pair[1].aor_key(user)
-    for k in pair:
+    key = k_a.aor_key(user)
+    for k in pair.values():
         assert sip.wait_until(lambda: ht(k, key + "::ul_runs") == "1", 15), \
             (k.impl, ht(k, key + "::ul_runs"))
-    assert ht(pair[1], key + "::aor_runs") == "1"
-    assert ht(pair[0], key + "::aor_runs") is None  # stock has no such event
-    vs = {(a, "n"): ht(pair[0], key + "::" + a) for a in ATTRS}
-    va = {(a, "n"): ht(pair[1], key + "::" + a) for a in ATTRS}
+    assert ht(k_a, key + "::aor_runs") == "1"
+    assert ht(k_s, key + "::aor_runs") is None  # stock has no such event
+    vs = {(a, "n"): ht(k_s, key + "::" + a) for a in ATTRS}
+    va = {(a, "n"): ht(k_a, key + "::" + a) for a in ATTRS}
     assert va[("count", "n")] == "1"
     assert va[("addr", "n")] == "sip:%s@127.0.0.1:5081" % user
     for a in ATTRS:
-        same_or_why(key, va[(a, "n")], vs[(a, "n")], a, pair[0], pair[1],
-                    t0, t1)
+        same_or_why(key, va[(a, "n")], vs[(a, "n")], a, k_s, k_a, t0, t1)
     # still once each, a moment later
     time.sleep(1.5)
-    assert ht(pair[1], key + "::ul_runs") == "1"
-    assert ht(pair[1], key + "::aor_runs") == "1"
-    assert ht(pair[0], key + "::ul_runs") == "1"
+    assert ht(k_a, key + "::ul_runs") == "1"
+    assert ht(k_a, key + "::aor_runs") == "1"
+    assert ht(k_s, key + "::ul_runs") == "1"
 
 
 KEMI_JS = r"""
-var REG = KSR.%s;
+var REG = KSR.MOD;
 function ksr_request_route() {
     if (KSR.is_method("OPTIONS") && KSR.pv.is_null("$rU")) {
         KSR.sl.sl_send_reply(200, "OK");
@@ -370,24 +378,18 @@ function ksr_ev(evname) {
 
 
 def kemi_pair(factory, tmp_path):
-    from test_kemi import KemiKamailio
-    out = []
-    for impl, mod in (("stock", "registrar"), ("aor", "aor")):
-        js = str(tmp_path / ("ulc-%s.js" % impl))
-        with open(js, "w") as f:
-            f.write(KEMI_JS % mod)
-        out.append(factory(
-            make=KemiKamailio, impl=impl, children=1,
-            modules=["app_jsdt", "htable"],
-            modparams={"min_expires": 1, "timer_interval": 1,
-                       "min_expires_mode": 0, "case_sensitive": 0},
-            extra='modparam("app_jsdt", "load", "%s")\n'
-                  'modparam("htable", "htable", "ev=>size=4;")\n'
-                  'modparam("%s", "event_callback", "ksr_ev")\n'
-                  'cfgengine "jsdt"\n' % (js, mod)
-                  # stock's usrloc makes a table only in a fixup
-                  + 'route[UL_TABLE] {\n\tsave("location");\n}\n'))
-    return out
+    def extra(impl):
+        return {"extra": oracle.kemi_lines(tmp_path, impl, KEMI_JS)
+                + 'modparam("htable", "htable", "ev=>size=4;")\n'
+                'modparam("%s", "event_callback", "ksr_ev")\n'
+                % oracle.MODULE[impl]
+                # stock's usrloc makes a table only in a fixup
+                + 'route[UL_TABLE] {\n\tsave("location");\n}\n'}
+    return oracle.start(
+        factory, per_impl=extra, make=KemiKamailio, children=1,
+        modules=["app_jsdt", "htable"],
+        modparams={"min_expires": 1, "timer_interval": 1,
+                   "min_expires_mode": 0, "case_sensitive": 0})
 
 
 def kemi_message(k, op, user):
@@ -410,7 +412,7 @@ def test_kemi_fetch_free_and_expired_callback_as_stock(kamailio_factory,
     KSR.registrar's do, and event_callback is called with
     "usrloc:contact-expired" and $ulc(exp=>...) as stock's."""
     pair = kemi_pair(kamailio_factory, tmp_path)
-    for k in pair:
+    for k in pair.values():
         c = k.client(port=CLIENT_PORT)
         try:
             r = c.register(k.aor(user), [("sip:%s@127.0.0.1:5091" % user,
@@ -421,79 +423,48 @@ def test_kemi_fetch_free_and_expired_callback_as_stock(kamailio_factory,
             assert r.status == 200, r
         finally:
             c.close()
-    got = [kemi_message(k, "fetch", user) for k in pair]
-    assert got[0] == got[1]
-    assert got[1] == "1|2|sip:%s@127.0.0.1:5091|700" % user
-    got = [kemi_message(k, "free", user) for k in pair]
-    assert got[0] == got[1] == "1|||"
-    got = [kemi_message(k, "fetch", user + "none") for k in pair]
-    assert got[0] == got[1] == "-1|||"
-    key = pair[1].aor_key(user)
-    for k in pair:
+    got = oracle.each(pair, lambda k: kemi_message(k, "fetch", user))
+    assert got["stock"] == got["aor"]
+    assert got["aor"] == "1|2|sip:%s@127.0.0.1:5091|700" % user
+    got = oracle.each(pair, lambda k: kemi_message(k, "free", user))
+    assert got["stock"] == got["aor"] == "1|||"
+    got = oracle.each(pair,
+                      lambda k: kemi_message(k, "fetch", user + "none"))
+    assert got["stock"] == got["aor"] == "-1|||"
+    key = pair["aor"].aor_key(user)
+    for k in pair.values():
         assert sip.wait_until(lambda: ht(k, key + "::runs") == "2", 15), \
             (k.impl, ht(k, key + "::runs"))
         assert ht(k, key + "::addr").startswith("sip:%s@127.0.0.1:509"
                                                 % user)
 
 
-
-def tcp_register(k, user, sock):
-    """A REGISTER over the TCP connection sock; returns the reply."""
-    ct = "<sip:%s@127.0.0.1:%d;transport=tcp>" % (user, sock.getsockname()[1])
-    data = sip.build("REGISTER sip:127.0.0.1:%d;transport=tcp SIP/2.0"
-                     % k.port, [
-                         ("Via", "SIP/2.0/TCP 127.0.0.1:%d;branch=%s"
-                          % (sock.getsockname()[1], sip.new_branch())),
-                         ("Max-Forwards", "70"),
-                         ("To", "<%s>" % k.aor(user)),
-                         ("From", "<%s>;tag=%s" % (k.aor(user),
-                                                   sip.token(8))),
-                         ("Call-ID", "ulc-tcp-" + user),
-                         ("CSeq", "1 REGISTER"),
-                         ("Contact", ct),
-                         ("Expires", "60")])
-    sock.sendall(data)
-    buf = b""
-    deadline = time.time() + 3
-    while time.time() < deadline:
-        head, sep, rest = buf.partition(b"\r\n\r\n")
-        if sep:
-            m = sip.Message(head + sep)
-            if len(rest) >= int(m.get("content-length") or 0):
-                return m
-        sock.settimeout(max(0.1, deadline - time.time()))
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    raise AssertionError("no reply over TCP: %r" % buf)
+def tcp_listen(impl):
+    """kamailio_factory keywords: TCP too, on the UDP port"""
+    port = sip.free_port(tcp_span=1)
+    return {"port": port,
+            "globals_": "disable_tcp=no\nlisten=tcp:127.0.0.1:%d\n" % port}
 
 
 def test_tcp_binding_socket_and_conid_as_stock(kamailio_factory, user):
     """A binding made over TCP: $ulc gives its socket (tcp:...) and the id
     of the connection it came on (conid), as stock's."""
-    import socket
-    pair = []
-    for impl in ("stock", "aor"):
-        port = sip.free_port(tcp_span=1)
-        pair.append(kamailio_factory(
-            impl=impl, port=port, children=1, modules=["htable", "nathelper"],
-            modparams=PARAMS, register=REGISTER, route=ROUTE, extra=EXTRA,
-            globals_="disable_tcp=no\nlisten=tcp:127.0.0.1:%d\n" % port))
-    socks = []
+    pair = start(kamailio_factory, per_impl=tcp_listen)
+    conns = []
     try:
-        for k in pair:
-            s = socket.create_connection(("127.0.0.1", k.port), timeout=3)
-            socks.append(s)
-            r = tcp_register(k, user, s)
+        for k in pair.values():
+            t = sip.TcpClient(k.port)
+            conns.append(t)
+            r = t.register(k.aor(user), ["<%s>" % t.contact(user)],
+                           expires=60, call_id="ulc-tcp-" + user, cseq=1)
             assert r.status == 200, r
-        vs, va = (message(k, "fetch", user) for k in pair)
+        vs, va = messages(pair, "fetch", user)
     finally:
-        for s in socks:
-            s.close()
+        for t in conns:
+            t.close()
     assert vs["rc"] == va["rc"] == "1"
-    assert va[("socket", "n")] == "tcp:127.0.0.1:%d" % pair[1].port
-    assert vs[("socket", "n")] == "tcp:127.0.0.1:%d" % pair[0].port
+    assert va[("socket", "n")] == "tcp:127.0.0.1:%d" % pair["aor"].port
+    assert vs[("socket", "n")] == "tcp:127.0.0.1:%d" % pair["stock"].port
     assert int(va[("conid", "n")]) > 0
     assert va[("conid", "n")] == vs[("conid", "n")]
     for a in ("aor", "count", "q", "cseq", "callid", "flags", "cflags",
