@@ -730,6 +730,8 @@ static int write_update(db1_con_t *con, const dbq_ent_t *e)
 	return 0;
 }
 
+static int retrying; /* the writer: the last batch failed */
+
 static int write_one(db1_con_t *con, const dbq_ent_t *e)
 {
 	if(dbf.use_table(con, &e->t->name) < 0)
@@ -738,7 +740,9 @@ static int write_one(db1_con_t *con, const dbq_ent_t *e)
 		return write_delete(con, e);
 	if(e->b == NULL)
 		return 0;
-	if(e->kind == AOR_CH_INSERTED)
+	/* after a failure a change may have been written whose answer was
+	 * lost: an insert then replaces whatever has its ruid */
+	if(e->kind == AOR_CH_INSERTED && !retrying)
 		return write_insert(con, e);
 	return write_update(con, e);
 }
@@ -755,6 +759,7 @@ static int head_fail; /* times the head change was refused */
 
 static int tx(const char *what)
 {
+	db1_res_t *res = NULL;
 	str s;
 
 	if(use_tx == 0)
@@ -768,7 +773,12 @@ static int tx(const char *what)
 	}
 	s.s = (char *)what;
 	s.len = strlen(what);
-	return dbf.raw_query(wcon, &s, NULL);
+	/* db_sqlite runs a raw statement only when asked for its result */
+	if(dbf.raw_query(wcon, &s, &res) < 0)
+		return -1;
+	if(res)
+		dbf.free_result(wcon, res);
+	return 0;
 }
 
 /* the database takes a write that changes nothing (an update of the
@@ -860,12 +870,14 @@ static int write_batch(void)
 		if(write_one(wcon, &b[i]) < 0)
 			break;
 	if(i == n && tx("COMMIT") == 0) {
+		retrying = 0;
 		pop(n, b[n - 1].seq);
 		aor_atomic_add(&q->written, n);
 		return 1;
 	}
 	tx("ROLLBACK");
 failed:
+	retrying = 1;
 	if(probe(b[0].t) < 0)
 		return -1;
 	/* the database answers and refused a change: one at a time; the one
