@@ -1013,10 +1013,14 @@ int aor_db_init(void)
 	aor_table_t *t;
 	int i;
 
-	for(i = 0; i < C_COUNT; i++) {
-		col[i].s = P.col[i];
-		col[i].len = strlen(P.col[i]);
+	char **names[C_LASTMOD] = {&P.ruid_column, &P.user_column, &P.domain_column, &P.contact_column, &P.expires_column, &P.q_column, &P.callid_column, &P.cseq_column, &P.flags_column, &P.cflags_column, &P.user_agent_column, &P.received_column, &P.path_column, &P.socket_column, &P.methods_column, &P.instance_column, &P.reg_id_column, &P.server_id_column, &P.connection_id_column, &P.keepalive_column, &P.partition_column};
+
+	for(i = 0; i < C_LASTMOD; i++) {
+		col[i].s = *names[i];
+		col[i].len = strlen(*names[i]);
 	}
+	col[C_LASTMOD].s = "last_modified";
+	col[C_LASTMOD].len = sizeof("last_modified") - 1;
 	db_url.s = P.db_url;
 	db_url.len = P.db_url ? strlen(P.db_url) : 0;
 	if(aor_params.db_mode == 3) {

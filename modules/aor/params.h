@@ -82,8 +82,6 @@ struct aor_params
 
 extern struct aor_params aor_params;
 
-#define AOR_DB_COLS 22 /* usrloc's location columns (db.c's enum db_col) */
-
 /* db_url, db_mode's companions and usrloc's column names (db.h) */
 struct aor_db_params
 {
@@ -96,9 +94,29 @@ struct aor_db_params
 	int db_clean_tcp;
 	int db_queue_max;	 /* changes queued at most (an outage) */
 	int db_sync_timeout; /* ms a db_mode 1 REGISTER waits for its write */
-	/* in the order of db.c's enum db_col; the last, last_modified, has no
-	 * modparam (nor has it in usrloc) */
-	char *col[AOR_DB_COLS];
+	/* usrloc's column names (last_modified has no modparam, as in usrloc) */
+	char *ruid_column;
+	char *user_column;
+	char *domain_column;
+	char *contact_column;
+	char *expires_column;
+	char *q_column;
+	char *callid_column;
+	char *cseq_column;
+	char *flags_column;
+	char *cflags_column;
+	char *user_agent_column;
+	char *received_column;
+	char *path_column;
+	char *socket_column;
+	char *methods_column;
+	char *instance_column;
+	char *reg_id_column;
+	char *server_id_column;
+	char *connection_id_column;
+	char *keepalive_column;
+	char *partition_column;
+
 	/* accepted for drop-in, no effect (see the admin guide) */
 	int db_ops_ruid, db_insert_update, db_update_as_insert, db_check_update;
 	int db_raw_fetch_type, db_timer_clean, load_rank;
