@@ -380,7 +380,7 @@ static int load_row(
 	r = aor_load_binding(&t->name, &in, &lr->ld);
 	if(r < 0)
 		return r;
-	if(lr->ld.id != 0 && in.id == 0 && ruid.len > 0
+	if(writes && lr->ld.id != 0 && in.id == 0 && ruid.len > 0
 			&& rekey_add(lr, &ruid, lr->ld.id) < 0)
 		return AOR_E_NOMEM;
 	return 0;
@@ -451,6 +451,22 @@ static void delete_expired(db1_con_t *con, aor_table_t *t, time_t now)
 				t->name.len, t->name.s);
 }
 
+/* db_clean_tcp (stock uldb_delete_tcp_records): the rows of connections,
+ * which a restart has closed, are deleted before the load */
+static void delete_tcp_rows(db1_con_t *con, aor_table_t *t)
+{
+	db_key_t k[2] = {&col[C_CONID], &col[C_SRVID]};
+	db_op_t op[2] = {OP_GT, OP_EQ};
+	db_val_t v[2];
+
+	memset(v, 0, sizeof(v));
+	v[0].type = v[1].type = DB1_INT;
+	v[1].val.int_val = server_id;
+	if(dbf.delete(con, k, op, v, P.server_id_filter ? 2 : 1) < 0)
+		LM_WARN("db: table %.*s: cannot delete the rows of TCP connections\n",
+				t->name.len, t->name.s);
+}
+
 static int load_table(db1_con_t *con, aor_table_t *t)
 {
 	db_key_t cols[C_COUNT], key = &col[C_SRVID];
@@ -473,6 +489,8 @@ static int load_table(db1_con_t *con, aor_table_t *t)
 		LM_ERR("db: cannot use table %.*s\n", t->name.len, t->name.s);
 		return -1;
 	}
+	if(P.db_clean_tcp && writes)
+		delete_tcp_rows(con, t);
 	/* fetch_rows at a time where the driver can, never one giant result
 	 * when it can (db_sqlite and db_text cannot: they read it whole) */
 	more = db_fetch_query(&dbf, P.fetch_rows, con,

@@ -320,3 +320,59 @@ def test_a_locked_database_queues_and_replays(kamailio_factory, user,
     st = k.kamcmd("stats.get_statistics", "aor:")
     assert "aor:db_queued = 0" in st and "aor:db_dropped = 0" in st, st
     assert int(re.search(r"aor:db_written = (\d+)", st).group(1)) == 22, st
+
+
+def prefill(path, user, conn_ids):
+    """Rows as another Kamailio left them: one per connection id."""
+    con = sqlite3.connect(path)
+    future = (time.time() + 600) / 86400 + 2440587.5
+    for i, cid in enumerate(conn_ids):
+        con.execute("INSERT INTO location (ruid, username, contact, expires,"
+                    " q, callid, cseq, flags, cflags, user_agent,"
+                    " connection_id) VALUES (?,?,?,?,?,?,?,0,0,'ua',?)",
+                    ("uloc-pre-%d" % i, user,
+                     "sip:%s-pre%d@127.0.0.1:%d" % (user, i, 5900 + i),
+                     future, 1.0, "pre-%d" % i, 1, cid))
+    con.commit()
+    con.close()
+
+
+def test_db_clean_tcp_deletes_the_rows_of_connections_as_stock(
+        kamailio_factory, user, tmp_path):
+    """db_clean_tcp 1: at start-up the rows of TCP connections (which the
+    restart closed) are deleted before the load, the others loaded; stock
+    in the same run does the same."""
+    got = {}
+    for impl in ("stock", "aor"):
+        path = make_db(str(tmp_path / ("%s.db" % impl)))
+        prefill(path, user, [-1, 7, 0, 12])
+        k = db_kamailio(kamailio_factory, impl, path, 1, db_clean_tcp=1)
+        got[impl] = (sorted(b["contact"] for b in k.show(k.aor(user))),
+                     sorted(r["connection_id"] for r in rows(path)))
+    assert got["aor"] == got["stock"], got
+    assert got["aor"][1] == [-1, 0], got
+
+
+def test_db_mode_4_loads_and_never_writes(kamailio_factory, user, tmp_path):
+    """db_mode 4 (usrloc's DB_READONLY): the rows are loaded at start-up,
+    and what REGISTERs change stays in memory: the table is as it was, as
+    with stock."""
+    got = {}
+    for impl in ("stock", "aor"):
+        path = make_db(str(tmp_path / ("%s.db" % impl)))
+        prefill(path, user, [-1, -1])
+        before = rows(path)
+        k = db_kamailio(kamailio_factory, impl, path, 4)
+        c = sip.Client(k.port)
+        aor = k.aor(user)
+        assert c.register(aor, ["sip:%s-new@127.0.0.1:%d" % (user, c.port)],
+                          expires=300).status == 200
+        assert c.register(aor, [before[0]["contact"]],
+                          expires=0).status == 200
+        c.close()
+        time.sleep(1.5)  # a timer round, had anything been queued
+        got[impl] = sorted(b["contact"].rsplit(":", 1)[0]
+                           for b in k.show(aor))
+        assert rows(path) == before, impl
+    assert got["aor"] == got["stock"], got
+    assert len(got["aor"]) == 2, got
