@@ -376,3 +376,121 @@ def test_db_mode_4_loads_and_never_writes(kamailio_factory, user, tmp_path):
         assert rows(path) == before, impl
     assert got["aor"] == got["stock"], got
     assert len(got["aor"]) == 2, got
+
+
+EVERY_WAY_REGISTER = """
+        if($hdr(X-Save) == "4") {
+            save("location", "0x04");
+        } else {
+            save("location");
+        }
+        exit;
+"""
+
+EVERY_WAY_ROUTE = """
+    if(is_method("MESSAGE") && $hdr(X-Op) == "unregister") {
+        if(unregister("location", "$hdr(X-AoR)")) {
+            sl_send_reply("200", "Unregistered");
+        } else {
+            sl_send_reply("404", "Unregister Failed");
+        }
+        exit;
+    }
+    sl_send_reply("404", "Not here");
+    exit;
+"""
+
+
+@pytest.mark.parametrize("policy", ["evict_oldest", "evict_expiring"])
+def test_every_way_a_binding_changes_shows_in_the_table(
+        kamailio_factory, user, tmp_path, policy):
+    """Mode 1: after each way a binding changes or goes (a refresh,
+    Expires 0, '*', save flag 0x04, max_contacts eviction, aor.rm,
+    aor.add, aor.rm_contact, aor.flush, unregister(), expiry, a closed TCP
+    connection) the table holds exactly the bindings the store holds,
+    field for field where both say (contact, callid, cseq, q)."""
+    path = make_db(str(tmp_path / "loc.db"))
+    port = sip.free_port(tcp_span=1)
+    k = kamailio_factory(
+        impl="aor", port=port, modules=["db_sqlite.so"],
+        register=EVERY_WAY_REGISTER, route=EVERY_WAY_ROUTE,
+        globals_="disable_tcp=no\nlisten=tcp:127.0.0.1:%d\n" % port,
+        modparams={"db_url": "sqlite://" + path, "db_mode": 1,
+                   "timer_interval": 1, "min_expires": 1,
+                   "max_contacts": 2, "max_contacts_policy": policy,
+                   "handle_lost_tcp": 1})
+    c = sip.Client(k.port)
+    users = [user + s for s in ("1", "2", "3")]
+
+    def store():
+        out = set()
+        for u in users:
+            for b in k.show(k.aor(u)) or []:
+                out.add((b["contact"].split(";")[0], b.get("callid"),
+                         b.get("cseq")))
+        return out
+
+    def table():
+        return {(r["contact"], r["callid"], str(r["cseq"]))
+                for r in rows(path)}
+
+    steps = []
+
+    def check(what, n=None):
+        ok = sip.wait_until(lambda: table() == store(), 5)
+        assert ok, (what, table() ^ store())
+        if n is not None:
+            assert len(table()) == n, (what, table())
+        steps.append(what)
+
+    u1 = k.aor(users[0])
+    a = "sip:%s-a@127.0.0.1:%d" % (users[0], c.port)
+    b = "sip:%s-b@127.0.0.1:%d" % (users[0], c.port)
+    cid = sip.token(10)
+    assert c.register(u1, [a], expires=300, call_id=cid, cseq=1).status == 200
+    assert c.register(u1, [b], expires=300).status == 200
+    check("register", 2)
+    assert c.register(u1, [a], expires=300, call_id=cid, cseq=2).status == 200
+    check("refresh", 2)
+    assert c.register(u1, [b], expires=0).status == 200
+    check("Expires 0", 1)
+    assert c.register(u1, ["*"], expires=0, call_id=cid, cseq=3).status == 200
+    check("*", 0)
+    cc = "sip:%s-c@127.0.0.1:%d" % (users[0], c.port)
+    d = "sip:%s-d@127.0.0.1:%d" % (users[0], c.port)
+    assert c.register(u1, [cc], expires=300).status == 200
+    assert c.register(u1, [d], expires=300,
+                      headers=[("X-Save", "4")]).status == 200
+    check("save flag 0x04", 1)
+    u2 = k.aor(users[1])
+    for i, exp in enumerate((300, 200, 400)):
+        assert c.register(u2, ["sip:%s-%d@127.0.0.1:%d" % (
+            users[1], i, c.port)], expires=exp).status == 200
+    check("max_contacts " + policy, 3)
+    k.kamcmd("aor.rm", k.aor_key(u2))
+    check("aor.rm", 1)
+    u3 = k.aor(users[2])
+    k.kamcmd("aor.add", k.aor_key(u3), "sip:%s@192.0.2.3" % users[2], 300)
+    k.kamcmd("aor.add", k.aor_key(u3), "sip:%s@192.0.2.4" % users[2], 300)
+    check("aor.add", 3)
+    k.kamcmd("aor.rm_contact", k.aor_key(u3), "sip:%s@192.0.2.3" % users[2])
+    check("aor.rm_contact", 2)
+    k.kamcmd("aor.flush")
+    check("aor.flush", 0)
+    assert c.register(u1, [a], expires=300).status == 200
+    r = c.request("MESSAGE", k.ruri(users[0]), u1,
+                  headers=[("X-Op", "unregister"), ("X-AoR", u1)])
+    assert c.transact(*r).status == 200
+    check("unregister()", 0)
+    assert c.register(u1, [a], expires=2).status == 200
+    check("short registration", 1)
+    assert sip.wait_until(lambda: not rows(path), 6), rows(path)
+    check("expiry", 0)
+    t = sip.TcpClient(k.port)
+    assert t.register(u1, [t.contact(users[0])], expires=300).status == 200
+    check("over TCP", 1)
+    t.close()
+    assert sip.wait_until(lambda: not rows(path), 6), rows(path)
+    check("closed TCP connection", 0)
+    c.close()
+    assert len(steps) == 15
