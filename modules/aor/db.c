@@ -83,6 +83,7 @@ typedef struct dbq_ent
 	aor_table_t *t;
 	aor_binding_t *b; /* a copy for the kinds that keep a binding */
 	uint64_t id;
+	uint64_t version; /* the binding's, after the change */
 	enum aor_change kind;
 } dbq_ent_t;
 
@@ -156,6 +157,7 @@ static void on_change(const aor_jchange_t *c, void *arg)
 	e->t = c->t;
 	e->b = copy;
 	e->id = c->id;
+	e->version = c->version;
 	e->kind = c->kind;
 	q->n++;
 	if((long)q->n > q->backlog_max)
@@ -168,7 +170,8 @@ void aor_db_sync(void)
 {
 	long deadline;
 
-	if(aor_params.db_mode != 1 || q == NULL || my_seq == 0)
+	if(aor_params.db_mode != 1 || q == NULL || my_seq == 0
+			|| P.db_sync_timeout == 0)
 		return;
 	deadline = now_ms() + P.db_sync_timeout;
 	/* no lock held: the writer advances durable, nothing else waits on us */
@@ -303,7 +306,7 @@ static int load_row(
 		bad_row(lr, &t->name, row, "bad username or domain");
 		return 0;
 	}
-	if(user.len == 0 && dom.len == 0) {
+	if(user.len == 0 && (dom.len == 0 || !aor_params.use_domain)) {
 		bad_row(lr, &t->name, row, "empty username");
 		return 0;
 	}
@@ -440,13 +443,16 @@ static void loadrun_free(struct loadrun *lr)
 /* expired rows never become bindings: deleted, as stock's timer would */
 static void delete_expired(db1_con_t *con, aor_table_t *t, time_t now)
 {
-	db_key_t k[2] = {&col[C_EXPIRES], &col[C_EXPIRES]};
-	db_op_t op[2] = {OP_LT, OP_NEQ};
-	db_val_t v[2];
+	db_key_t k[3] = {&col[C_EXPIRES], &col[C_EXPIRES], &col[C_SRVID]};
+	db_op_t op[3] = {OP_LT, OP_NEQ, OP_EQ};
+	db_val_t v[3];
 
 	db_time_val(&v[0], now);
 	db_time_val(&v[1], 0);
-	if(dbf.delete(con, k, op, v, 2) < 0)
+	memset(&v[2], 0, sizeof(v[2]));
+	v[2].type = DB1_INT;
+	v[2].val.int_val = server_id;
+	if(dbf.delete(con, k, op, v, P.server_id_filter ? 3 : 2) < 0)
 		LM_WARN("db: table %.*s: cannot delete the expired rows\n",
 				t->name.len, t->name.s);
 }
@@ -565,7 +571,7 @@ int aor_db_table(aor_table_t *t)
 	db1_con_t *con;
 	int r;
 
-	if(!load_ready || !P.db_load)
+	if(!load_ready)
 		return 0;
 	if((con = connect_db()) == NULL)
 		return -1;
@@ -576,11 +582,12 @@ int aor_db_table(aor_table_t *t)
 		DB_TABLE_VERSION_ERROR(t->name);
 		r = -1;
 	}
-	if(r == 0)
+	if(r == 0 && P.db_load) {
 		r = load_table(con, t);
+		if(r == 0)
+			loaded = 1;
+	}
 	dbf.close(con);
-	if(r == 0)
-		loaded = 1;
 	return r;
 }
 
@@ -743,15 +750,43 @@ static int write_update(db1_con_t *con, const dbq_ent_t *e)
 	ruid_key(e, &rk, &rv, rb2);
 	if(dbf.update(con, &rk, 0, &rv, k, v, 1, n) < 0)
 		return -1;
+	/* db_mysql counts changed rows, not matched ones (unless its
+	 * update_affected_found): 0 may mean "there, and equal". An insert
+	 * that then fails on the ruid leaves that row as it is */
 	if(dbf.affected_rows(con) == 0)
-		return write_insert(con, e);
+		write_insert(con, e);
 	return 0;
 }
 
 static int retrying; /* the writer: the last batch failed */
 
+/* The journal hands changes over after the slot unlock, so two processes
+ * that changed one binding one after the other may queue the changes the
+ * other way round (the window is a few instructions). The writer keeps
+ * the last version it wrote of each binding, direct-mapped by id: a
+ * change older than that is stale and skipped (a late insert after its
+ * deletion would otherwise leave a row with no binding). */
+#define SEEN_LOG2 14
+static struct
+{
+	uint64_t id, version;
+} seen[1 << SEEN_LOG2];
+
+static int stale(const dbq_ent_t *e)
+{
+	unsigned int i = (unsigned int)(e->id & ((1u << SEEN_LOG2) - 1));
+
+	if(seen[i].id == e->id && seen[i].version > e->version)
+		return 1;
+	seen[i].id = e->id;
+	seen[i].version = e->version;
+	return 0;
+}
+
 static int write_one(db1_con_t *con, const dbq_ent_t *e)
 {
+	if(stale(e))
+		return 0;
 	if(dbf.use_table(con, &e->t->name) < 0)
 		return -1;
 	if(aor_change_removes(e->kind))
@@ -910,7 +945,7 @@ failed:
 			continue;
 		}
 		if(++head_fail < REFUSED_MAX)
-			return -1;
+			return -2;
 		LM_ERR("db: table %.*s refused the change (kind %d) of ruid "
 			   "aor-%016llx %d times; dropped\n",
 				b[i].t->name.len, b[i].t->name.s, (int)b[i].kind,
@@ -928,9 +963,9 @@ static void writer_tick(unsigned int ticks, void *param)
 	unsigned int queued;
 	int i, r;
 
+	if(now < next_try)
+		return;
 	if(wcon == NULL) {
-		if(now < next_try)
-			return;
 		wcon = dbf.init(&db_url);
 		if(wcon == NULL) {
 			went_down();
@@ -947,6 +982,12 @@ static void writer_tick(unsigned int ticks, void *param)
 	queued = __atomic_load_n(&q->n, __ATOMIC_RELAXED);
 	for(i = 0; i < TICK_BATCHES; i++) {
 		r = write_batch();
+		if(r == -2) {
+			/* the database is there and refused this change: again
+			 * later, the connection kept; not an outage */
+			next_try = now + 500L * head_fail;
+			return;
+		}
 		if(r < 0) {
 			went_down();
 			return;
@@ -973,36 +1014,29 @@ static counter_val_t st_get(counter_handle_t h, void *p)
 	return (counter_val_t) * (unsigned long *)((char *)&st + (size_t)p);
 }
 
+#define ST(f) ((void *)offsetof(aor_db_stat_t, f))
+
+/* clang-format off */
+static counter_def_t db_cnt_defs[] = {
+	{0, "db_queued", CNT_F_NO_RESET, st_get, ST(queued),
+		"changes waiting for the database"},
+	{0, "db_written", CNT_F_NO_RESET, st_get, ST(written),
+		"changes written to the database"},
+	{0, "db_dropped", CNT_F_NO_RESET, st_get, ST(dropped),
+		"changes dropped: the queue was full or no shm"},
+	{0, "db_rejected", CNT_F_NO_RESET, st_get, ST(rejected),
+		"changes the database refused"},
+	{0, "db_outages", CNT_F_NO_RESET, st_get, ST(outages),
+		"times the database became unreachable"},
+	{0, "db_sync_timeouts", CNT_F_NO_RESET, st_get, ST(timeouts),
+		"db_mode 1 replies sent before their write was durable"},
+	{0, 0, 0, 0, 0, 0}
+};
+/* clang-format on */
+
 static int counters(void)
 {
-	static const struct
-	{
-		const char *name;
-		size_t off;
-		const char *doc;
-	} c[] = {
-			{"db_queued", offsetof(aor_db_stat_t, queued),
-					"changes waiting for the database"},
-			{"db_written", offsetof(aor_db_stat_t, written),
-					"changes written to the database"},
-			{"db_dropped", offsetof(aor_db_stat_t, dropped),
-					"changes dropped: the queue was full or no shm"},
-			{"db_rejected", offsetof(aor_db_stat_t, rejected),
-					"changes the database refused"},
-			{"db_outages", offsetof(aor_db_stat_t, outages),
-					"times the database became unreachable"},
-			{"db_sync_timeouts", offsetof(aor_db_stat_t, timeouts),
-					"db_mode 1 replies sent before their write was durable"},
-	};
-	counter_handle_t h;
-	unsigned int i;
-
-	for(i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-		if(counter_register(&h, "aor", c[i].name, CNT_F_NO_RESET,
-				   st_get, (void *)c[i].off, c[i].doc, 0)
-				< 0)
-			return -1;
-	return 0;
+	return counter_register_array("aor", db_cnt_defs);
 }
 
 int aor_db_stat(aor_db_stat_t *st)
@@ -1047,6 +1081,12 @@ int aor_db_init(void)
 				"location table in mode 3 is not supported yet\n");
 		aor_params.db_mode = 1;
 	}
+	/* the counters exist in every mode (0 when nothing is written), so
+	 * that a monitoring set-up does not depend on db_mode */
+	if(counters() < 0) {
+		LM_ERR("db: cannot register the counters\n");
+		return -1;
+	}
 	if(aor_params.db_mode == 0)
 		return 0;
 	if(db_url.len == 0) {
@@ -1079,8 +1119,8 @@ int aor_db_init(void)
 		memset(q, 0, sizeof(*q));
 		q->cap = P.db_queue_max;
 		lock_init(&q->lock);
-		if(counters() < 0 || aor_journal_subscribe(&sub) < 0) {
-			LM_ERR("db: cannot register the counters or the subscriber\n");
+		if(aor_journal_subscribe(&sub) < 0) {
+			LM_ERR("db: cannot subscribe to the change journal\n");
 			return -1;
 		}
 	}
@@ -1122,12 +1162,43 @@ int aor_db_child_init(void)
 	return 0;
 }
 
+#define SHUTDOWN_FLUSH_MS 10000
+
 void aor_db_destroy(void)
 {
-	if(q == NULL)
+	long deadline = now_ms() + SHUTDOWN_FLUSH_MS;
+	unsigned int n0;
+	int i, r = 1;
+
+	if(q == NULL || q->n == 0)
 		return;
-	if(q->n > 0)
-		LM_WARN("db: %u changes were still queued at shutdown (the rows "
-				"of their bindings are stale)\n",
+	/* the writer is gone: what it had not written yet (a write-back
+	 * round, an outage's backlog) is written now, as stock flushes at
+	 * shutdown; a writer killed while holding the queue's lock leaves it
+	 * taken: then nothing can be */
+	for(i = 0; i < 100 && lock_try(&q->lock) != 0; i++)
+		sleep_us(1000);
+	if(i == 100) {
+		LM_ERR("db: the queue is locked at shutdown; %u changes are not "
+			   "written\n",
 				q->n);
+		return;
+	}
+	lock_release(&q->lock);
+	n0 = q->n;
+	if(wcon == NULL)
+		wcon = dbf.init(&db_url);
+	while(wcon != NULL && q->n > 0 && now_ms() < deadline)
+		if((r = write_batch()) < 0)
+			break;
+	if(q->n > 0)
+		LM_ERR("db: %u of %u changes queued at shutdown could not be "
+			   "written (the rows of their bindings are stale)\n",
+				q->n, n0);
+	else
+		LM_INFO("db: wrote the %u changes still queued at shutdown\n", n0);
+	if(wcon != NULL) {
+		dbf.close(wcon);
+		wcon = NULL;
+	}
 }

@@ -58,7 +58,7 @@ void aor_db_sync(void);
 /* mod_destroy: the writer is gone; reports what stayed queued. */
 void aor_db_destroy(void);
 
-/* the counters of the queue (aor.stats, kamcmd aor.db) */
+/* the figures of the queue (the aor:db_* counters) */
 typedef struct aor_db_stat
 {
 	unsigned long queued, written, dropped, rejected, outages, timeouts;

@@ -174,9 +174,9 @@ static const int_param_t int_params[] = {
 	{"skip_remote_socket", &aor_params.skip_remote_socket, 0, 1},
 	{"expires_type", &aor_params.expires_type, 0, 1},
 	{"rm_expired_delay", &aor_params.rm_expired_delay, 0, AOR_INT_MAX},
+	{"db_mode", &aor_params.db_mode, 0, 4},
 	/* accepted for drop-in use (stock usrloc's), not used */
 	{"timer_procs", &aor_params.timer_procs, 0, 1024},
-	{"db_mode", &aor_params.db_mode, 0, 4},
 	{"db_load", &aor_db_params.db_load, 0, 1},
 	{"fetch_rows", &aor_db_params.fetch_rows, 1, 1000000},
 	{"db_insert_null", &aor_db_params.db_insert_null, 0, 1},

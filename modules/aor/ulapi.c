@@ -127,6 +127,9 @@ void aor_ul_contact_fill(ucontact_t *c, const aor_binding_t *b, str *aor,
 	c->reg_id = (unsigned int)b->reg_id;
 	c->server_id = server_id;
 	c->tcpconn_id = b->conn_id ? b->conn_id : -1;
+	/* stock new_ucontact: a contact with nat_bflag is kept alive */
+	c->keepalive = aor_params.nat_bflag >= 0
+				   && (b->cflags & (1u << aor_params.nat_bflag));
 }
 
 /* ---- domains: our tables ---- */
@@ -343,10 +346,10 @@ int aor_ul_bind(usrloc_api_t *api)
 		return -1;
 	memset(api, 0, sizeof(*api));
 	api->use_domain = aor_params.use_domain;
-	/* our store is memory with its own snapshot: never a database mode
-	 * a consumer would have to query */
-	/* usrloc's db_mode values are ours (3 runs as 1) */
-	api->db_mode = aor_params.db_mode;
+	/* usrloc's db_mode, except that the API is always served from our
+	 * store: DB-only (3) shows as write-through, so that no consumer
+	 * queries the table itself */
+	api->db_mode = aor_params.db_mode == 3 ? 1 : aor_params.db_mode;
 	api->nat_flag =
 			aor_params.nat_bflag >= 0 ? 1u << aor_params.nat_bflag : 0;
 
