@@ -19,6 +19,8 @@
 #include "../../core/locking.h"
 #include "../../core/mem/shm_mem.h"
 #include "../../core/pt.h"
+#include "../../core/rand/kam_rand.h"
+#include "../../core/socket_info.h"
 #include "../../core/sr_module.h"
 #include "../../core/timer_proc.h"
 #include "../../core/ut.h"
@@ -30,7 +32,7 @@
 #include "journal.h"
 #include "ops.h"
 #include "params.h"
-#include "persist.h"
+#include "load.h"
 #include "ulapi.h"
 
 #define LOCATION_VERSION 9 /* usrloc's location schema */
@@ -104,7 +106,11 @@ static db_func_t dbf;
 static int writes;	   /* modes 1 and 2 */
 static int loaded;	   /* the tables were loaded at start-up */
 static int load_ready; /* mod_init got as far as loading */
+static unsigned int node; /* db_mode 3: the residue of this node's ids */
 static uint64_t my_seq; /* the last change this process queued */
+static int p_failed;	/* db_mode 3: a write of this process failed */
+
+static void write_now(const aor_jchange_t *c);
 
 static long now_ms(void)
 {
@@ -121,9 +127,13 @@ static void on_change(const aor_jchange_t *c, void *arg)
 	dbq_ent_t *e;
 	size_t sz;
 
-	/* the start-up load read these from the database */
+	/* the start-up load (mode 3: a pull) read these from the database */
 	if(c->origin == AOR_ORIG_LOAD)
 		return;
+	if(aor_params.db_mode == 3) {
+		write_now(c);
+		return;
+	}
 	if(!aor_change_removes(c->kind) && c->b != NULL) {
 		sz = aor_binding_size(c->b);
 		/* an outage must not eat the shm the workers need */
@@ -166,13 +176,19 @@ static void on_change(const aor_jchange_t *c, void *arg)
 	lock_release(&q->lock);
 }
 
-void aor_db_sync(void)
+int aor_db_sync(void)
 {
 	long deadline;
 
+	if(aor_params.db_mode == 3) {
+		if(!p_failed)
+			return 0;
+		p_failed = 0;
+		return AOR_E_DB;
+	}
 	if(aor_params.db_mode != 1 || q == NULL || my_seq == 0
 			|| P.db_sync_timeout == 0)
-		return;
+		return 0;
 	deadline = now_ms() + P.db_sync_timeout;
 	/* no lock held: the writer advances durable, nothing else waits on us */
 	while(__atomic_load_n(&q->durable, __ATOMIC_ACQUIRE) < my_seq
@@ -184,6 +200,7 @@ void aor_db_sync(void)
 		sleep_us(250);
 	}
 	my_seq = 0;
+	return 0;
 }
 
 /* ---- values ---- */
@@ -290,25 +307,27 @@ static int rekey_add(struct loadrun *lr, const str *ruid, uint64_t id)
 }
 
 /* one row (in the order of the load's columns) into table t */
-static int load_row(
-		struct loadrun *lr, aor_table_t *t, db_val_t *v, long row)
+/* A row (in the order of the load's columns) as a binding's fields into
+ * *inp (its AoR key in key, AOR_KEY_BUF bytes; id 0 for another
+ * producer's ruid, *ruid the row's). 0, or 1 for a bad row (logged). */
+static int row_in(struct loadrun *lr, aor_table_t *t, db_val_t *v, long row,
+		aor_binding_in_t *inp, char *key, str *ruid)
 {
-	char key[AOR_KEY_BUF];
 	aor_binding_in_t in;
-	str user, dom, ruid, s;
+	str user, dom, s;
 	long long n;
-	int i, r;
+	int i;
 
 	memset(&in, 0, sizeof(in));
 	lr->rows++;
 	if(val_str(&v[C_USER], &user) < 0 || val_str(&v[C_DOMAIN], &dom) < 0
 			|| user.len + dom.len + 1 > AOR_KEY_URI_MAX) {
 		bad_row(lr, &t->name, row, "bad username or domain");
-		return 0;
+		return 1;
 	}
 	if(user.len == 0 && (dom.len == 0 || !aor_params.use_domain)) {
 		bad_row(lr, &t->name, row, "empty username");
-		return 0;
+		return 1;
 	}
 	/* the key save() makes: user@domain with use_domain, else user */
 	if(aor_params.use_domain && dom.len > 0) {
@@ -328,23 +347,23 @@ static int load_row(
 	for(i = 0; i < (int)(sizeof(strs) / sizeof(strs[0])); i++) {
 		if(val_str(&v[strs[i][0]], &s) < 0 || s.len > FIELD_MAX) {
 			bad_row(lr, &t->name, row, "a text column is not text or too long");
-			return 0;
+			return 1;
 		}
 		in.f[strs[i][1]] = s;
 	}
 	if(in.f[AOR_F_URI].len == 0) {
 		bad_row(lr, &t->name, row, "empty contact");
-		return 0;
+		return 1;
 	}
 	/* stock dbrow2info: expires, q, cseq, flags and cflags are required */
 	if(val_ll(&v[C_EXPIRES], &n) < 0 || n < 0) {
 		bad_row(lr, &t->name, row, "bad expires");
-		return 0;
+		return 1;
 	}
 	in.expires = (time_t)n;
 	if(VAL_NULL(&v[C_Q])) {
 		bad_row(lr, &t->name, row, "empty q");
-		return 0;
+		return 1;
 	}
 	if(VAL_TYPE(&v[C_Q]) == DB1_DOUBLE) {
 		double d = VAL_DOUBLE(&v[C_Q]);
@@ -355,11 +374,11 @@ static int load_row(
 		in.q = n < 0 ? AOR_Q_UNSPEC : (int16_t)(n > 1 ? 1000 : n * 1000);
 	} else {
 		bad_row(lr, &t->name, row, "bad q");
-		return 0;
+		return 1;
 	}
 	if(val_ll(&v[C_CSEQ], &n) < 0) {
 		bad_row(lr, &t->name, row, "bad cseq");
-		return 0;
+		return 1;
 	}
 	in.cseq = (uint32_t)n;
 	in.cflags = val_ll(&v[C_CFLAGS], &n) == 0 ? (uint32_t)n : 0;
@@ -370,16 +389,31 @@ static int load_row(
 	in.conn_id = 0;
 	if(in.f[AOR_F_CALLID].len == 0) {
 		bad_row(lr, &t->name, row, "empty callid");
-		return 0;
+		return 1;
 	}
 	if(aor_binding_size_in(&in) == 0) {
 		bad_row(lr, &t->name, row, "the row is too large for a binding");
-		return 0;
+		return 1;
 	}
-	if(val_str(&v[C_RUID], &ruid) < 0)
-		ruid.len = 0;
-	if(ruid.len == 0 || aor_ruid_parse(&ruid, &in.id) < 0)
+	if(val_str(&v[C_RUID], ruid) < 0)
+		ruid->len = 0;
+	if(ruid->len == 0 || aor_ruid_parse(ruid, &in.id) < 0)
 		in.id = 0; /* another producer's ruid: a new id, the row re-keyed */
+	*inp = in;
+	return 0;
+}
+
+/* one row into table t (the start-up load) */
+static int load_row(
+		struct loadrun *lr, aor_table_t *t, db_val_t *v, long row)
+{
+	char key[AOR_KEY_BUF];
+	aor_binding_in_t in;
+	str ruid;
+	int r;
+
+	if(row_in(lr, t, v, row, &in, key, &ruid) != 0)
+		return 0;
 	r = aor_load_binding(&t->name, &in, &lr->ld);
 	if(r < 0)
 		return r;
@@ -582,7 +616,11 @@ int aor_db_table(aor_table_t *t)
 		DB_TABLE_VERSION_ERROR(t->name);
 		r = -1;
 	}
-	if(r == 0 && P.db_load) {
+	if(aor_params.db_mode == 3) {
+		/* nothing loaded: every request reads what it needs */
+		aor_table_id_node(t, node);
+		loaded = 1;
+	} else if(r == 0 && P.db_load) {
 		r = load_table(con, t);
 		if(r == 0)
 			loaded = 1;
@@ -1004,6 +1042,172 @@ static void writer_tick(unsigned int ticks, void *param)
 		round_end = 0;
 }
 
+/* ---- db_mode 3: the database is the store ---- */
+
+#define PULL_MAX AOR_REC_MAX /* rows of one AoR read at most */
+#define RECONNECT_MS 1000
+
+static db1_con_t *pcon;	 /* this process's connection */
+static long pcon_retry;	 /* ms: no new attempt before */
+
+static db1_con_t *proc_con(void)
+{
+	if(pcon != NULL)
+		return pcon;
+	if(now_ms() < pcon_retry)
+		return NULL;
+	pcon = dbf.init(&db_url);
+	if(pcon == NULL) {
+		pcon_retry = now_ms() + RECONNECT_MS;
+		AOR_WARN_LIMITED("db: %.*s is unreachable (db_mode 3): REGISTERs "
+						 "get 503, lookups fail",
+				db_url.len, db_url.s);
+	}
+	return pcon;
+}
+
+static void proc_con_lost(void)
+{
+	if(pcon != NULL)
+		dbf.close(pcon);
+	pcon = NULL;
+	pcon_retry = now_ms() + RECONNECT_MS;
+}
+
+/* a change written at once by the process that made it, as stock's
+ * DB-only mode writes on the request path. Expiry is the database's own
+ * (its expires column, cleaned by the writer): a node's copy may be older
+ * than what another node wrote since, so it never deletes a row. */
+static void write_now(const aor_jchange_t *c)
+{
+	dbq_ent_t e;
+	db1_con_t *con;
+
+	if(c->kind == AOR_CH_EXPIRED)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.t = c->t;
+	e.b = (aor_binding_t *)c->b;
+	e.id = c->id;
+	e.version = c->version;
+	e.kind = c->kind;
+	if((con = proc_con()) == NULL || write_one(con, &e) < 0) {
+		p_failed = 1;
+		if(con != NULL)
+			proc_con_lost();
+	}
+}
+
+int aor_db_pull(aor_table_t *t, const str *key)
+{
+	db_key_t cols[C_COUNT], k[2] = {&col[C_USER], &col[C_DOMAIN]};
+	db_val_t kv[2];
+	aor_binding_t *bs[PULL_MAX];
+	uint64_t ids[PULL_MAX];
+	struct socket_info *si;
+	struct loadrun lr;
+	db1_res_t *res = NULL;
+	db1_con_t *con;
+	aor_binding_in_t in;
+	char kb[AOR_KEY_BUF];
+	str ruid, rk[PULL_MAX];
+	char *at;
+	int i, n = 0, nk, r;
+	time_t now = aor_now();
+
+	if(aor_params.db_mode != 3)
+		return 0;
+	if((con = proc_con()) == NULL)
+		return AOR_E_DB;
+	for(i = 0; i < C_COUNT; i++)
+		cols[i] = &col[i];
+	memset(kv, 0, sizeof(kv));
+	kv[0].type = kv[1].type = DB1_STR;
+	kv[0].val.str_val = *key;
+	nk = 1;
+	if(aor_params.use_domain && (at = memchr(key->s, '@', key->len))) {
+		kv[0].val.str_val.len = at - key->s;
+		kv[1].val.str_val.s = at + 1;
+		kv[1].val.str_val.len = key->s + key->len - at - 1;
+		nk = 2;
+	}
+	if(dbf.use_table(con, &t->name) < 0
+			|| dbf.query(con, k, 0, kv, cols, nk, C_COUNT, 0, &res) < 0) {
+		proc_con_lost();
+		return AOR_E_DB;
+	}
+	memset(&lr, 0, sizeof(lr));
+	for(i = 0; res && i < RES_ROW_N(res) && n < PULL_MAX; i++) {
+		if(row_in(&lr, t, ROW_VALUES(RES_ROWS(res) + i), i + 1, &in, kb,
+				   &ruid)
+				!= 0)
+			continue;
+		if(in.expires != 0 && in.expires <= now)
+			continue; /* the writer's clean-up deletes it */
+		/* the row's AoR as this node keys it (case, use_domain) */
+		in.f[AOR_F_AOR] = *key;
+		in.hash = aor_hash(key);
+		si = NULL;
+		if(in.f[AOR_F_SOCK].len > 0) {
+			si = lookup_local_socket(
+					&in.f[AOR_F_SOCK]);
+			if(si == NULL && aor_params.skip_remote_socket)
+				continue;
+		}
+		in.sock = si;
+		if((bs[n] = aor_binding_new(&in)) == NULL)
+			break;
+		rk[n].len = 0;
+		if(in.id == 0 && ruid.len > 0 && ruid.len < 128) {
+			/* another producer's ruid: kept to re-key the row */
+			rk[n].s = pkg_malloc(ruid.len);
+			if(rk[n].s) {
+				memcpy(rk[n].s, ruid.s, ruid.len);
+				rk[n].len = ruid.len;
+			}
+		}
+		n++;
+	}
+	if(res)
+		dbf.free_result(con, res);
+	r = aor_ops_replace(t, key, bs, n, AOR_ORIG_LOAD, ids);
+	if(r < 0)
+		for(i = 0; i < n; i++)
+			shm_free(bs[i]);
+	/* the ids the rows of other producers got, written back */
+	for(i = 0; i < n; i++) {
+		if(rk[i].len == 0)
+			continue;
+		if(r >= 0) {
+			lr.n_rekey = 0;
+			if(rekey_add(&lr, &rk[i], ids[i]) == 0)
+				rekey(con, t, &lr);
+			loadrun_free(&lr);
+			memset(&lr, 0, sizeof(lr));
+		}
+		pkg_free(rk[i].s);
+	}
+	return r < 0 ? r : 0;
+}
+
+/* the rows whose expiry passed, as stock's DB-only timer deletes them */
+static void clean_expired(void)
+{
+	aor_table_t *t;
+
+	for(t = aor_tables(); t; t = t->next)
+		if(dbf.use_table(wcon, &t->name) == 0)
+			delete_expired(wcon, t, aor_now());
+}
+
+/* db_mode 3: the clean-up process, every timer_interval */
+static void clean_tick(unsigned int ticks, void *param)
+{
+	if(wcon == NULL && (wcon = dbf.init(&db_url)) == NULL)
+		return;
+	clean_expired();
+}
+
 /* ---- set-up ---- */
 
 static counter_val_t st_get(counter_handle_t h, void *p)
@@ -1064,7 +1268,6 @@ int aor_db_init(void)
 	db1_con_t *con;
 	aor_table_t *t;
 	int i;
-
 	char **names[C_LASTMOD] = {&P.ruid_column, &P.user_column, &P.domain_column, &P.contact_column, &P.expires_column, &P.q_column, &P.callid_column, &P.cseq_column, &P.flags_column, &P.cflags_column, &P.user_agent_column, &P.received_column, &P.path_column, &P.socket_column, &P.methods_column, &P.instance_column, &P.reg_id_column, &P.server_id_column, &P.connection_id_column, &P.keepalive_column, &P.partition_column};
 
 	for(i = 0; i < C_LASTMOD; i++) {
@@ -1075,12 +1278,6 @@ int aor_db_init(void)
 	col[C_LASTMOD].len = sizeof("last_modified") - 1;
 	db_url.s = P.db_url;
 	db_url.len = P.db_url ? strlen(P.db_url) : 0;
-	if(aor_params.db_mode == 3) {
-		LM_WARN("db_mode 3 (DB-only) runs as db_mode 1 (write-through, the "
-				"table loaded at start-up): several nodes sharing one "
-				"location table in mode 3 is not supported yet\n");
-		aor_params.db_mode = 1;
-	}
 	/* the counters exist in every mode (0 when nothing is written), so
 	 * that a monitoring set-up does not depend on db_mode */
 	if(counters() < 0) {
@@ -1106,6 +1303,20 @@ int aor_db_init(void)
 		return -1;
 	}
 	writes = aor_params.db_mode == 1 || aor_params.db_mode == 2;
+	if(aor_params.db_mode == 3) {
+		/* the nodes sharing the table must make different ruids */
+		node = server_id > 0 ? (unsigned int)server_id % AOR_ID_NODES
+							 : 1 + kam_rand() % (AOR_ID_NODES - 1);
+		if(server_id <= 0)
+			LM_WARN("db_mode 3: server_id is not set; ruids are made with "
+					"the random node number %u: give each node that shares "
+					"the table its own server_id (1..255)\n",
+					node);
+		if(aor_journal_subscribe(&sub) < 0) {
+			LM_ERR("db: cannot subscribe to the change journal\n");
+			return -1;
+		}
+	}
 	if(writes) {
 		if(P.db_queue_max < 1) {
 			LM_ERR("db_queue_max must be 1 or more\n");
@@ -1138,14 +1349,14 @@ int aor_db_init(void)
 
 int aor_db_timers(void)
 {
-	return writes ? 1 : 0;
+	return writes || aor_params.db_mode == 3 ? 1 : 0;
 }
 
 int aor_db_child_init(void)
 {
 	int us;
 
-	if(!writes)
+	if(!writes && aor_params.db_mode != 3)
 		return 0;
 	if(dbf.start_transaction && dbf.end_transaction && dbf.abort_transaction)
 		use_tx = 1;
@@ -1154,6 +1365,12 @@ int aor_db_child_init(void)
 		use_tx = 2; /* db_sqlite: BEGIN/COMMIT, one fsync per batch */
 	/* mode 1 is waited for: a short tick; mode 2 rounds */
 	us = aor_params.db_mode == 1 ? 2000 : 100000;
+	if(aor_params.db_mode == 3)
+		return fork_basic_timer(PROC_TIMER, "aor db clean-up", 1, clean_tick,
+					   NULL, aor_params.timer_interval)
+							   < 0
+					   ? -1
+					   : 0;
 	if(fork_basic_utimer(PROC_TIMER, "aor db writer", 1, writer_tick, NULL, us)
 			< 0) {
 		LM_ERR("cannot start the aor db writer\n");

@@ -52,8 +52,16 @@ int aor_db_child_init(void);
 
 /* db_mode 1: waits (no lock held) until the changes this process queued
  * are durable, the database is down, or db_sync_timeout has passed. Call
- * after a save() applied and before its reply. */
-void aor_db_sync(void);
+ * after a save() applied and before its reply. db_mode 3: AOR_E_DB when a
+ * write of this process failed since the last call (the reply is then an
+ * error: the database is the store), else 0. */
+int aor_db_sync(void);
+
+/* db_mode 3: the bindings the database holds for key, read now, replace
+ * what t holds of key (before save(), lookup(), registered()). 0, or
+ * AOR_E_DB when the database did not answer (nothing changed), or
+ * AOR_E_NOMEM. Other modes: 0 at once. */
+int aor_db_pull(aor_table_t *t, const str *key);
 
 /* mod_destroy: the writer is gone; reports what stayed queued. */
 void aor_db_destroy(void);

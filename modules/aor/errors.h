@@ -41,7 +41,8 @@ enum aor_err
 	AOR_E_MEDIA_TYPE = -22,	 /* a body that is not optional */
 	AOR_E_METHOD = -23,		 /* save() of a request other than REGISTER */
 	AOR_E_MERGED = -24,		 /* a second copy of a REGISTER, in a transaction */
-	AOR_E_COUNT = 25
+	AOR_E_DB = -25,			 /* db_mode 3: the database did not answer */
+	AOR_E_COUNT = 26
 };
 
 #endif /* AOR_ERRORS_H */

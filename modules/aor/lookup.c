@@ -20,6 +20,7 @@
 #include "../../core/mem/mem.h"
 #include "../../core/ut.h"
 
+#include "db.h"
 #include "lookup.h"
 #include "ops.h"
 #include "params.h"
@@ -48,6 +49,11 @@ static int request_key(sip_msg_t *msg, str *uri, char *buf, str *key)
 /* copies the live bindings of key; returns their count or AOR_E_* */
 static int fetch(aor_table_t *t, const str *key, aor_binding_t **out, int max)
 {
+	int r;
+
+	/* db_mode 3: what the database holds now */
+	if((r = aor_db_pull(t, key)) < 0)
+		return r;
 	/* use_expired_contacts: expired bindings not yet removed count */
 	return aor_ops_fetch(t, key, aor_rparams_read_time(), out, max);
 }

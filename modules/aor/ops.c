@@ -247,6 +247,41 @@ int aor_ops_restore(aor_table_t *t, aor_binding_t *b, enum aor_origin o)
 	return dup;
 }
 
+int aor_ops_replace(aor_table_t *t, const str *key, aor_binding_t **bs, int n,
+		enum aor_origin o, uint64_t *ids)
+{
+	enum aor_origin prev = aor_journal_origin(o);
+	uint32_t hash = aor_hash(key);
+	size_t bytes = 0;
+	aor_rec_t rec;
+	int i, old, r = 0;
+
+	for(i = 0; i < n; i++)
+		bytes += aor_journal_copy_size(bs[i]);
+	aor_table_lock(t, hash);
+	aor_table_find(t, hash, key, &rec);
+	old = rec.n;
+	if(aor_journal_reserve(old + n, bytes) < 0) {
+		r = AOR_E_NOMEM;
+	} else {
+		while(rec.n > 0)
+			aor_rec_del(&rec, rec.link, AOR_CH_DELETED);
+		for(i = 0; i < n; i++) {
+			bs[i]->hash = hash;
+			if(bs[i]->id != 0)
+				aor_rec_insert(&rec, bs[i]);
+			else
+				aor_rec_add(&rec, bs[i]);
+			ids[i] = bs[i]->id;
+		}
+		r = n;
+	}
+	aor_table_unlock(t, hash);
+	aor_journal_origin(prev);
+	aor_journal_after();
+	return r;
+}
+
 void aor_ops_done(void)
 {
 	aor_journal_after();

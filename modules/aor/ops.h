@@ -94,6 +94,14 @@ int aor_ops_remove_as(aor_table_t *t, const str *key, aor_match_f match,
  * is not taken; the caller frees it). */
 int aor_ops_restore(aor_table_t *t, aor_binding_t *b, enum aor_origin o);
 
+/* The AoR key of t holds exactly bs[0..n) from now on (db_mode 3: what the
+ * database says it holds): its bindings are removed and bs inserted (with
+ * their ids; a new one for id 0: ids[i] says which), the changes recorded
+ * with origin o. The blocks are taken on success. Returns n, or AOR_E_NOMEM with nothing
+ * changed (the caller frees bs). */
+int aor_ops_replace(aor_table_t *t, const str *key, aor_binding_t **bs, int n,
+		enum aor_origin o, uint64_t *ids);
+
 /* Runs the subscribers' after hooks (the script events) for what the
  * process's last operations changed; call after aor_ops_save when the
  * copies it returned are no longer needed. */

@@ -27,6 +27,7 @@
 #include "errors.h"
 #include "ops.h"
 #include "params.h"
+#include "db.h"
 #include "regfn.h"
 #include "regparams.h"
 #include "tcp.h"
@@ -395,6 +396,8 @@ int aor_regfn_registered(
 		return -1;
 	}
 	/* use_expired_contacts: expired bindings not yet removed count */
+	if(aor_db_pull(t, &key) < 0)
+		return -1;
 	n = aor_ops_fetch(t, &key, aor_rparams_read_time(), v, REGISTERED_MAX);
 	/* handle_lost_tcp: a binding whose connection is gone does not count
 	 * (stock's get_urecord marks it expired) */

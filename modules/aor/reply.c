@@ -79,6 +79,8 @@ static const aor_errinfo_t aor_errtab[AOR_E_COUNT] = {
 		"save() takes REGISTER only"),
 	[-AOR_E_MERGED] = ERRINFO(482, "Loop Detected",
 		"Merged request: Call-ID and CSeq of a REGISTER already processed"),
+	[-AOR_E_DB] = ERRINFO(503, "Service Unavailable",
+		"The location database is unreachable"),
 };
 /* clang-format on */
 
@@ -302,6 +304,10 @@ int aor_reply_error_headers(
 		n = snprintf(buf, sizeof(buf), "Retry-After: %d\r\n",
 				aor_params.retry_after);
 		add_hdr(msg, buf, n);
+	} else if(err == AOR_E_DB) {
+		/* RFC 3261 21.5.4: the outage is transient, the database is
+		 * retried every second: try again shortly */
+		add_hdr(msg, "Retry-After: 5\r\n", 15);
 	}
 	return e->code;
 }

@@ -702,10 +702,17 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 	ret = parse_request(msg, uri, &req, keybuf, &echo_path, &min, &extra);
 	if(ret < 0)
 		goto error;
+	/* db_mode 3: the AoR as the database holds it now */
+	if((ret = aor_db_pull(t, &req.aor)) < 0)
+		goto error;
 	n = apply(t, &req, &b);
 	/* RFC 3261 17.2.2, 8.2.2.2: a retransmission or a merged copy */
 	if(n == AOR_E_CSEQ)
 		n = aor_uas_repeat(t, &req, &b);
+	/* db_mode 1: the reply says the binding is stored, in the database
+	 * too; db_mode 3: an error when it could not be written */
+	if(n >= 0 && (ret = aor_db_sync()) < 0)
+		n = ret;
 	if(n < 0) {
 		ret = n;
 		goto error;
@@ -721,8 +728,6 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 	aor_stat_add(AOR_ST_ACCEPTED, 1);
 	/* read before an event route's save() reuses the plan */
 	done = aor_merge_result(&req, plan);
-	/* db_mode 1: the reply says the binding is stored, in the database too */
-	aor_db_sync();
 	ret = finish(msg, flags, 0, 0, NULL);
 	/* the reply is out: the script events of the changes may run */
 	aor_ops_done();

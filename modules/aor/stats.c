@@ -165,6 +165,9 @@ void aor_stat_rejected(int err)
 		case AOR_E_MERGED:
 			s = AOR_ST_REJ_UNSUPPORTED;
 			break;
+		case AOR_E_DB: /* counted by the aor:db_* counters */
+			counter_inc(aor_cnt[AOR_ST_REJECTED]);
+			return;
 		default:
 			s = AOR_ST_REJ_BAD_REQUEST;
 	}

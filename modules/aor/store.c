@@ -88,6 +88,7 @@ aor_table_t *aor_table_new(const str *name, unsigned int size_log2)
 	t->mem = gen_bytes(t->gen->mask);
 	/* ids stay unique across restarts: start time in the high bits */
 	t->next_id = (uint64_t)aor_now() << 24;
+	t->id_step = 1;
 	return t;
 
 error:
@@ -267,16 +268,30 @@ static void rec_link(aor_rec_t *rec, aor_binding_t *b)
 	aor_journal_add(t, AOR_CH_INSERTED, b, b->version);
 }
 
+void aor_table_id_node(aor_table_t *t, unsigned int node)
+{
+	t->id_step = AOR_ID_NODES;
+	t->id_node = node % AOR_ID_NODES;
+	t->next_id = (t->next_id & ~(uint64_t)(AOR_ID_NODES - 1)) | t->id_node;
+}
+
 void aor_rec_add(aor_rec_t *rec, aor_binding_t *b)
 {
-	b->id = aor_atomic_add(&rec->t->next_id, 1);
+	b->id = aor_atomic_add(&rec->t->next_id, rec->t->id_step);
 	b->version = version_next(rec->t, 0);
 	rec_link(rec, b);
 }
 
 void aor_rec_insert(aor_rec_t *rec, aor_binding_t *b)
 {
-	atomic_raise(&rec->t->next_id, b->id);
+	aor_table_t *t = rec->t;
+
+	/* past b's id, and still in this node's residue class */
+	if(t->id_step == 1)
+		atomic_raise(&t->next_id, b->id);
+	else
+		atomic_raise(&t->next_id,
+				(b->id & ~(uint64_t)(t->id_step - 1)) | t->id_node);
 	if(b->version == 0)
 		b->version = version_next(rec->t, 0);
 	else

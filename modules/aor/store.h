@@ -74,6 +74,8 @@ typedef struct aor_table
 	uint64_t hold_max_ns;	  /* atomic: longest slot lock hold of a walk */
 	uint64_t hold_max_cpu_ns; /* atomic: most CPU time under one hold */
 	uint64_t next_id;		  /* atomic: ids of new bindings */
+	uint32_t id_step;		  /* 1, or AOR_ID_NODES (aor_table_id_node) */
+	uint32_t id_node;		  /* the residue of this node's ids */
 	uint64_t clock;			  /* atomic: the last version given */
 	struct aor_table *next;
 } aor_table_t;
@@ -119,6 +121,12 @@ int aor_table_find(
 
 /* Adds b as the first binding of rec; assigns b->id and a version;
  * records AOR_CH_INSERTED. Lock held. */
+#define AOR_ID_NODES 256
+/* Several nodes make ids for one table (a shared database): from now on
+ * every id t makes is node modulo AOR_ID_NODES, so no two nodes with
+ * different node numbers ever make the same. Before any binding. */
+void aor_table_id_node(aor_table_t *t, unsigned int node);
+
 void aor_rec_add(aor_rec_t *rec, aor_binding_t *b);
 
 /* Adds b as the first binding of rec keeping its id and its version (a

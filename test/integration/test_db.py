@@ -494,3 +494,110 @@ def test_every_way_a_binding_changes_shows_in_the_table(
     check("closed TCP connection", 0)
     c.close()
     assert len(steps) == 15
+
+
+MODE3_ROUTE = """
+    if(is_method("MESSAGE")) {
+        if(lookup("location")) {
+            append_to_reply("X-Ruri: $ru\\r\\n");
+            sl_send_reply("200", "Found");
+        } else {
+            sl_send_reply("404", "Not Found");
+        }
+        exit;
+    }
+    sl_send_reply("404", "Not here");
+    exit;
+"""
+
+
+def mode3_node(factory, impl, path, sid):
+    return factory(impl=impl, modules=["db_sqlite.so"], route=MODE3_ROUTE,
+                   globals_="server_id=%d\n" % sid,
+                   modparams={"db_url": "sqlite://" + path, "db_mode": 3,
+                              "timer_interval": 1, "min_expires": 1})
+
+
+def found(k, c, user):
+    """What lookup() at k finds for user: the R-URI it chose, or None."""
+    data, cid, cs = c.request("MESSAGE", k.ruri(user), k.aor(user))
+    r = c.transact(data, cid, cs)
+    if r.status == 404:
+        return None
+    assert r.status == 200, r
+    return r.get("x-ruri").rsplit(":", 1)[0]
+
+
+def test_db_mode_3_two_nodes_share_one_table_as_stock(kamailio_factory,
+                                                       user, tmp_path):
+    """db_mode 3 (DB-only): two nodes on one table; what is registered at
+    either is found by lookup() at the other, a refresh, an Expires 0 and a
+    '*' at either are seen by the other, an expiry ends the binding for
+    both; the same steps through two stock nodes on a table of their own,
+    in the same run, give the same answers. The ruids the two aor nodes make
+    never collide (their server_ids differ)."""
+    got = {}
+    for impl in ("stock", "aor"):
+        path = make_db(str(tmp_path / ("%s.db" % impl)))
+        a = mode3_node(kamailio_factory, impl, path, 1)
+        b = mode3_node(kamailio_factory, impl, path, 2)
+        ca, cb = sip.Client(a.port), sip.Client(b.port)
+        aor = a.aor(user)
+        c1 = ("sip:%s-1@127.0.0.1:5901" % user, ";q=0.9")
+        c2 = ("sip:%s-2@127.0.0.1:5902" % user, ";q=0.5")
+        seq = []
+        assert ca.register(aor, [c1], expires=300).status == 200
+        seq.append(("A registers c1; B finds", found(b, cb, user)))
+        assert cb.register(aor, [c2], expires=300).status == 200
+        seq.append(("B registers c2; A finds", found(a, ca, user)))
+        seq.append(("rows", len(rows(path))))
+        r = cb.register(aor, [c1[0]], expires=0)
+        seq.append(("B unregisters c1", r.status, found(a, ca, user)))
+        r = ca.register(aor, [c2[0]], expires=300)
+        seq.append(("A refreshes c2", r.status, sorted(
+            u.split(";")[0].rsplit(":", 1)[0] for u in r.contact_uris())))
+        r = cb.register(aor, ["*"], expires=0, call_id=sip.token(9))
+        seq.append(("B: *", r.status, found(a, ca, user), len(rows(path))))
+        assert ca.register(aor, [c1], expires=2).status == 200
+        seq.append(("A: c1 for 2 s; B finds", found(b, cb, user)))
+        time.sleep(3.2)
+        seq.append(("expired; B finds", found(b, cb, user)))
+        ca.close()
+        cb.close()
+        got[impl] = seq
+        if impl == "aor":
+            assert sip.wait_until(lambda: not rows(path), 3), rows(path)
+    assert got["aor"] == got["stock"], got
+    assert got["aor"][0][1] == "sip:%s-1@127.0.0.1" % user, got["aor"]
+    assert got["aor"][3][2] == "sip:%s-2@127.0.0.1" % user, got["aor"]
+
+
+def test_db_mode_3_outage_answers_503_and_recovers(kamailio_factory, user,
+                                                  tmp_path):
+    """db_mode 3 with the database unavailable (another process holds the
+    SQLite file's exclusive lock): a REGISTER gets 503 with Retry-After and
+    changes nothing; once the lock goes the next REGISTER gets its 200, with
+    no operator action."""
+    path = make_db(str(tmp_path / "loc.db"))
+    k = mode3_node(kamailio_factory, "aor", path, 1)
+    c = sip.Client(k.port)
+    aor = k.aor(user)
+    assert c.register(aor, ["sip:%s-0@127.0.0.1:5900" % user],
+                      expires=300).status == 200
+    lock = sqlite3.connect(path, timeout=0, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        r = c.register(aor, ["sip:%s-1@127.0.0.1:5901" % user], expires=300)
+        assert r.status == 503, r
+        assert r.get("retry-after"), r
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert [x["contact"] for x in rows(path)] == [
+        "sip:%s-0@127.0.0.1:5900" % user]
+    ok = sip.wait_until(lambda: c.register(
+        aor, ["sip:%s-1@127.0.0.1:5901" % user],
+        expires=300).status == 200, 5, interval=0.5)
+    c.close()
+    assert ok
+    assert len(rows(path)) == 2
