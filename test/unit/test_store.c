@@ -1166,6 +1166,76 @@ static int bench(int n)
 	return found == n ? 0 : 1;
 }
 
+TEST(id_node_keeps_every_id_in_the_node_residue_past_inserted_ones)
+{
+	aor_table_t *t = table_new(4), *u = table_new(4);
+	aor_binding_t *b, *x;
+	int i;
+
+	ASSERT(t != NULL && u != NULL);
+	aor_table_id_node(t, 7);
+	aor_table_id_node(u, 9);
+	for(i = 0; i < 50; i++) {
+		b = mk("alice", i % 2 ? "sip:a@192.0.2.1" : "sip:a@192.0.2.2", 0);
+		add(t, b);
+		ASSERT_EQ(b->id % AOR_ID_NODES, 7);
+		x = mk("alice", "sip:a@192.0.2.3", 0);
+		add(u, x);
+		ASSERT_EQ(x->id % AOR_ID_NODES, 9);
+		ASSERT_NE(b->id, x->id);
+	}
+	/* a binding another node made (residue 9, far ahead) moves t's ids
+	 * past it, still in t's residue */
+	x = mk("bob", "sip:b@192.0.2.9", 0);
+	x->id = (t->next_id + 10 * AOR_ID_NODES) | 9;
+	{
+		str k = STR_C("bob");
+		aor_rec_t rec;
+
+		aor_table_lock(t, x->hash);
+		aor_table_find(t, x->hash, &k, &rec);
+		aor_rec_insert(&rec, x);
+		aor_table_unlock(t, x->hash);
+	}
+	b = mk("carol", "sip:c@192.0.2.4", 0);
+	add(t, b);
+	ASSERT(b->id > x->id);
+	ASSERT_EQ(b->id % AOR_ID_NODES, 7);
+	aor_table_free(t);
+	aor_table_free(u);
+}
+
+TEST(ops_replace_leaves_exactly_the_given_bindings_with_their_ids)
+{
+	aor_table_t *t = table_new(4);
+	aor_binding_t *bs[3], *v[8];
+	uint64_t ids[3];
+	str alice = STR_C("alice");
+	int n;
+
+	ASSERT(t != NULL);
+	add(t, mk("alice", "sip:a@192.0.2.1", 0));
+	add(t, mk("alice", "sip:a@192.0.2.2", 0));
+	add(t, mk("bob", "sip:b@192.0.2.3", 0));
+	bs[0] = mk("alice", "sip:a@192.0.2.7", 0);
+	bs[0]->id = 4242;
+	bs[1] = mk("alice", "sip:a@192.0.2.8", 0);
+	bs[1]->id = 0; /* another producer's: a new id */
+	ASSERT_EQ(aor_ops_replace(t, &alice, bs, 2, AOR_ORIG_LOAD, ids), 2);
+	ASSERT_EQ(ids[0], 4242);
+	ASSERT(ids[1] != 0 && ids[1] != 4242);
+	n = aor_ops_fetch(t, &alice, aor_test_now, v, 8);
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(t->bindings, 3); /* bob's stays */
+	ASSERT_EQ(t->aors, 2);
+	aor_journal_reset_subscribers();
+	/* nothing: the AoR goes */
+	ASSERT_EQ(aor_ops_replace(t, &alice, bs, 0, AOR_ORIG_LOAD, ids), 0);
+	ASSERT_EQ(aor_ops_fetch(t, &alice, aor_test_now, v, 8), 0);
+	ASSERT_EQ(t->aors, 1);
+	aor_table_free(t);
+}
+
 int main(int argc, char **argv)
 {
 	if(argc > 1 && strcmp(argv[1], "bench") == 0)
