@@ -1012,6 +1012,8 @@ static void writer_tick(unsigned int ticks, void *param)
 	}
 	/* mode 2: a round every timer_interval, or sooner when half full */
 	if(aor_params.db_mode == 2 && round_end == 0) {
+		if(round_due == 0) /* the first round a timer_interval after start */
+			round_due = now + aor_params.timer_interval * 1000L;
 		if(now < round_due && q->n < q->cap / 2)
 			return;
 		round_end = __atomic_load_n(&q->next_seq, __ATOMIC_RELAXED);

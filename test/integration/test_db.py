@@ -601,3 +601,27 @@ def test_db_mode_3_outage_answers_503_and_recovers(kamailio_factory, user,
     c.close()
     assert ok
     assert len(rows(path)) == 2
+
+
+def test_db_mode_2_writes_what_is_queued_at_shutdown(kamailio_factory, user,
+                                                     tmp_path):
+    """db_mode 2 with a round due only in a minute: the changes of the
+    REGISTERs are not in the table yet; a clean stop writes them (as stock
+    flushes its write-back cache), and a restart loads them back."""
+    path = make_db(str(tmp_path / "loc.db"))
+    k = db_kamailio(kamailio_factory, "aor", path, 2, timer_interval=60)
+    c = sip.Client(k.port)
+    aor = k.aor(user)
+    want = sorted("sip:%s-%d@127.0.0.1:%d" % (user, i, c.port)
+                  for i in range(5))
+    for u in want:
+        assert c.register(aor, [u], expires=300).status == 200
+    c.close()
+    time.sleep(0.5)
+    assert rows(path) == [], rows(path)  # the round is a minute away
+    k.stop()
+    assert sorted(r["contact"] for r in rows(path)) == want
+    assert "wrote the 5 changes still queued at shutdown" in open(
+        k.log_path).read()
+    k.start()
+    assert sorted(b["contact"] for b in k.show(aor)) == want
