@@ -625,3 +625,29 @@ def test_db_mode_2_writes_what_is_queued_at_shutdown(kamailio_factory, user,
         k.log_path).read()
     k.start()
     assert sorted(b["contact"] for b in k.show(aor)) == want
+
+
+def test_kamctl_db_show_reads_what_aor_wrote(kamailio_factory, user,
+                                             tmp_path):
+    """The operator's tool reads the table as it reads stock's: kamctl
+    (Debian's, DBENGINE=SQLITE) lists the contacts aor wrote, each with
+    its ruid."""
+    import shutil
+    import subprocess
+    kamctl = shutil.which("kamctl") or "/usr/sbin/kamctl"
+    path = make_db(str(tmp_path / "loc.db"))
+    k = db_kamailio(kamailio_factory, "aor", path, 1)
+    c = sip.Client(k.port)
+    want = ["sip:%s-%d@127.0.0.1:%d" % (user, i, c.port) for i in range(3)]
+    for u in want:
+        assert c.register(k.aor(user), [u], expires=300).status == 200
+    c.close()
+    env = dict(os.environ, DBENGINE="SQLITE", DB_PATH=path)
+    r = subprocess.run([kamctl, "db", "show", "location"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if user in ln]
+    assert sorted(u for u in want if any(u in ln for ln in lines)) == \
+        sorted(want), r.stdout
+    ruids = {r["ruid"] for r in rows(path)}
+    assert all(any(ru in ln for ln in lines) for ru in ruids), r.stdout
