@@ -1367,3 +1367,110 @@ def test_get_urecord_lists_contacts_in_stock_order(kamailio_factory, user,
     for dto in (0, 1):
         assert got[("aor", dto)] == got[("stock", dto)], (dto, got)
         assert got[("aor", dto)][1] == got[("aor", dto)][0], got
+
+
+# -- pua_bla: register_ulcb for every contact change, SUBSCRIBE dialog;sla --
+
+class SubscribeSink(Listener):
+    """An outbound proxy stand-in for pua_bla: answers every SUBSCRIBE 200
+    (with its Expires) and records them."""
+
+    def __init__(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        super().__init__(s)
+        self.port = s.getsockname()[1]
+        self.msgs = []
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            m = sip.Message(data, addr)
+            if m.is_reply or m.method != "SUBSCRIBE":
+                continue
+            hdrs = [("Via", v) for v in m.get_all("via")]
+            hdrs += [("From", m.get("from")), ("To", m.get("to") + ";tag=b"),
+                     ("Call-ID", m.get("call-id")), ("CSeq", m.get("cseq")),
+                     ("Contact", "<sip:bla@127.0.0.1:%d>" % self.port),
+                     ("Expires", m.get("expires") or "0"),
+                     ("Content-Length", "0")]
+            self.sock.sendto(sip.build("SIP/2.0 200 OK", hdrs), addr)
+            self.msgs.append(m)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+PUA_BLA_REGISTER = """
+        bla_set_flag();
+        if(!save("location")) {
+            xlog("L_INFO", "save failed\\n");
+        }
+        exit;
+"""
+
+
+def test_pua_bla_subscribes_as_with_stock(kamailio_factory, user, tmp_path):
+    """pua_bla registers UL_CONTACT_INSERT/UPDATE/DELETE/EXPIRE callbacks
+    and, for a REGISTER marked with bla_set_flag(), SUBSCRIBEs (Event
+    dialog;sla) on behalf of the registered AoR: after a registration, a
+    refresh and an unregistration the SUBSCRIBEs sent are those stock sends
+    for the same steps, step by step, with its Expires."""
+    runs, steps = {}, {}
+    for impl in ("stock", "aor"):
+        sink = SubscribeSink()
+        sink.thread.start()
+        db = os.path.join(str(tmp_path), "dbtext-bla-%s" % impl)
+        os.makedirs(db, exist_ok=True)
+        for t in ("pua", "version"):
+            shutil.copy(os.path.join(DBTEXT, t), db)
+        extra = """
+loadmodule "db_text.so"
+loadmodule "pua.so"
+loadmodule "pua_bla.so"
+modparam("pua", "db_url", "text://%(db)s")
+modparam("pua", "db_mode", 0)
+modparam("pua_bla", "server_address", "sip:bla@127.0.0.1")
+modparam("pua_bla", "default_domain", "127.0.0.1")
+modparam("pua_bla", "header_name", "Sender")
+modparam("pua_bla", "outbound_proxy", "sip:127.0.0.1:%(port)d")
+""" % {"db": db, "port": sink.port}
+        k = kamailio_factory(impl=impl, extra=extra, children=1,
+                             register=PUA_BLA_REGISTER, modparams={
+                                 "nat_source": 0, "min_expires_mode": 0,
+                                 "case_sensitive": 0})
+        runs[impl] = (k, sink)
+    for impl, (k, sink) in runs.items():
+        with sip.Client(k.port) as c:
+            a = "sip:%s@127.0.0.1:%d" % (user, c.port)
+            for n, exp in enumerate((300, 300, 0), 1):
+                assert c.register(k.aor(user), [a],
+                                  expires=exp).status == 200
+                # whatever pua sends for this step has gone once pua has
+                # handled the answers (one worker: the OPTIONS after them)
+                sip.wait_until(lambda: len(sink.msgs) >= n, 1.0)
+                assert c.options().status == 200
+                steps.setdefault(impl, []).append(len(sink.msgs))
+    got = {}
+    for impl, (k, sink) in runs.items():
+        sink.close()
+        got[impl] = [(m.get("event"), int(m.get("expires") or -1) // 10,
+                      m.get("to").split(";")[0], m.get("from").split(";")[0],
+                      # the R-URI is the contact: each client's own port
+                      m.first_line.split()[1].rsplit(":", 1)[0])
+                     for m in sink.msgs]
+    # stock: one at the registration and one at the refresh, each with
+    # the binding's Expires (pua sends no ending SUBSCRIBE for the
+    # unregistration's callback)
+    assert steps["aor"] == steps["stock"], (steps, got)
+    assert len(got["stock"]) >= 2, got
+    assert got["aor"] == got["stock"], got
+    assert got["aor"][0][1] == 300 // 10 + 1, got
