@@ -306,7 +306,6 @@ static int rekey_add(struct loadrun *lr, const str *ruid, uint64_t id)
 	return 0;
 }
 
-/* one row (in the order of the load's columns) into table t */
 /* A row (in the order of the load's columns) as a binding's fields into
  * *inp (its AoR key in key, AOR_KEY_BUF bytes; id 0 for another
  * producer's ruid, *ruid the row's). 0, or 1 for a bad row (logged). */
@@ -435,6 +434,36 @@ static void db_time_val(db_val_t *v, time_t t)
 	}
 }
 
+static int use_tx; /* 1 start/end_transaction, 2 BEGIN/COMMIT, 0 none */
+
+/* a transaction's BEGIN, COMMIT or ROLLBACK on con, as the driver has them
+ * (db_sqlite: raw statements; a driver with neither: nothing) */
+static int tx_on(db1_con_t *con, const char *what)
+{
+	db1_res_t *res = NULL;
+	str s;
+
+	if(use_tx == 0)
+		return 0;
+	if(use_tx == 1) {
+		if(what[0] == 'B')
+			return dbf.start_transaction(con, DB_LOCKING_NONE);
+		if(what[0] == 'C')
+			return dbf.end_transaction(con);
+		return dbf.abort_transaction(con);
+	}
+	s.s = (char *)what;
+	s.len = strlen(what);
+	/* db_sqlite runs a raw statement only when asked for its result */
+	if(dbf.raw_query(con, &s, &res) < 0)
+		return -1;
+	if(res)
+		dbf.free_result(con, res);
+	return 0;
+}
+
+#define tx(what) tx_on(wcon, (what))
+
 /* rows of another producer (stock's ruids) take the ruid of the binding
  * they became, so that later changes find them */
 static int rekey(db1_con_t *con, aor_table_t *t, struct loadrun *lr)
@@ -444,6 +473,9 @@ static int rekey(db1_con_t *con, aor_table_t *t, struct loadrun *lr)
 	db_val_t ov, nv;
 	long i;
 
+	/* one transaction: on db_sqlite one disk sync, not one per row */
+	if(lr->n_rekey > 1)
+		tx_on(con, "BEGIN");
 	for(i = 0; i < lr->n_rekey; i++) {
 		memset(&ov, 0, sizeof(ov));
 		memset(&nv, 0, sizeof(nv));
@@ -455,9 +487,16 @@ static int rekey(db1_con_t *con, aor_table_t *t, struct loadrun *lr)
 			LM_ERR("db: table %.*s: cannot give row %.*s its new ruid %s\n",
 					t->name.len, t->name.s, ov.val.str_val.len,
 					ov.val.str_val.s, rb);
+			if(lr->n_rekey > 1)
+				tx_on(con, "ROLLBACK");
 			return -1;
 		}
 		lr->rekeyed++;
+	}
+	if(lr->n_rekey > 1 && tx_on(con, "COMMIT") < 0) {
+		LM_ERR("db: table %.*s: the new ruids could not be committed\n",
+				t->name.len, t->name.s);
+		return -1;
 	}
 	return 0;
 }
@@ -507,6 +546,41 @@ static void delete_tcp_rows(db1_con_t *con, aor_table_t *t)
 				t->name.len, t->name.s);
 }
 
+/* A driver that reads a result whole (db_sqlite) would put the whole
+ * table in pkg memory: pages of fetch_rows rows instead, by the schema's
+ * id column (keyset: WHERE id > last ORDER BY id LIMIT n). 0 with *res
+ * the page, -1 when the driver or the table cannot (then the caller
+ * reads the table whole, as stock does). */
+static int keyset_page(
+		db1_con_t *con, aor_table_t *t, long long after, db1_res_t **res)
+{
+	char sql[2048], filter[64] = "";
+	str q;
+	int n, i;
+
+	if(P.server_id_filter)
+		snprintf(filter, sizeof(filter), " AND %.*s=%d", col[C_SRVID].len,
+				col[C_SRVID].s, server_id);
+	n = snprintf(sql, sizeof(sql), "SELECT ");
+	for(i = 0; i < C_COUNT && n < (int)sizeof(sql); i++)
+		n += snprintf(sql + n, sizeof(sql) - n, "%.*s,", col[i].len,
+				col[i].s);
+	if(n < (int)sizeof(sql))
+		n += snprintf(sql + n, sizeof(sql) - n,
+				"id FROM %.*s WHERE id>%lld%s ORDER BY id LIMIT %d",
+				t->name.len, t->name.s, after, filter, P.fetch_rows);
+	if(n >= (int)sizeof(sql))
+		return -1;
+	q.s = sql;
+	q.len = n;
+	*res = NULL;
+	if(dbf.raw_query(con, &q, res) < 0) {
+		*res = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static int load_table(db1_con_t *con, aor_table_t *t)
 {
 	db_key_t cols[C_COUNT], key = &col[C_SRVID];
@@ -515,7 +589,8 @@ static int load_table(db1_con_t *con, aor_table_t *t)
 	struct loadrun lr;
 	struct timespec t0;
 	long row = 0;
-	int i, ret = -1, r, more;
+	long long last;
+	int i, ret = -1, r, more, paged, n;
 
 	memset(&lr, 0, sizeof(lr));
 	aor_load_begin(&lr.ld, "database");
@@ -531,11 +606,17 @@ static int load_table(db1_con_t *con, aor_table_t *t)
 	}
 	if(P.db_clean_tcp && writes)
 		delete_tcp_rows(con, t);
-	/* fetch_rows at a time where the driver can, never one giant result
-	 * when it can (db_sqlite and db_text cannot: they read it whole) */
-	more = db_fetch_query(&dbf, P.fetch_rows, con,
-			P.server_id_filter ? &key : 0, 0, P.server_id_filter ? &kv : 0,
-			cols, P.server_id_filter ? 1 : 0, C_COUNT, 0, &res);
+	/* fetch_rows at a time: by the driver's fetch where it has one, by
+	 * pages of the id column where it has raw queries (db_sqlite), whole
+	 * only where it has neither (db_text, which holds the file in memory
+	 * anyway) */
+	paged = !DB_CAPABILITY(dbf, DB_CAP_FETCH) && dbf.raw_query
+			&& keyset_page(con, t, 0, &res) == 0;
+	more = paged ? 1
+				 : db_fetch_query(&dbf, P.fetch_rows, con,
+						 P.server_id_filter ? &key : 0, 0,
+						 P.server_id_filter ? &kv : 0, cols,
+						 P.server_id_filter ? 1 : 0, C_COUNT, 0, &res);
 	if(more < 0) {
 		LM_ERR("db: cannot read table %.*s (a missing column? the columns "
 			   "are usrloc's location schema version %d)\n",
@@ -561,6 +642,23 @@ static int load_table(db1_con_t *con, aor_table_t *t)
 		}
 		if(more == 0 || RES_ROW_N(res) == 0)
 			break;
+		if(paged) {
+			n = RES_ROW_N(res);
+			if(n < P.fetch_rows
+					|| val_ll(&ROW_VALUES(RES_ROWS(res) + n - 1)[C_COUNT],
+							   &last)
+							   < 0) {
+				break;
+			}
+			dbf.free_result(con, res);
+			res = NULL;
+			if(keyset_page(con, t, last, &res) < 0) {
+				LM_ERR("db: table %.*s: reading stopped at row %ld\n",
+						t->name.len, t->name.s, row);
+				goto out;
+			}
+			continue;
+		}
 		if(db_fetch_next(&dbf, P.fetch_rows, con, &res) < 0) {
 			res = NULL;
 			LM_ERR("db: table %.*s: reading stopped at row %ld\n",
@@ -840,37 +938,12 @@ static int write_one(db1_con_t *con, const dbq_ent_t *e)
 
 /* writer process state */
 static db1_con_t *wcon;
-static int use_tx;	   /* start/end_transaction, or BEGIN/COMMIT */
 static long next_try;  /* ms: the next attempt while down */
 static long backoff;   /* ms */
 static long down_since;
 static long round_due; /* mode 2: ms of the next write-back round */
 static uint64_t round_end;
 static int head_fail; /* times the head change was refused */
-
-static int tx(const char *what)
-{
-	db1_res_t *res = NULL;
-	str s;
-
-	if(use_tx == 0)
-		return 0;
-	if(use_tx == 1) {
-		if(what[0] == 'B')
-			return dbf.start_transaction(wcon, DB_LOCKING_NONE);
-		if(what[0] == 'C')
-			return dbf.end_transaction(wcon);
-		return dbf.abort_transaction(wcon);
-	}
-	s.s = (char *)what;
-	s.len = strlen(what);
-	/* db_sqlite runs a raw statement only when asked for its result */
-	if(dbf.raw_query(wcon, &s, &res) < 0)
-		return -1;
-	if(res)
-		dbf.free_result(wcon, res);
-	return 0;
-}
 
 /* the database takes a write that changes nothing (an update of the
  * rows of the empty ruid): a refused change is then the change's fault,
@@ -1337,6 +1410,11 @@ int aor_db_init(void)
 			return -1;
 		}
 	}
+	if(dbf.start_transaction && dbf.end_transaction && dbf.abort_transaction)
+		use_tx = 1;
+	else if(dbf.raw_query && db_url.len > 9
+			&& strncmp(db_url.s, "sqlite://", 9) == 0)
+		use_tx = 2; /* db_sqlite: BEGIN/COMMIT, one fsync per batch */
 	/* the driver must answer now: stock refuses to start without its
 	 * rows too, rather than run with half the registrations */
 	if((con = connect_db()) == NULL)
@@ -1360,11 +1438,6 @@ int aor_db_child_init(void)
 
 	if(!writes && aor_params.db_mode != 3)
 		return 0;
-	if(dbf.start_transaction && dbf.end_transaction && dbf.abort_transaction)
-		use_tx = 1;
-	else if(dbf.raw_query && db_url.len > 9
-			&& strncmp(db_url.s, "sqlite://", 9) == 0)
-		use_tx = 2; /* db_sqlite: BEGIN/COMMIT, one fsync per batch */
 	/* mode 1 is waited for: a short tick; mode 2 rounds */
 	us = aor_params.db_mode == 1 ? 2000 : 100000;
 	if(aor_params.db_mode == 3)

@@ -655,3 +655,36 @@ def test_kamctl_db_show_reads_what_aor_wrote(kamailio_factory, user,
         sorted(want), r.stdout
     ruids = {r["ruid"] for r in rows(path)}
     assert all(any(ru in ln for ln in lines) for ru in ruids), r.stdout
+
+
+def test_sqlite_table_loads_in_pages_of_fetch_rows(kamailio_factory,
+                                                   tmp_path):
+    """db_sqlite reads a result whole (no fetch): aor reads the table in
+    pages of fetch_rows rows by its id column instead, so 30,000 rows load
+    within Kamailio's default 8 MB of pkg memory, every one of them (a
+    whole result of that size would need several times that: stock usrloc
+    on the same file starts with none of them, and no error line), and the
+    re-keying of the 30,000 stock ruids is one transaction."""
+    path = make_db(str(tmp_path / "loc.db"))
+    con = sqlite3.connect(path)
+    future = (time.time() + 3600) / 86400 + 2440587.5
+    n = 30000
+    con.executemany(
+        "INSERT INTO location (ruid, username, contact, expires, q, callid,"
+        " cseq, flags, cflags, user_agent, path) VALUES"
+        " (?,?,?,?,1.0,?,1,0,0,?,?)",
+        (("uloc-%d" % i, "u%05d" % (i // 2),
+          "sip:u%05d-%d@192.0.2.%d:5060" % (i // 2, i % 2, i % 250 + 1),
+          future, "call-%d" % i, "load-test/1.0 " + "x" * 60,
+          "<sip:edge%d.example.com;lr>" % (i % 7)) for i in range(n)))
+    con.commit()
+    con.close()
+    k = db_kamailio(kamailio_factory, "aor", path, 1, fetch_rows=1000)
+    assert k.count() == (n // 2, n)
+    log = open(k.log_path).read()
+    assert "loaded %d bindings from %d rows" % (n, n) in log, log[-2000:]
+    # and re-keyed, in the same table
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT count(*) FROM location WHERE ruid LIKE "
+                       "'aor-%'").fetchone()[0] == n
+    con.close()
