@@ -1141,13 +1141,20 @@ static db1_con_t *proc_con(void)
 	return pcon;
 }
 
+/* a statement failed even after its retries: a new connection for the
+ * next request (at once; only a failed connect waits RECONNECT_MS) */
 static void proc_con_lost(void)
 {
 	if(pcon != NULL)
 		dbf.close(pcon);
 	pcon = NULL;
-	pcon_retry = now_ms() + RECONNECT_MS;
 }
+
+/* Several processes write one table in DB-only mode; db_sqlite answers
+ * SQLITE_BUSY at once when another holds the file's lock (it sets no busy
+ * timeout): a statement is tried again a few times, 2 to 16 ms apart
+ * (about 30 ms in all), before the request is failed. */
+#define BUSY_TRIES 5
 
 /* a change written at once by the process that made it, as stock's
  * DB-only mode writes on the request path. Expiry is the database's own
@@ -1157,6 +1164,7 @@ static void write_now(const aor_jchange_t *c)
 {
 	dbq_ent_t e;
 	db1_con_t *con;
+	int i;
 
 	if(c->kind == AOR_CH_EXPIRED)
 		return;
@@ -1166,10 +1174,17 @@ static void write_now(const aor_jchange_t *c)
 	e.id = c->id;
 	e.version = c->version;
 	e.kind = c->kind;
-	if((con = proc_con()) == NULL || write_one(con, &e) < 0) {
+	if((con = proc_con()) == NULL) {
 		p_failed = 1;
-		if(con != NULL)
+		return;
+	}
+	for(i = 0; write_one(con, &e) < 0; i++) {
+		if(i + 1 == BUSY_TRIES) {
+			p_failed = 1;
 			proc_con_lost();
+			return;
+		}
+		sleep_us(2000u << i);
 	}
 }
 
@@ -1206,10 +1221,15 @@ int aor_db_pull(aor_table_t *t, const str *key)
 		kv[1].val.str_val.len = key->s + key->len - at - 1;
 		nk = 2;
 	}
-	if(dbf.use_table(con, &t->name) < 0
-			|| dbf.query(con, k, 0, kv, cols, nk, C_COUNT, 0, &res) < 0) {
-		proc_con_lost();
-		return AOR_E_DB;
+	for(i = 0; dbf.use_table(con, &t->name) < 0
+				|| dbf.query(con, k, 0, kv, cols, nk, C_COUNT, 0, &res) < 0;
+			i++) {
+		res = NULL;
+		if(i + 1 == BUSY_TRIES) {
+			proc_con_lost();
+			return AOR_E_DB;
+		}
+		sleep_us(2000u << i);
 	}
 	memset(&lr, 0, sizeof(lr));
 	for(i = 0; res && i < RES_ROW_N(res) && n < PULL_MAX; i++) {
