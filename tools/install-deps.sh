@@ -16,6 +16,9 @@ test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core 
 test_pkgs="$test_pkgs kamailio-mysql-modules kamailio-tls-modules kamailio-websocket-modules kamailio-presence-modules kamailio-xml-modules"
 # the location table in SQLite (test_db.py; kamctl db show runs sqlite3)
 test_pkgs="$test_pkgs kamailio-sqlite-modules sqlite3"
+# usrloc API consumers (test_ulapi_more.py): cplc; snmpstats, read through a
+# private snmpd (AgentX master) with snmpwalk/snmpget
+test_pkgs="$test_pkgs kamailio-cpl-modules kamailio-snmpstats-modules snmpd snmp"
 # as Kamailio's doc/docbook: xsltproc, the DocBook DTD and stylesheets (with
 # their XML catalog entries, so nothing is fetched), lynx for plain text
 doc_pkgs="xsltproc docbook-xml docbook-xsl lynx"
