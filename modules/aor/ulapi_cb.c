@@ -22,6 +22,7 @@
 
 #include "../../core/dprint.h"
 #include "../../core/mem/mem.h"
+#include "../../core/mem/shm_mem.h"
 
 #include "sys.h"
 #include "ops.h"
@@ -58,6 +59,18 @@ static unsigned long pend_dropped = 0;
 
 /* the removed binding whose callbacks are running (aor_ul_cb_removed) */
 static const ul_pending_t *removing = NULL;
+
+/* The ucontact_t a callback gets lives in a ring in shm, not on the
+ * stack: a consumer that keeps the pointer past the callback (snmpstats
+ * reads expires, q and last_modified of it later, from its AgentX
+ * process) reads valid memory holding the contact's values at the time of
+ * its change, until UL_CB_RING later callbacks reuse the slot; its
+ * strings are emptied when the callbacks return (what they pointed to
+ * was the change's copy). Stock hands out the contact itself. */
+#define UL_CB_RING 4096
+static ucontact_t *ring;
+static unsigned int *ring_pos;
+static str ring_empty = {"", 0};
 
 const aor_binding_t *aor_ul_cb_removed(aor_table_t *t, const str *aor)
 {
@@ -121,20 +134,28 @@ drop:
 static void run_one(ul_pending_t *p)
 {
 	char rbuf[AOR_RUID_LEN + 1];
-	ucontact_t uc;
+	ucontact_t local, *uc = &local;
 	str aor = aor_binding_get(&p->b, AOR_F_AOR);
 	int i;
 
+	if(ring != NULL)
+		uc = &ring[__atomic_fetch_add(ring_pos, 1, __ATOMIC_RELAXED)
+				   % UL_CB_RING];
 	/* a peer's change carries stock's FL_DMQRPL, so that dmq_usrloc does
 	 * not send it back */
-	aor_ul_contact_fill(&uc, &p->b, &aor, aor_ul_domain_name(p->t), rbuf,
+	aor_ul_contact_fill(uc, &p->b, &aor, aor_ul_domain_name(p->t), rbuf,
 			p->origin == AOR_ORIG_PEER ? FL_DMQRPL : FL_NONE);
 	if(p->type & (UL_CONTACT_DELETE | UL_CONTACT_EXPIRE))
 		removing = p;
 	for(i = 0; i < ncbs; i++)
 		if(cbs[i].types & p->type)
-			cbs[i].f(&uc, p->type, cbs[i].param);
+			cbs[i].f(uc, p->type, cbs[i].param);
 	removing = NULL;
+	/* the strings were the change's: none may be read after this */
+	uc->aor = &ring_empty;
+	uc->c = uc->received = uc->path = uc->callid = ring_empty;
+	uc->user_agent = uc->instance = uc->ruid = ring_empty;
+	uc->sock = NULL;
 }
 
 /* Runs the callbacks of what is pending. The callbacks' own changes are
@@ -169,6 +190,13 @@ int aor_ul_register_cb(int types, ul_cb f, void *param)
 	/* the journal copies bindings only once someone asks for callbacks:
 	 * a config without such a consumer pays nothing */
 	if(ncbs == 0) {
+		ring = shm_malloc(UL_CB_RING * sizeof(*ring) + sizeof(*ring_pos));
+		if(ring == NULL) {
+			LM_ERR("no shm for the usrloc callbacks' contacts\n");
+			return -1;
+		}
+		memset(ring, 0, UL_CB_RING * sizeof(*ring) + sizeof(*ring_pos));
+		ring_pos = (unsigned int *)(ring + UL_CB_RING);
 		memset(&sub, 0, sizeof(sub));
 		sub.name = "usrloc callbacks";
 		sub.on_change = ul_on_change;
