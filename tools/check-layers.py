@@ -29,7 +29,7 @@ import tempfile
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOD = os.path.join(TOP, "modules", "aor")
 
-PURE = ["binding", "store", "journal", "merge", "ops", "hash", "uri",
+PURE = ["binding", "store", "journal", "merge", "ops", "hash", "gruu", "uri",
         "uri_split",
         "reginfo", "snapshot"]
 LOCKERS = {"ops.c"}

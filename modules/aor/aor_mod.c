@@ -34,6 +34,7 @@
 #include "save.h"
 #include "events.h"
 #include "hash.h"
+#include "gruu.h"
 #include "persist.h"
 #include "preload.h"
 #include "rpc.h"
@@ -178,6 +179,7 @@ static param_export_t params[] = {
 	{"keepalive_column", PARAM_STRING, &aor_db_params.keepalive_column},
 	{"partition_column", PARAM_STRING, &aor_db_params.partition_column},
 	{"gruu_enabled", PARAM_INT, &aor_params.gruu_enabled},
+	{"gruu_secret", PARAM_STRING, &aor_params.gruu_secret},
 	{"event_callback", PARAM_STRING, &aor_params.event_callback},
 	{"snapshot_file", PARAM_STRING, &aor_params.snapshot_file},
 	{"snapshot_interval", PARAM_INT, &aor_params.snapshot_interval},
@@ -249,6 +251,9 @@ static int mod_init(void)
 		aor_hash_init(aor_params_hash_key());
 	else
 		aor_hash_init_random();
+	if(aor_params.gruu_enabled)
+		aor_gruu_init(aor_params.gruu_secret,
+				aor_params.gruu_secret ? strlen(aor_params.gruu_secret) : 0);
 	if(aor_reply_init() < 0 || aor_params_avp_init() < 0)
 		return -1;
 	if(aor_stats_init() < 0 || aor_events_init() < 0)

@@ -187,18 +187,23 @@ static void key_clock(unsigned char *k)
 	store64le(k + 8, b);
 }
 
+void aor_hash_random_key(unsigned char k[AOR_HASH_KEY_LEN], const char *what)
+{
+	/* GRND_NONBLOCK: early in boot the pool may not be ready, and
+	 * /dev/urandom then answers without waiting */
+	if(getrandom(k, AOR_HASH_KEY_LEN, GRND_NONBLOCK) != AOR_HASH_KEY_LEN
+			&& key_urandom(k, AOR_HASH_KEY_LEN) < 0) {
+		AOR_LOG_WARN("no getrandom() nor /dev/urandom (%s): %s taken from "
+					 "the time and pid\n",
+				strerror(errno), what);
+		key_clock(k);
+	}
+}
+
 void aor_hash_init_random(void)
 {
 	unsigned char k[AOR_HASH_KEY_LEN];
 
-	/* GRND_NONBLOCK: early in boot the pool may not be ready, and
-	 * /dev/urandom then answers without waiting */
-	if(getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)
-			&& key_urandom(k, sizeof(k)) < 0) {
-		AOR_LOG_WARN("no getrandom() nor /dev/urandom (%s): slot hash key "
-					 "taken from the time and pid\n",
-				strerror(errno));
-		key_clock(k);
-	}
+	aor_hash_random_key(k, "slot hash key");
 	aor_hash_init(k);
 }

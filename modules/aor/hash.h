@@ -37,6 +37,10 @@ void aor_hash_init(const unsigned char key[AOR_HASH_KEY_LEN]);
  * user. Same rules as aor_hash_init. */
 void aor_hash_init_random(void);
 
+/* Fills k with 16 random bytes as aor_hash_init_random draws them (the
+ * fallback logged with what, the name of the key). */
+void aor_hash_random_key(unsigned char k[AOR_HASH_KEY_LEN], const char *what);
+
 /* SipHash-1-3 of the bytes s..s+len under k (16 bytes), all 64 bits. */
 uint64_t aor_siphash13(
 		const unsigned char k[AOR_HASH_KEY_LEN], const void *s, size_t len);

@@ -27,23 +27,131 @@
 #include "regfn.h"
 #include "regparams.h"
 #include "errors.h"
+#include "gruu.h"
 #include "stats.h"
 #include "tcp.h"
 
 #define AOR_COPY_MAX 256 /* bindings one lookup forks to, at most */
 
-/* the AoR key of uri, or of the request's R-URI when uri is NULL */
-static int request_key(sip_msg_t *msg, str *uri, char *buf, str *key)
+/* what a GRUU Request-URI selects of its AoR's bindings (RFC 5627) */
+enum
+{
+	GRUU_NONE = 0, /* not a GRUU: every binding */
+	GRUU_PUB,	   /* a public GRUU: those of the instance in inst */
+	GRUU_TEMP	   /* a temporary GRUU: binding id under that Call-ID */
+};
+
+typedef struct gruu_sel
+{
+	int kind;
+	str inst;		 /* GRUU_PUB: the gr value (points into the URI) */
+	uint64_t id;	 /* GRUU_TEMP */
+	uint32_t callid; /* GRUU_TEMP: aor_gruu_callid_tag of its Call-ID */
+} gruu_sel_t;
+
+/* 1 when uri may have a gr parameter: a ';' then "gr" (either case) then
+ * '=', ';', '?', '>' or the end; a quick scan before the URI parser */
+static int maybe_gruu(const str *uri)
+{
+	const char *p = uri->s, *end = uri->s + uri->len;
+
+	while((p = memchr(p, ';', end - p)) != NULL) {
+		p++;
+		if(end - p < 2 || (p[0] | 0x20) != 'g' || (p[1] | 0x20) != 'r')
+			continue;
+		if(end - p == 2 || strchr("=;?>", p[2]) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/* RFC 5627 3.1, 6.1: the AoR key and the selection of the GRUU uri names
+ * (into buf and *g). Returns 1 for a GRUU, 0 when uri is none (no gr
+ * parameter, or not a URI the parser takes: the caller keys it as usual),
+ * AOR_E_NOT_FOUND for one that can name no binding: a temporary GRUU we
+ * did not make (forged, mangled, another key: gruu.h) or a public GRUU of
+ * an AoR too long to be a key. */
+static int gruu_parse(const str *uri, char *buf, str *key, gruu_sel_t *g)
+{
+	char ub[AOR_KEY_URI_MAX];
+	struct sip_uri pu;
+	aor_gruu_temp_t t;
+	str u;
+
+	if(parse_uri(uri->s, uri->len, &pu) < 0 || pu.gr.s == NULL)
+		return 0;
+	if(pu.gr_val.len == 0) {
+		/* ;gr without a value (stock too takes ";gr=" for one) */
+		if(aor_gruu_temp_open(&pu.user, buf, AOR_KEY_BUF, &t) < 0)
+			return AOR_E_NOT_FOUND;
+		*key = t.aor;
+		g->kind = GRUU_TEMP;
+		g->id = t.id;
+		g->callid = t.callid;
+		return 1;
+	}
+	/* the AoR of user@host only: the instance may be longer than a URI
+	 * the key builder takes */
+	if(pu.user.len == 0 || 5 + pu.user.len + pu.host.len > (int)sizeof(ub))
+		return AOR_E_NOT_FOUND;
+	memcpy(ub, "sip:", 4);
+	memcpy(ub + 4, pu.user.s, pu.user.len);
+	ub[4 + pu.user.len] = '@';
+	memcpy(ub + 5 + pu.user.len, pu.host.s, pu.host.len);
+	u.s = ub;
+	u.len = 5 + pu.user.len + pu.host.len;
+	if(aor_params_key(&u, buf, key) < 0)
+		return AOR_E_NOT_FOUND;
+	g->kind = GRUU_PUB;
+	g->inst = pu.gr_val;
+	return 1;
+}
+
+/* The AoR key of uri, or of the request's R-URI when uri is NULL, into
+ * buf, and with gruu_enabled what a GRUU selects (g->kind GRUU_NONE
+ * otherwise). Returns 0, AOR_E_NOT_FOUND for a GRUU that names no binding
+ * (gruu_parse), or AOR_E_BAD_AOR. */
+static int request_key(
+		sip_msg_t *msg, str *uri, char *buf, str *key, gruu_sel_t *g)
 {
 	str r;
+	int ret;
 
+	g->kind = GRUU_NONE;
 	if(uri == NULL) {
 		if(msg->first_line.type != SIP_REQUEST)
 			return AOR_E_BAD_AOR;
 		r = *GET_RURI(msg);
 		uri = &r;
 	}
+	/* gruu_enabled 0: this one test, nothing more on the hot path */
+	if(aor_params.gruu_enabled && maybe_gruu(uri)) {
+		ret = gruu_parse(uri, buf, key, g);
+		if(ret != 0)
+			return ret < 0 ? ret : 0;
+	}
 	return aor_params_key(uri, buf, key);
+}
+
+/* keeps the bindings g selects (RFC 5627 6.1: a GRUU reaches its instance
+ * only); returns how many are left */
+static int gruu_select(aor_binding_t **v, int n, const gruu_sel_t *g)
+{
+	int i, k = 0, keep;
+	str s;
+
+	for(i = 0; i < n; i++) {
+		if(g->kind == GRUU_PUB) {
+			s = aor_binding_get(v[i], AOR_F_INSTANCE);
+			keep = aor_gruu_instance_eq(&g->inst, &s);
+		} else {
+			s = aor_binding_get(v[i], AOR_F_CALLID);
+			keep = v[i]->id == g->id && aor_gruu_callid_tag(&s) == g->callid;
+		}
+		if(keep)
+			v[k++] = v[i];
+	}
+	return k;
 }
 
 /* copies the live bindings of key; returns their count or AOR_E_* */
@@ -207,9 +315,10 @@ enum
 					  * stock lookup_to_dset */
 };
 
-/* rewrites msg to the bindings of key as mode says; 1 found, -1 none, -2
- * method not allowed, -3 error */
-static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
+/* rewrites msg to the bindings of key (those g selects) as mode says; 1
+ * found, -1 none, -2 method not allowed, -3 error */
+static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode,
+		const gruu_sel_t *g)
 {
 	aor_binding_t *v[AOR_COPY_MAX];
 	int n, k, i, first = 0;
@@ -217,6 +326,8 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
 	n = fetch(t, key, v, AOR_COPY_MAX);
 	if(n < 0)
 		return -3;
+	if(g->kind != GRUU_NONE)
+		n = gruu_select(v, n, g);
 	/* handle_lost_tcp: not to a connection known gone (stock's
 	 * get_urecord) */
 	n = aor_tcp_alive_filter(v, n);
@@ -236,6 +347,9 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode)
 	} else
 		n = k;
 	aor_lookup_sort(v, n);
+	/* as stock lookup_helper: a GRUU's first binding, no more branches */
+	if(g->kind != GRUU_NONE)
+		n = 1;
 	if(mode == TO_RURI) {
 		if(set_ruri_from(msg, v[0]) < 0)
 			return -3;
@@ -264,15 +378,21 @@ int ki_aor_lookup(sip_msg_t *msg, str *table, str *uri)
 int aor_lookup(sip_msg_t *msg, aor_table_t *t, str *uri)
 {
 	char buf[AOR_KEY_BUF];
+	gruu_sel_t g;
 	str key;
 	int ret;
 
-	if(request_key(msg, uri, buf, &key) < 0) {
-		AOR_WARN_LIMITED(
-				"lookup: cannot take an AoR from the %s", uri ? "uri" : "R-URI");
+	ret = request_key(msg, uri, buf, &key, &g);
+	if(ret == AOR_E_NOT_FOUND) {
+		aor_stat_add(AOR_ST_LOOKUP_NOT_FOUND, 1);
+		return -1;
+	}
+	if(ret < 0) {
+		AOR_WARN_LIMITED("lookup: cannot take an AoR from the %s",
+				uri ? "uri" : "R-URI");
 		return -3;
 	}
-	ret = route_to(msg, t, &key, TO_RURI);
+	ret = route_to(msg, t, &key, TO_RURI, &g);
 	aor_stat_add(ret == 1 ? AOR_ST_LOOKUP_FOUND : AOR_ST_LOOKUP_NOT_FOUND, 1);
 	return ret;
 }
@@ -292,15 +412,20 @@ int ki_aor_lookup_to_dset(sip_msg_t *msg, str *table, str *uri)
 int aor_lookup_to_dset(sip_msg_t *msg, aor_table_t *t, str *uri)
 {
 	char buf[AOR_KEY_BUF];
+	gruu_sel_t g;
 	str key;
+	int ret;
 
-	if(request_key(msg, uri, buf, &key) < 0) {
+	ret = request_key(msg, uri, buf, &key, &g);
+	if(ret == AOR_E_NOT_FOUND)
+		return -1;
+	if(ret < 0) {
 		AOR_WARN_LIMITED("lookup_to_dset: cannot take an AoR from the %s",
 				uri ? "uri" : "R-URI");
 		return -3;
 	}
 	/* stock lookup_to_dset: every binding a branch, the R-URI untouched */
-	return route_to(msg, t, &key, TO_DSET);
+	return route_to(msg, t, &key, TO_DSET, &g);
 }
 
 int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
@@ -326,6 +451,7 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 {
 	char buf[AOR_KEY_BUF], ub[MAX_URI_SIZE];
 	aor_table_t *t;
+	gruu_sel_t g;
 	str key, u;
 	unsigned int nb, i, flags;
 	struct socket_info *sock;
@@ -338,8 +464,8 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 	if(t == NULL)
 		return -3;
 	/* the R-URI first, then every branch that names a registered AoR */
-	if(request_key(msg, NULL, buf, &key) == 0
-			&& route_to(msg, t, &key, TO_RURI) == 1)
+	if(request_key(msg, NULL, buf, &key, &g) == 0
+			&& route_to(msg, t, &key, TO_RURI, &g) == 1)
 		found = 1;
 	nb = nr_branches;
 	for(i = 0; i < nb; i++) {
@@ -350,9 +476,9 @@ int ki_aor_lookup_branches(sip_msg_t *msg, str *table)
 		memcpy(ub, p, len);
 		u.s = ub;
 		u.len = len;
-		if(aor_params_key(&u, buf, &key) < 0)
+		if(request_key(msg, &u, buf, &key, &g) < 0)
 			continue;
-		ret = route_to(msg, t, &key, TO_BRANCHES);
+		ret = route_to(msg, t, &key, TO_BRANCHES, &g);
 		if(ret == 1) {
 			drop_sip_branch(i);
 			i--;

@@ -51,6 +51,7 @@ struct aor_params aor_params = {
 	.nat_source = 0,
 	.timer_procs = 0,
 	.gruu_enabled = 0,
+	.gruu_secret = NULL,
 	.event_callback = NULL,
 	.snapshot_file = NULL,
 	.snapshot_interval = 60,
@@ -387,8 +388,14 @@ int aor_params_check(void)
 				p->max_contacts_policy ? p->max_contacts_policy : "");
 		bad = -1;
 	}
-	if(p->gruu_enabled)
-		LM_WARN("modparam gruu_enabled ignored: GRUU is not supported\n");
+	/* the secret itself is never logged */
+	if(p->gruu_secret && *p->gruu_secret
+			&& strlen(p->gruu_secret) < AOR_GRUU_SECRET_MIN) {
+		LM_ERR("modparam gruu_secret has %zu bytes: give at least %d (or "
+			   "none for a random key per start)\n",
+				strlen(p->gruu_secret), AOR_GRUU_SECRET_MIN);
+		bad = -1;
+	}
 	if(p->xavp_contact)
 		LM_WARN("modparam xavp_contact ignored: the xavp is not stored with "
 				"the bindings\n");

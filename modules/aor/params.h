@@ -47,7 +47,8 @@ struct aor_params
 	int nat_source;
 	/* accepted for drop-in use, with the meaning noted in the docs */
 	int timer_procs;
-	int gruu_enabled;
+	int gruu_enabled;  /* RFC 5627 GRUUs in the 200 OK and in lookup() */
+	char *gruu_secret; /* key of temporary GRUUs; NULL or empty: random */
 	char *event_callback;
 	char *snapshot_file;
 	int snapshot_interval;
@@ -125,6 +126,9 @@ struct aor_db_params
 extern struct aor_db_params aor_db_params;
 extern aor_limits_t aor_limits;
 extern pv_spec_t *aor_received_avp;
+
+/* the shortest gruu_secret taken (bytes) */
+#define AOR_GRUU_SECRET_MIN 16
 
 #define AOR_PATH_OFF 0
 #define AOR_PATH_LAZY 1

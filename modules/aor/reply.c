@@ -21,6 +21,7 @@
 
 #include "params.h"
 #include "errors.h"
+#include "gruu.h"
 #include "reply.h"
 
 static sl_api_t aor_slb;
@@ -146,19 +147,60 @@ static char *put_q(char *p, int q)
 	return p;
 }
 
+/* bytes gruus_put may write for b (host: not NULL) */
+static size_t gruus_size(const aor_binding_t *b, const str *host)
+{
+	str aor = aor_binding_get(b, AOR_F_AOR);
+	str inst = aor_binding_get(b, AOR_F_INSTANCE);
+
+	if(inst.len == 0)
+		return 0;
+	return sizeof(";pub-gruu=\"\"") + aor_gruu_pub_len(&aor, host, &inst)
+		   + sizeof(";temp-gruu=\"sip:@;gr\"") + host->len
+		   + aor_gruu_temp_user_len(aor.len);
+}
+
+/* RFC 5627 5.1: the public and the temporary GRUU of a binding with an
+ * instance ID, quoted, as stock registrar's build_contact writes them; the
+ * temporary one names this binding under its Call-ID and CSeq (gruu.h) */
+static char *gruus_put(char *p, const aor_binding_t *b, const str *host)
+{
+	str aor = aor_binding_get(b, AOR_F_AOR);
+	str inst = aor_binding_get(b, AOR_F_INSTANCE);
+	str cid = aor_binding_get(b, AOR_F_CALLID);
+	aor_gruu_temp_t t;
+
+	p = PUT_LIT(p, ";pub-gruu=\"");
+	p = aor_gruu_pub_put(p, &aor, host, &inst);
+	*p++ = '"';
+	if(aor.len > AOR_GRUU_AOR_MAX)
+		return p; /* no key is that long (uri.h) */
+	t.aor = aor;
+	t.id = b->id;
+	t.cseq = b->cseq;
+	t.callid = aor_gruu_callid_tag(&cid);
+	p = PUT_LIT(p, ";temp-gruu=\"sip:");
+	p += aor_gruu_temp_user(&t, p);
+	*p++ = '@';
+	p = put(p, host->s, host->len);
+	return PUT_LIT(p, ";gr\"");
+}
+
 /* bytes contact_put may write for b */
-static size_t contact_size(const aor_binding_t *b)
+static size_t contact_size(const aor_binding_t *b, const str *gruu_host)
 {
 	const char *rp = aor_params.received_param;
 	str rcv = aor_binding_get(b, AOR_F_RECEIVED);
 
 	return aor_binding_get(b, AOR_F_URI).len
 		   + aor_binding_get(b, AOR_F_INSTANCE).len + rcv.len
-		   + (rcv.len > 0 && rp ? strlen(rp) : 0) + 96;
+		   + (rcv.len > 0 && rp ? strlen(rp) : 0) + 96
+		   + (gruu_host ? gruus_size(b, gruu_host) : 0);
 }
 
 /* one Contact value */
-static char *contact_put(char *p, const aor_binding_t *b, time_t now)
+static char *contact_put(
+		char *p, const aor_binding_t *b, time_t now, const str *gruu_host)
 {
 	str uri = aor_binding_get(b, AOR_F_URI);
 	str inst = aor_binding_get(b, AOR_F_INSTANCE);
@@ -176,6 +218,8 @@ static char *contact_put(char *p, const aor_binding_t *b, time_t now)
 		p = PUT_LIT(p, ";q=");
 		p = put_q(p, b->q);
 	}
+	if(gruu_host != NULL && inst.len > 0)
+		p = gruus_put(p, b, gruu_host);
 	/* RFC 5626 4.1: the instance is a quoted string; the parser hands it
 	 * over without its quotes */
 	if(inst.len > 0) {
@@ -239,8 +283,8 @@ static str date_header(time_t now)
 /* room for the usual 200 OK without an allocation of our own */
 #define REPLY_BUF 4096
 
-int aor_reply_ok_headers(
-		sip_msg_t *msg, aor_binding_t **b, int n, time_t now, const str *path)
+int aor_reply_ok_headers(sip_msg_t *msg, aor_binding_t **b, int n, time_t now,
+		const str *path, const str *gruu_host)
 {
 	static char local[REPLY_BUF];
 	size_t need = 128 + (path ? path->len : 0);
@@ -249,7 +293,7 @@ int aor_reply_ok_headers(
 	int i, ret;
 
 	for(i = 0; i < n; i++)
-		need += contact_size(b[i]) + 2;
+		need += contact_size(b[i], gruu_host) + 2;
 	if(need > sizeof(local) && (buf = pkg_malloc(need)) == NULL) {
 		PKG_MEM_ERROR_FMT("%zu bytes for the reply\n", need);
 		return -1;
@@ -260,7 +304,7 @@ int aor_reply_ok_headers(
 		for(i = 0; i < n; i++) {
 			if(i > 0)
 				p = PUT_LIT(p, ", ");
-			p = contact_put(p, b[i], now);
+			p = contact_put(p, b[i], now, gruu_host);
 		}
 		p = PUT_LIT(p, "\r\n");
 	}

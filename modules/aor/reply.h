@@ -22,9 +22,11 @@ int aor_reply_init(void);
 
 /* Adds the headers of a 200 OK listing the n bindings in b (copies) with
  * their remaining expires at now, a Date header, and path when not empty,
- * to msg's reply lumps. Returns 0 or -1 (out of pkg memory, logged). */
-int aor_reply_ok_headers(
-		sip_msg_t *msg, aor_binding_t **b, int n, time_t now, const str *path);
+ * to msg's reply lumps. With gruu_host (the To URI's host; NULL: none) a
+ * binding with an instance ID also gets its pub-gruu and temp-gruu (RFC
+ * 5627 5.1). Returns 0 or -1 (out of pkg memory, logged). */
+int aor_reply_ok_headers(sip_msg_t *msg, aor_binding_t **b, int n, time_t now,
+		const str *path, const str *gruu_host);
 
 /* Adds the headers of the error reply for err (an AOR_E_*) to msg's reply
  * lumps; min_expires goes into Min-Expires for AOR_E_TOO_BRIEF, and extra

@@ -643,6 +643,22 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 	return path_received(req);
 }
 
+/* RFC 5627 5.1: with gruu_enabled, a REGISTER that says Supported: gruu
+ * gets GRUUs for its bindings with an instance ID; they are in the domain
+ * of the To URI, as stock's. Returns that host, or NULL for no GRUUs. */
+static const str *gruu_host(sip_msg_t *msg)
+{
+	static str host;
+	struct sip_uri *u;
+
+	if(parse_supported(msg) < 0 || !(get_supported(msg) & F_OPTION_TAG_GRUU))
+		return NULL;
+	if((u = parse_to_uri(msg)) == NULL || u->host.len == 0)
+		return NULL;
+	host = u->host;
+	return &host;
+}
+
 /* Applies req under its slot lock (ops.c) and copies the result out.
  * Returns the number of current bindings (in *out) or an AOR_E_*. */
 static int apply(aor_table_t *t, aor_regreq_t *req, aor_binding_t ***out)
@@ -717,7 +733,9 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 		ret = n;
 		goto error;
 	}
-	if(aor_reply_ok_headers(msg, b, n, req.now, &echo_path) < 0) {
+	if(aor_reply_ok_headers(msg, b, n, req.now, &echo_path,
+			   aor_params.gruu_enabled ? gruu_host(msg) : NULL)
+			< 0) {
 		ret = AOR_E_INTERNAL;
 		goto error;
 	}

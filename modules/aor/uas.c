@@ -40,11 +40,16 @@ static int is_lws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* The option tags save() honours: path (RFC 3327) when use_path is set.
- * RFC 3261 7.3.1: tokens compare case-insensitively. */
+/* The option tags save() honours: path (RFC 3327) when use_path is set,
+ * gruu (RFC 5627 5.1) when gruu_enabled is. RFC 3261 7.3.1: tokens compare
+ * case-insensitively. */
 static int tag_supported(const char *s, int len)
 {
-	return aor_params.use_path && len == 4 && strncasecmp(s, "path", 4) == 0;
+	if(len != 4)
+		return 0;
+	if(strncasecmp(s, "path", 4) == 0)
+		return aor_params.use_path;
+	return aor_params.gruu_enabled && strncasecmp(s, "gruu", 4) == 0;
 }
 
 /* appends tag to the Unsupported list at *n; AOR_E_TOO_LONG when full

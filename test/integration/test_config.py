@@ -186,6 +186,7 @@ BAD_MODPARAMS = [
     ("db_mode", -1),
     ("db_mode", 4),
     ("gruu_enabled", 2),
+    ("gruu_secret", "0123456789abcde"),  # 15 bytes
     ("event_callback", "no such function!"),
     ("snapshot_file", "/nonexistent-aor-dir/aor.xml"),
     ("snapshot_file", "/"),
