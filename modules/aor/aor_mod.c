@@ -271,6 +271,7 @@ static int mod_init(void)
 		return -1;
 	if(rpc_register_array(aor_rpc_cmds) != 0
 			|| rpc_register_array(aor_reginfo_rpc_cmds) != 0
+			|| rpc_register_array(aor_ul_rpc_cmds) != 0
 			|| rpc_register_array(aor_persist_rpc_cmds) != 0) {
 		LM_ERR("cannot register the aor.* RPC commands\n");
 		return -1;

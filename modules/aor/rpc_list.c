@@ -34,32 +34,18 @@
 #define LIST_EST_AOR 48
 #define LIST_EST_BINDING 240
 /* pkg bytes one page may copy: the budget plus its last slot */
-#define LIST_COPY_MAX (256 * 1024)
+#define LIST_COPY_MAX AOR_RPC_PAGE_MAX
 /* aor_table_scan calls per page (each visits at most AOR_SCAN_VISITS
  * slots): the bound of a page over a sparse table or a rare filter */
 #define LIST_SCANS_MAX 4096
 #define LIST_FILTER_MAX 256
-/* A page of aor.list as copied under the slot locks: in list_buf, each
- * record is a list_rec followed by its n bindings, each 8-aligned. */
+/* In list_buf, each record of a page is a list_rec followed by its n
+ * bindings, each 8-aligned. */
 typedef struct list_rec
 {
 	int n;
 	int pad;
 } list_rec_t;
-
-typedef struct list_page
-{
-	size_t len; /* bytes of list_buf in use */
-	size_t est; /* estimated reply bytes */
-	long cur;	/* offset of the record being copied, or -1 */
-	int naors;
-	int dropped; /* bindings left out: LIST_COPY_MAX reached */
-	int nomem;
-	time_t now;
-	const char *filter; /* NUL-terminated, or NULL */
-	int filter_len;
-	int glob; /* filter is an fnmatch(3) pattern, else a prefix */
-} list_page_t;
 
 /* this process's copy of a page; at most LIST_COPY_MAX bytes */
 static char *list_buf;
@@ -67,7 +53,7 @@ static size_t list_cap;
 
 /* Makes room for n more bytes in list_buf. Lock held: bounded by
  * LIST_COPY_MAX. Returns 0, or -1 (dropped or nomem set). */
-static int list_reserve(list_page_t *p, size_t n)
+static int list_reserve(aor_rpc_page_t *p, size_t n)
 {
 	size_t cap;
 	char *nb;
@@ -93,7 +79,7 @@ static int list_reserve(list_page_t *p, size_t n)
 	return 0;
 }
 
-static int list_match(const list_page_t *p, const str *key)
+static int list_match(const aor_rpc_page_t *p, const str *key)
 {
 	char kb[1100];
 
@@ -110,7 +96,7 @@ static int list_match(const list_page_t *p, const str *key)
 }
 
 /* the first binding of the record being copied */
-static aor_binding_t *list_first(const list_page_t *p)
+static aor_binding_t *list_first(const aor_rpc_page_t *p)
 {
 	return (aor_binding_t *)(list_buf + p->cur + sizeof(list_rec_t));
 }
@@ -126,7 +112,7 @@ static int list_same_aor(const aor_binding_t *a, const aor_binding_t *b)
  * bindings of an AoR come adjacent within one scan call */
 static void list_copy(const aor_binding_t *b, void *arg)
 {
-	list_page_t *p = arg;
+	aor_rpc_page_t *p = arg;
 	size_t sz = ALIGN8(aor_binding_size(b));
 	str key = aor_binding_get(b, AOR_F_AOR);
 	aor_binding_t *c;
@@ -153,21 +139,52 @@ static void list_copy(const aor_binding_t *b, void *arg)
 	p->est += LIST_EST_BINDING + b->off[AOR_F_COUNT];
 }
 
+void aor_rpc_page_init(aor_rpc_page_t *p, time_t now)
+{
+	memset(p, 0, sizeof(*p));
+	p->cur = -1;
+	p->now = now;
+}
+
+uint64_t aor_rpc_page_scan(aor_table_t *t, aor_rpc_page_t *p, uint64_t cursor)
+{
+	p->cur = -1;
+	return aor_table_scan(t, cursor, 1, list_copy, p);
+}
+
+int aor_rpc_page_rec(
+		const aor_rpc_page_t *p, size_t *off, aor_binding_t **v, int max)
+{
+	aor_binding_t *b;
+	int i, n;
+
+	if(*off >= p->len)
+		return 0;
+	n = ((list_rec_t *)(list_buf + *off))->n;
+	*off += sizeof(list_rec_t);
+	for(i = 0; i < n; i++) {
+		b = (aor_binding_t *)(list_buf + *off);
+		if(i < max)
+			v[i] = b;
+		*off += ALIGN8(aor_binding_size(b));
+	}
+	return n < max ? n : max;
+}
+
 /* Copies slots from *cursor on, one scan call (one non-empty slot) at a
  * time, until the page holds limit AoRs or LIST_BUDGET estimated bytes. A
  * slot that would overfill a non-empty page is given back: *cursor then
  * names it and it starts the next page. Returns 0 or AOR_E_NOMEM. */
 static int list_fill(
-		aor_table_t *t, list_page_t *p, uint64_t *cursor, int limit)
+		aor_table_t *t, aor_rpc_page_t *p, uint64_t *cursor, int limit)
 {
-	list_page_t mark;
+	aor_rpc_page_t mark;
 	uint64_t next;
 	int i;
 
 	for(i = 0; i < LIST_SCANS_MAX && p->naors < limit; i++) {
 		mark = *p;
-		p->cur = -1;
-		next = aor_table_scan(t, *cursor, 1, list_copy, p);
+		next = aor_rpc_page_scan(t, p, *cursor);
 		if(p->nomem)
 			return AOR_E_NOMEM;
 		if(mark.naors > 0
@@ -187,11 +204,11 @@ static int list_fill(
 }
 
 static void list_reply(rpc_t *rpc, void *c, aor_table_t *t,
-		const list_page_t *p, uint64_t next)
+		const aor_rpc_page_t *p, uint64_t next)
 {
+	static aor_binding_t *v[AOR_REC_MAX];
 	char nb[24];
 	void *h, *arr, *ah, *barr;
-	const aor_binding_t *b;
 	size_t off = 0;
 	str key;
 	int i, n;
@@ -202,19 +219,14 @@ static void list_reply(rpc_t *rpc, void *c, aor_table_t *t,
 					   "count", p->naors, "aors", &arr)
 					   < 0)
 		return;
-	while(off < p->len) {
-		n = ((list_rec_t *)(list_buf + off))->n;
-		off += sizeof(list_rec_t);
-		key = aor_binding_get((aor_binding_t *)(list_buf + off), AOR_F_AOR);
+	while((n = aor_rpc_page_rec(p, &off, v, AOR_REC_MAX)) > 0) {
+		key = aor_binding_get(v[0], AOR_F_AOR);
 		if(rpc->array_add(arr, "{", &ah) < 0
 				|| rpc->struct_add(ah, "S[", "aor", &key, "bindings", &barr)
 						   < 0)
 			return;
-		for(i = 0; i < n; i++) {
-			b = (aor_binding_t *)(list_buf + off);
-			aor_rpc_add_binding(rpc, c, barr, b, p->now);
-			off += ALIGN8(aor_binding_size(b));
-		}
+		for(i = 0; i < n; i++)
+			aor_rpc_add_binding(rpc, c, barr, v[i], p->now);
 	}
 }
 
@@ -244,7 +256,7 @@ void aor_rpc_list(rpc_t *rpc, void *c)
 	str tname = STR_NULL, cur = STR_NULL, filter = STR_NULL;
 	char fb[LIST_FILTER_MAX + 1];
 	uint64_t cursor = 0;
-	list_page_t page;
+	aor_rpc_page_t page;
 	aor_table_t *t;
 	int n, limit = LIST_LIMIT;
 
@@ -270,8 +282,7 @@ void aor_rpc_list(rpc_t *rpc, void *c)
 		rpc->fault(c, 400, "Bad cursor: a decimal number from a 'next'");
 		return;
 	}
-	memset(&page, 0, sizeof(page));
-	page.now = aor_now();
+	aor_rpc_page_init(&page, aor_now());
 	if(n >= 4 && filter.len > 0) {
 		if(filter.len > LIST_FILTER_MAX) {
 			rpc->fault(c, 400, "Filter longer than %d", LIST_FILTER_MAX);

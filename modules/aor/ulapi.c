@@ -78,8 +78,7 @@ static void ka_put(uint64_t id, time_t t)
 	lock_release(ul_ka_lock);
 }
 
-/* the last sign of life of b: its last REGISTER or ping answer */
-static time_t ka_last(const aor_binding_t *b)
+time_t aor_ul_ka_last(const aor_binding_t *b)
 {
 	time_t last = b->modified;
 	ul_ka_t *e;
@@ -210,7 +209,7 @@ static void pack_cb(const aor_binding_t *b, void *arg)
 	 * expires in 10 s (done after the walk, through ops.c) */
 	if(ul_keepalive_timeout > 0 && b->sock
 			&& ((struct socket_info *)b->sock)->proto == PROTO_UDP
-			&& ka_last(b) + ul_keepalive_timeout < p->now) {
+			&& aor_ul_ka_last(b) + ul_keepalive_timeout < p->now) {
 		if((b->expires == 0 || b->expires > p->now + 10)
 				&& p->nlate < UL_LATE_MAX) {
 			p->late[p->nlate].hash = b->hash;

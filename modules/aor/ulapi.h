@@ -50,6 +50,10 @@ static inline struct aor_table *aor_ul_table(udomain_t *d)
 void aor_ul_contact_fill(ucontact_t *c, const aor_binding_t *b, str *aor,
 		str *domain, char *rbuf, unsigned int flags);
 
+/* The last sign of life of b, stock's last_keepalive: its last REGISTER,
+ * or a later answer to a keepalive ping (refresh_keepalive). */
+time_t aor_ul_ka_last(const aor_binding_t *b);
+
 /* The name of table t as a usrloc domain name (stable, NUL-terminated). */
 str *aor_ul_domain_name(struct aor_table *t);
 

@@ -10,7 +10,8 @@ same RPC commands and counters, and `kamailio -c` accepts every documented
 modparam example (name and type) and every documented script example.
 
 Doc sections are found by their ids (STYLE.md): aor.p.<param>,
-aor.f.<function>, aor.r.<rpc without "aor.">, aor.s.<counter>,
+aor.f.<function>, aor.r.<rpc without "aor."> (aor.r.ul.dump for usrloc's
+ul.* names), aor.s.<counter>,
 aor.e.<event without "aor:">, aor.k.<KEMI function>.
 """
 
@@ -109,6 +110,12 @@ def code_functions():
 
 def code_rpcs():
     return {n for (n,) in _parse("rpc_export_t", r'\{\s*"([\w.]+)"\s*,')}
+
+
+def rpc_id(name):
+    """The doc section id suffix of an RPC command: aor.show -> show,
+    ul.dump (usrloc's names, rpc_ul.c) -> ul.dump."""
+    return name[4:] if name.startswith("aor.") else name
 
 
 def code_counters():
@@ -275,12 +282,12 @@ def test_every_function_has_a_doc_section_with_its_parameters():
 
 def test_every_rpc_command_has_a_doc_section_with_an_example():
     rpcs = code_rpcs()
-    assert all(r.startswith("aor.") for r in rpcs), rpcs
-    missing("RPC commands", {r[4:] for r in rpcs}, "aor.r.")
+    assert all(r.startswith(("aor.", "ul.")) for r in rpcs), rpcs
+    missing("RPC commands", {rpc_id(r) for r in rpcs}, "aor.r.")
     sections = doc_sections()
     noex = [r for r in sorted(rpcs)
             if not any(r in ex for ex in
-                       _examples(sections.get("aor.r." + r[4:], "")))]
+                       _examples(sections.get("aor.r." + rpc_id(r), "")))]
     assert not noex, "RPC commands without an example: %s" % noex
 
 
@@ -317,13 +324,13 @@ def test_a_new_undocumented_modparam_is_caught(tmp_path, monkeypatch):
 
 def test_running_kamailio_lists_the_documented_rpc_commands(kam):
     listed = {m.strip() for m in kam.kamcmd("system.listMethods").split()
-              if m.strip().startswith("aor.")}
+              if m.strip().startswith(("aor.", "ul."))}
     assert listed == code_rpcs(), (
         "system.listMethods and the rpc_export_t tables differ: "
         "running only %s, code only %s"
         % (sorted(listed - code_rpcs()), sorted(code_rpcs() - listed)))
-    missing("RPC commands (system.listMethods)", {r[4:] for r in listed},
-            "aor.r.")
+    missing("RPC commands (system.listMethods)",
+            {rpc_id(r) for r in listed}, "aor.r.")
 
 
 def test_running_kamailio_counters_are_documented(kam):
