@@ -14,6 +14,9 @@ build_pkgs="kamailio kamailio-extra-modules kamailio-utils-modules dpkg-dev buil
 test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core sipvicious"
 # the modules Kamailio's misc/examples cfgs load (test_examples_cfg.py)
 test_pkgs="$test_pkgs kamailio-mysql-modules kamailio-tls-modules kamailio-websocket-modules kamailio-presence-modules kamailio-xml-modules"
+# the databases test_db.py and test_db_pg.py run (db_sqlite; a private
+# PostgreSQL server started by the test, db_postgres)
+test_pkgs="$test_pkgs kamailio-sqlite-modules kamailio-postgres-modules postgresql"
 # as Kamailio's doc/docbook: xsltproc, the DocBook DTD and stylesheets (with
 # their XML catalog entries, so nothing is fetched), lynx for plain text
 doc_pkgs="xsltproc docbook-xml docbook-xsl lynx"
