@@ -514,7 +514,9 @@ done:
 	if(res)
 		dbf.free_result(con, res);
 	res = NULL;
-	if(rekey(con, t, &lr) < 0)
+	/* db_mode 4 never writes (its database user may only read): without
+	 * later changes nothing needs to find a row by its ruid */
+	if(writes && rekey(con, t, &lr) < 0)
 		goto out;
 	if(writes && lr.ld.expired > 0)
 		delete_expired(con, t, lr.ld.now);
