@@ -1102,10 +1102,35 @@ int aor_db_child_init(void)
 	return 0;
 }
 
+/* mod_destroy, in the main process: what the writer left queued (db_mode
+ * 2: up to a round's changes) is written now, as stock usrloc's destroy
+ * flushes its write-back cache; one connection, no retry. Bounded by the
+ * queue and by the core's shutdown alarm. */
+static void flush_at_exit(void)
+{
+	unsigned int queued = q->n;
+
+	if((wcon = dbf.init(&db_url)) == NULL)
+		return;
+	/* the writer may have died between a COMMIT and its pop */
+	retrying = 1;
+	while(write_batch() > 0)
+		;
+	dbf.close(wcon);
+	wcon = NULL;
+	LM_INFO("db: %u of %u queued changes written at shutdown\n",
+			queued - q->n, queued);
+}
+
 void aor_db_destroy(void)
 {
 	if(q == NULL)
 		return;
+	/* the core waited for every other process: a writer killed holding
+	 * the queue lock must not hang the shutdown (as the core unlocks shm) */
+	lock_init(&q->lock);
+	if(q->n > 0)
+		flush_at_exit();
 	if(q->n > 0)
 		LM_WARN("db: %u changes were still queued at shutdown (the rows "
 				"of their bindings are stale)\n",

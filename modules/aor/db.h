@@ -55,7 +55,8 @@ int aor_db_child_init(void);
  * after a save() applied and before its reply. */
 void aor_db_sync(void);
 
-/* mod_destroy: the writer is gone; reports what stayed queued. */
+/* mod_destroy: the writer is gone; writes what stayed queued (one try,
+ * as stock flushes db_mode 2 at shutdown) and reports what could not be. */
 void aor_db_destroy(void);
 
 /* the counters of the queue (aor.stats, kamcmd aor.db) */
