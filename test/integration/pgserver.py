@@ -301,6 +301,24 @@ class PgServer:
                 self.psql(None, db, stdin=fh)
         return db
 
+    def copy(self, db, table, cols, rows):
+        """rows (tuples of values, None for NULL; no tab or newline in a
+        value) into table's cols by one COPY FROM STDIN; returns the
+        seconds the COPY took."""
+        path = os.path.join(self.dir, "copy.tsv")
+        with open(path, "w") as f:
+            for r in rows:
+                f.write("\t".join("\\N" if v is None else str(v)
+                                  for v in r) + "\n")
+        t0 = time.monotonic()
+        try:
+            with open(path, "rb") as f:
+                self.psql("COPY %s (%s) FROM STDIN" % (table, ",".join(cols)),
+                          db, stdin=f, timeout=3600)
+        finally:
+            os.unlink(path)
+        return time.monotonic() - t0
+
     def create_reader(self, db, user="kamailioro"):
         """A role that may only read db's tables (as a read-only replica's
         user, or a DB_READONLY setup): any write through it fails."""

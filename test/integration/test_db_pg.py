@@ -179,6 +179,34 @@ def test_write_back_stop_leaves_the_rows_stock_leaves(kamailio_factory, pg,
     assert got["aor"] == got["stock"]
 
 
+def test_a_big_stock_table_is_loaded_whole_and_re_keyed(kamailio_factory,
+                                                         pg, pgdb):
+    """40,000 rows with stock's ruids (a table stock usrloc wrote), loaded
+    in db_mode 1 with Kamailio's default pkg memory (8 MB): every row
+    becomes a binding and takes its binding's ruid (the list of rows to
+    re-key is written by batches while the load reads, not kept whole in
+    pkg memory, which ran out near 30,000 rows)."""
+    n = 40000
+    exp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() + 600))
+    pg.copy(pgdb, "location", ["ruid", "username", "contact", "expires",
+                               "callid", "cseq"],
+            (("uloc-6b000000-%x-%d" % (i >> 10, i), "big%05d" % i,
+              "sip:big%05d@10.0.%d.%d:5060" % (i, i >> 8 & 255, i & 255),
+              exp, "c%d" % i, 1) for i in range(n)))
+    k = pg_kamailio(kamailio_factory, "aor", pg.url(pgdb), 1)
+    log = open(k.log_path).read()
+    assert ("loaded %d bindings from %d rows" % (n, n)) in log, log[-2000:]
+    assert "%d re-keyed" % n in log, log[-2000:]
+    assert k.count() == (n, n)
+    left = pg.query("SELECT count(*) FROM location WHERE ruid NOT LIKE "
+                    "'aor-%%'", pgdb)
+    assert left == [("0",)]
+    # a row's new ruid is its binding's
+    ruid = pg.query("SELECT ruid FROM location WHERE username='big12345'",
+                    pgdb)[0][0]
+    assert [b["ruid"] for b in k.show("sip:big12345@127.0.0.1")] == [ruid]
+
+
 N, SPAN, AORS = 300, 6.0, 30
 
 
