@@ -39,7 +39,7 @@
 #define BACKOFF_MAX_MS 5000
 #define FIELD_MAX 4096 /* a string column longer than this is refused */
 #define BAD_ROW_LOG_MAX 10
-#define REFUSED_MAX 5 /* tries of a change the database refuses */
+#define REFUSED_MAX 5	 /* tries of a change the database refuses */
 #define REKEY_BATCH 1000 /* rows re-keyed per transaction while loading */
 
 /* the columns, in the order of aor_db_params.col */
@@ -281,8 +281,8 @@ static int rekey_add(struct loadrun *lr, const str *ruid, uint64_t id)
 	}
 	lr->old_ruids[lr->n_rekey].s = pkg_malloc(ruid->len + 1);
 	if(lr->old_ruids[lr->n_rekey].s == NULL) {
-		PKG_MEM_ERROR_FMT("db: the ruids of %ld rows to re-key\n",
-				lr->n_rekey + 1);
+		PKG_MEM_ERROR_FMT(
+				"db: the ruids of %ld rows to re-key\n", lr->n_rekey + 1);
 		return -1;
 	}
 	memcpy(lr->old_ruids[lr->n_rekey].s, ruid->s, ruid->len);
@@ -420,8 +420,7 @@ static int rekey(db1_con_t *con, aor_table_t *t, struct loadrun *lr)
 	if(lr->n_rekey == 0)
 		return 0;
 	/* one commit per batch, not one per row, where the driver can */
-	tx = dbf.start_transaction && dbf.end_transaction
-		 && dbf.abort_transaction
+	tx = dbf.start_transaction && dbf.end_transaction && dbf.abort_transaction
 		 && dbf.start_transaction(con, DB_LOCKING_NONE) == 0;
 	for(i = 0; i < lr->n_rekey; i++) {
 		memset(&ov, 0, sizeof(ov));
@@ -461,8 +460,8 @@ static int rekey_batch(aor_table_t *t, struct loadrun *lr)
 	if(lr->rcon == NULL) {
 		lr->rcon = dbf.init2(&db_url, DB_POOLING_NONE);
 		if(lr->rcon == NULL) {
-			LM_ERR("db: cannot open a second connection to %.*s\n",
-					db_url.len, db_url.s);
+			LM_ERR("db: cannot open a second connection to %.*s\n", db_url.len,
+					db_url.s);
 			return -1;
 		}
 	}
@@ -1164,8 +1163,8 @@ static void flush_at_exit(void)
 		;
 	dbf.close(wcon);
 	wcon = NULL;
-	LM_INFO("db: %u of %u queued changes written at shutdown\n",
-			queued - q->n, queued);
+	LM_INFO("db: %u of %u queued changes written at shutdown\n", queued - q->n,
+			queued);
 }
 
 void aor_db_destroy(void)
