@@ -14,8 +14,10 @@ build_pkgs="kamailio kamailio-extra-modules kamailio-utils-modules dpkg-dev buil
 test_pkgs="sip-tester sipsak python3-pytest libxml2-utils valgrind baresip-core sipvicious"
 # the modules Kamailio's misc/examples cfgs load (test_examples_cfg.py)
 test_pkgs="$test_pkgs kamailio-mysql-modules kamailio-tls-modules kamailio-websocket-modules kamailio-presence-modules kamailio-xml-modules"
-# the location table in SQLite (test_db.py; kamctl db show runs sqlite3)
-test_pkgs="$test_pkgs kamailio-sqlite-modules sqlite3"
+# the databases test_db.py and test_db_pg.py run (db_sqlite, and kamctl db
+# show runs sqlite3; a private PostgreSQL server started by the test,
+# db_postgres)
+test_pkgs="$test_pkgs kamailio-sqlite-modules sqlite3 kamailio-postgres-modules postgresql"
 # usrloc API consumers (test_ulapi_more.py): cplc; snmpstats, read through a
 # private snmpd (AgentX master) with snmpwalk/snmpget
 test_pkgs="$test_pkgs kamailio-cpl-modules kamailio-snmpstats-modules snmpd snmp"

@@ -41,7 +41,8 @@
 #define BACKOFF_MAX_MS 5000
 #define FIELD_MAX 4096 /* a string column longer than this is refused */
 #define BAD_ROW_LOG_MAX 10
-#define REFUSED_MAX 5 /* tries of a change the database refuses */
+#define REFUSED_MAX 5	 /* tries of a change the database refuses */
+#define REKEY_BATCH 1000 /* rows re-keyed per transaction while loading */
 
 /* the columns, in the order of aor_db_params.col */
 enum db_col
@@ -270,6 +271,7 @@ struct loadrun
 	str *old_ruids; /* pkg: ruids of rows written by another producer */
 	uint64_t *new_ids;
 	long n_rekey, cap_rekey;
+	db1_con_t *rcon; /* the re-keys' own connection, while the load reads */
 };
 
 static void bad_row(struct loadrun *lr, const str *table, long row,
@@ -289,21 +291,27 @@ static int rekey_add(struct loadrun *lr, const str *ruid, uint64_t id)
 		cap = lr->cap_rekey ? lr->cap_rekey * 2 : 256;
 		p = pkg_realloc(lr->old_ruids, cap * sizeof(str));
 		if(p == NULL)
-			return -1;
+			goto nomem;
 		lr->old_ruids = p;
 		p = pkg_realloc(lr->new_ids, cap * sizeof(uint64_t));
 		if(p == NULL)
-			return -1;
+			goto nomem;
 		lr->new_ids = p;
 		lr->cap_rekey = cap;
 	}
 	lr->old_ruids[lr->n_rekey].s = pkg_malloc(ruid->len + 1);
-	if(lr->old_ruids[lr->n_rekey].s == NULL)
+	if(lr->old_ruids[lr->n_rekey].s == NULL) {
+		PKG_MEM_ERROR_FMT(
+				"db: the ruids of %ld rows to re-key\n", lr->n_rekey + 1);
 		return -1;
+	}
 	memcpy(lr->old_ruids[lr->n_rekey].s, ruid->s, ruid->len);
 	lr->old_ruids[lr->n_rekey].len = ruid->len;
 	lr->new_ids[lr->n_rekey++] = id;
 	return 0;
+nomem:
+	PKG_MEM_ERROR_FMT("db: a list of %ld rows to re-key\n", cap);
+	return -1;
 }
 
 /* A row (in the order of the load's columns) as a binding's fields into
@@ -416,9 +424,10 @@ static int load_row(
 	r = aor_load_binding(&t->name, &in, &lr->ld);
 	if(r < 0)
 		return r;
+	/* db_mode 4 never writes: nothing needs to find the row by ruid */
 	if(writes && lr->ld.id != 0 && in.id == 0 && ruid.len > 0
 			&& rekey_add(lr, &ruid, lr->ld.id) < 0)
-		return AOR_E_NOMEM;
+		return -1; /* no start with rows that later changes would miss */
 	return 0;
 }
 
@@ -472,10 +481,12 @@ static int rekey(db1_con_t *con, aor_table_t *t, struct loadrun *lr)
 	db_key_t k = &col[C_RUID];
 	db_val_t ov, nv;
 	long i;
+	int tx;
 
-	/* one transaction: on db_sqlite one disk sync, not one per row */
-	if(lr->n_rekey > 1)
-		tx_on(con, "BEGIN");
+	if(lr->n_rekey == 0)
+		return 0;
+	/* one commit per batch, not one per row (db_sqlite: one disk sync) */
+	tx = lr->n_rekey > 1 && tx_on(con, "BEGIN") == 0;
 	for(i = 0; i < lr->n_rekey; i++) {
 		memset(&ov, 0, sizeof(ov));
 		memset(&nv, 0, sizeof(nv));
@@ -487,18 +498,41 @@ static int rekey(db1_con_t *con, aor_table_t *t, struct loadrun *lr)
 			LM_ERR("db: table %.*s: cannot give row %.*s its new ruid %s\n",
 					t->name.len, t->name.s, ov.val.str_val.len,
 					ov.val.str_val.s, rb);
-			if(lr->n_rekey > 1)
+			if(tx)
 				tx_on(con, "ROLLBACK");
 			return -1;
 		}
-		lr->rekeyed++;
 	}
-	if(lr->n_rekey > 1 && tx_on(con, "COMMIT") < 0) {
-		LM_ERR("db: table %.*s: the new ruids could not be committed\n",
-				t->name.len, t->name.s);
+	if(tx && tx_on(con, "COMMIT") < 0) {
+		LM_ERR("db: table %.*s: cannot commit the new ruids of %ld rows\n",
+				t->name.len, t->name.s, lr->n_rekey);
 		return -1;
 	}
+	lr->rekeyed += lr->n_rekey;
+	for(i = 0; i < lr->n_rekey; i++)
+		pkg_free(lr->old_ruids[i].s);
+	lr->n_rekey = 0;
 	return 0;
+}
+
+/* a full batch of re-keys while the load still reads: over a connection
+ * of their own, the reading one holding its result (drivers with init2,
+ * as db_postgres; the others keep the list to the end of the load) */
+static int rekey_batch(aor_table_t *t, struct loadrun *lr)
+{
+	if(lr->n_rekey < REKEY_BATCH || dbf.init2 == NULL)
+		return 0;
+	if(lr->rcon == NULL) {
+		lr->rcon = dbf.init2(&db_url, DB_POOLING_NONE);
+		if(lr->rcon == NULL) {
+			LM_ERR("db: cannot open a second connection to %.*s\n", db_url.len,
+					db_url.s);
+			return -1;
+		}
+	}
+	if(dbf.use_table(lr->rcon, &t->name) < 0)
+		return -1;
+	return rekey(lr->rcon, t, lr);
 }
 
 static void loadrun_free(struct loadrun *lr)
@@ -511,6 +545,8 @@ static void loadrun_free(struct loadrun *lr)
 		pkg_free(lr->old_ruids);
 	if(lr->new_ids)
 		pkg_free(lr->new_ids);
+	if(lr->rcon)
+		dbf.close(lr->rcon);
 }
 
 /* expired rows never become bindings: deleted, as stock's timer would */
@@ -637,7 +673,7 @@ static int load_table(db1_con_t *con, aor_table_t *t)
 						row);
 				goto done;
 			}
-			if(r < 0)
+			if(r < 0 || rekey_batch(t, &lr) < 0)
 				goto out;
 		}
 		if(more == 0 || RES_ROW_N(res) == 0)
@@ -652,6 +688,12 @@ static int load_table(db1_con_t *con, aor_table_t *t)
 			}
 			dbf.free_result(con, res);
 			res = NULL;
+			/* the page is read whole: its re-keys go now, on this
+			 * connection, so that the list never grows past a page */
+			if(lr.n_rekey > 0
+					&& (dbf.use_table(con, &t->name) < 0
+							|| rekey(con, t, &lr) < 0))
+				goto out;
 			if(keyset_page(con, t, last, &res) < 0) {
 				LM_ERR("db: table %.*s: reading stopped at row %ld\n",
 						t->name.len, t->name.s, row);
@@ -1480,24 +1522,17 @@ void aor_db_destroy(void)
 {
 	long deadline = now_ms() + SHUTDOWN_FLUSH_MS;
 	unsigned int n0;
-	int i, r = 1;
+	int r = 1;
 
 	if(q == NULL || q->n == 0)
 		return;
-	/* the writer is gone: what it had not written yet (a write-back
-	 * round, an outage's backlog) is written now, as stock flushes at
-	 * shutdown; a writer killed while holding the queue's lock leaves it
-	 * taken: then nothing can be */
-	for(i = 0; i < 100 && lock_try(&q->lock) != 0; i++)
-		sleep_us(1000);
-	if(i == 100) {
-		LM_ERR("db: the queue is locked at shutdown; %u changes are not "
-			   "written\n",
-				q->n);
-		return;
-	}
-	lock_release(&q->lock);
+	/* the core waited for every other process: a writer killed holding
+	 * the queue lock must not hang the shutdown */
+	lock_init(&q->lock);
 	n0 = q->n;
+	/* the writer may have died between a COMMIT and its pop: inserts
+	 * replace what has their ruid */
+	retrying = 1;
 	if(wcon == NULL)
 		wcon = dbf.init(&db_url);
 	while(wcon != NULL && q->n > 0 && now_ms() < deadline)

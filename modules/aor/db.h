@@ -63,7 +63,8 @@ int aor_db_sync(void);
  * AOR_E_NOMEM. Other modes: 0 at once. */
 int aor_db_pull(aor_table_t *t, const str *key);
 
-/* mod_destroy: the writer is gone; reports what stayed queued. */
+/* mod_destroy: the writer is gone; writes what stayed queued (one try,
+ * as stock flushes db_mode 2 at shutdown) and reports what could not be. */
 void aor_db_destroy(void);
 
 /* the figures of the queue (the aor:db_* counters) */
