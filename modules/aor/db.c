@@ -41,7 +41,7 @@
 #define BACKOFF_MAX_MS 5000
 #define FIELD_MAX 4096 /* a string column longer than this is refused */
 #define BAD_ROW_LOG_MAX 10
-#define REFUSED_MAX 5	 /* tries of a change the database refuses */
+#define REFUSED_MAX 3 /* tries of a change the database refuses */
 #define REKEY_BATCH 1000 /* rows re-keyed per transaction while loading */
 
 /* the columns, in the order of aor_db_params.col */
@@ -97,6 +97,10 @@ typedef struct dbq
 	uint64_t next_seq; /* the seq of the next change queued */
 	uint64_t durable;  /* every change up to this seq is done with */
 	int down;		   /* the writer finds the database unreachable */
+	int late;		   /* a reply waited out db_sync_timeout: the writer is
+						* behind (a hung database, a replay); no reply
+						* waits until it has caught up */
+	int stalled;	   /* the head change is being refused: none waits */
 	unsigned long written, dropped, rejected, outages, timeouts;
 	long backlog_max;
 	dbq_ent_t ent[];
@@ -154,7 +158,7 @@ static void on_change(const aor_jchange_t *c, void *arg)
 	}
 	lock_get(&q->lock);
 	if(q->n == q->cap) {
-		q->dropped++;
+		aor_atomic_add(&q->dropped, 1);
 		lock_release(&q->lock);
 		if(copy)
 			shm_free(copy);
@@ -193,9 +197,14 @@ int aor_db_sync(void)
 	deadline = now_ms() + P.db_sync_timeout;
 	/* no lock held: the writer advances durable, nothing else waits on us */
 	while(__atomic_load_n(&q->durable, __ATOMIC_ACQUIRE) < my_seq
-			&& !__atomic_load_n(&q->down, __ATOMIC_RELAXED)) {
+			&& !__atomic_load_n(&q->down, __ATOMIC_RELAXED)
+			&& !__atomic_load_n(&q->late, __ATOMIC_RELAXED)
+			&& !__atomic_load_n(&q->stalled, __ATOMIC_RELAXED)) {
 		if(now_ms() >= deadline) {
 			aor_atomic_add(&q->timeouts, 1);
+			/* one reply waited in vain: the others do not, until the
+			 * writer has caught up (writer_tick clears it) */
+			__atomic_store_n(&q->late, 1, __ATOMIC_RELEASE);
 			break;
 		}
 		sleep_us(250);
@@ -601,10 +610,19 @@ static int keyset_page(
 	for(i = 0; i < C_COUNT && n < (int)sizeof(sql); i++)
 		n += snprintf(sql + n, sizeof(sql) - n, "%.*s,", col[i].len,
 				col[i].s);
+	/* the table's name as a quoted identifier: a name with '-' or '.'
+	 * (which tables may have) or a quote cannot change the statement */
+	if(n < (int)sizeof(sql))
+		n += snprintf(sql + n, sizeof(sql) - n, "id FROM \"");
+	for(i = 0; i < t->name.len && n + 2 < (int)sizeof(sql); i++) {
+		if(t->name.s[i] == '"')
+			sql[n++] = '"';
+		sql[n++] = t->name.s[i];
+	}
 	if(n < (int)sizeof(sql))
 		n += snprintf(sql + n, sizeof(sql) - n,
-				"id FROM %.*s WHERE id>%lld%s ORDER BY id LIMIT %d",
-				t->name.len, t->name.s, after, filter, P.fetch_rows);
+				"\" WHERE id>%lld%s ORDER BY id LIMIT %d", after, filter,
+				P.fetch_rows);
 	if(n >= (int)sizeof(sql))
 		return -1;
 	q.s = sql;
@@ -648,6 +666,11 @@ static int load_table(db1_con_t *con, aor_table_t *t)
 	 * anyway) */
 	paged = !DB_CAPABILITY(dbf, DB_CAP_FETCH) && dbf.raw_query
 			&& keyset_page(con, t, 0, &res) == 0;
+	if(!paged && !DB_CAPABILITY(dbf, DB_CAP_FETCH))
+		LM_NOTICE("db: table %.*s is read whole (the driver has no fetch%s): "
+				  "a large table needs as much pkg memory\n",
+				t->name.len, t->name.s,
+				dbf.raw_query ? ", and the paged query by id failed" : "");
 	more = paged ? 1
 				 : db_fetch_query(&dbf, P.fetch_rows, con,
 						 P.server_id_filter ? &key : 0, 0,
@@ -756,9 +779,12 @@ int aor_db_table(aor_table_t *t)
 		DB_TABLE_VERSION_ERROR(t->name);
 		r = -1;
 	}
+	/* nodes that share a table (server_id set, db_mode 3 always) make
+	 * their ruids in residues of their own */
+	if(node != 0)
+		aor_table_id_node(t, node);
 	if(aor_params.db_mode == 3) {
 		/* nothing loaded: every request reads what it needs */
-		aor_table_id_node(t, node);
 		loaded = 1;
 	} else if(r == 0 && P.db_load) {
 		r = load_table(con, t);
@@ -922,7 +948,9 @@ static int write_update(db1_con_t *con, const dbq_ent_t *e)
 	str user;
 	int n;
 
-	if(!dbf.affected_rows)
+	/* DB-only (3) updates only: no transaction spans the two statements
+	 * there, and a row another node deleted stays deleted */
+	if(!dbf.affected_rows && aor_params.db_mode != 3)
 		return write_delete(con, e) < 0 ? -1 : write_insert(con, e);
 	n = columns(e, k, v, rb, &user, 1);
 	ruid_key(e, &rk, &rv, rb2);
@@ -931,7 +959,9 @@ static int write_update(db1_con_t *con, const dbq_ent_t *e)
 	/* db_mysql counts changed rows, not matched ones (unless its
 	 * update_affected_found): 0 may mean "there, and equal". An insert
 	 * that then fails on the ruid leaves that row as it is */
-	if(dbf.affected_rows(con) == 0)
+	/* DB-only: 0 rows means another node deleted it since this node read
+	 * it; its refresh must not bring the row back */
+	if(aor_params.db_mode != 3 && dbf.affected_rows(con) == 0)
 		write_insert(con, e);
 	return 0;
 }
@@ -947,15 +977,19 @@ static int retrying; /* the writer: the last batch failed */
 #define SEEN_LOG2 14
 static struct
 {
+	const aor_table_t *t; /* two tables may give one id */
 	uint64_t id, version;
 } seen[1 << SEEN_LOG2];
 
 static int stale(const dbq_ent_t *e)
 {
-	unsigned int i = (unsigned int)(e->id & ((1u << SEEN_LOG2) - 1));
+	unsigned int i = (unsigned int)((e->id ^ ((uintptr_t)e->t >> 4))
+									& ((1u << SEEN_LOG2) - 1));
 
-	if(seen[i].id == e->id && seen[i].version > e->version)
+	if(seen[i].t == e->t && seen[i].id == e->id
+			&& seen[i].version > e->version)
 		return 1;
+	seen[i].t = e->t;
 	seen[i].id = e->id;
 	seen[i].version = e->version;
 	return 0;
@@ -985,6 +1019,8 @@ static long backoff;   /* ms */
 static long down_since;
 static long round_due; /* mode 2: ms of the next write-back round */
 static uint64_t round_end;
+static long clean_due; /* ms: the next delete of expired rows */
+static void clean_expired(void);
 static int head_fail; /* times the head change was refused */
 
 /* the database takes a write that changes nothing (an update of the
@@ -1125,6 +1161,12 @@ static void writer_tick(unsigned int ticks, void *param)
 			return;
 		}
 	}
+	/* rows whose expiry passed and whose deletion never came (a change
+	 * dropped in an outage): gone within a timer_interval, as stock's */
+	if(now >= clean_due) {
+		clean_due = now + aor_params.timer_interval * 1000L;
+		clean_expired();
+	}
 	/* mode 2: a round every timer_interval, or sooner when half full */
 	if(aor_params.db_mode == 2 && round_end == 0) {
 		if(round_due == 0) /* the first round a timer_interval after start */
@@ -1140,7 +1182,8 @@ static void writer_tick(unsigned int ticks, void *param)
 		if(r == -2) {
 			/* the database is there and refused this change: again
 			 * later, the connection kept; not an outage */
-			next_try = now + 500L * head_fail;
+			__atomic_store_n(&q->stalled, 1, __ATOMIC_RELEASE);
+			next_try = now + 200L * head_fail;
 			return;
 		}
 		if(r < 0) {
@@ -1148,6 +1191,9 @@ static void writer_tick(unsigned int ticks, void *param)
 			return;
 		}
 		came_back(queued);
+		__atomic_store_n(&q->stalled, 0, __ATOMIC_RELAXED);
+		if(__atomic_load_n(&q->n, __ATOMIC_RELAXED) == 0)
+			__atomic_store_n(&q->late, 0, __ATOMIC_RELAXED);
 		if(r == 0)
 			break;
 		if(aor_params.db_mode == 2
@@ -1176,6 +1222,8 @@ static db1_con_t *proc_con(void)
 	pcon = dbf.init(&db_url);
 	if(pcon == NULL) {
 		pcon_retry = now_ms() + RECONNECT_MS;
+		if(q != NULL) /* aor:db_outages: connects that failed */
+			aor_atomic_add(&q->outages, 1);
 		AOR_WARN_LIMITED("db: %.*s is unreachable (db_mode 3): REGISTERs "
 						 "get 503, lookups fail",
 				db_url.len, db_url.s);
@@ -1223,6 +1271,11 @@ static void write_now(const aor_jchange_t *c)
 	for(i = 0; write_one(con, &e) < 0; i++) {
 		if(i + 1 == BUSY_TRIES) {
 			p_failed = 1;
+			if(q != NULL) /* aor:db_rejected: writes that failed */
+				aor_atomic_add(&q->rejected, 1);
+			AOR_WARN_LIMITED("db: a change of ruid aor-%016llx could not be "
+							 "written (db_mode 3): its request fails",
+					(unsigned long long)e.id);
 			proc_con_lost();
 			return;
 		}
@@ -1249,6 +1302,8 @@ int aor_db_pull(aor_table_t *t, const str *key)
 
 	if(aor_params.db_mode != 3)
 		return 0;
+	/* a failed write of an earlier request is not this one's */
+	p_failed = 0;
 	if((con = proc_con()) == NULL)
 		return AOR_E_DB;
 	for(i = 0; i < C_COUNT; i++)
@@ -1440,10 +1495,13 @@ int aor_db_init(void)
 		return -1;
 	}
 	writes = aor_params.db_mode == 1 || aor_params.db_mode == 2;
+	/* the nodes sharing one table (server_id_filter, or DB-only) must make
+	 * different ruids: their server_id says which residue is whose */
+	if(server_id > 0)
+		node = (unsigned int)server_id % AOR_ID_NODES;
 	if(aor_params.db_mode == 3) {
-		/* the nodes sharing the table must make different ruids */
-		node = server_id > 0 ? (unsigned int)server_id % AOR_ID_NODES
-							 : 1 + kam_rand() % (AOR_ID_NODES - 1);
+		if(node == 0)
+			node = 1 + kam_rand() % (AOR_ID_NODES - 1);
 		if(server_id <= 0)
 			LM_WARN("db_mode 3: server_id is not set; ruids are made with "
 					"the random node number %u: give each node that shares "
@@ -1453,6 +1511,16 @@ int aor_db_init(void)
 			LM_ERR("db: cannot subscribe to the change journal\n");
 			return -1;
 		}
+	}
+	if(aor_params.db_mode == 3) {
+		/* no queue: only its counters */
+		q = shm_malloc(sizeof(*q));
+		if(q == NULL) {
+			LM_ERR("db: no shm\n");
+			return -1;
+		}
+		memset(q, 0, sizeof(*q));
+		lock_init(&q->lock);
 	}
 	if(writes) {
 		if(P.db_queue_max < 1) {

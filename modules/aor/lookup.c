@@ -440,6 +440,9 @@ int ki_aor_unregister(sip_msg_t *msg, str *table, str *uri, str *ruid)
 		return -1;
 	if(ruid && ruid->len > 0 && aor_ruid_parse(ruid, &id) < 0)
 		return -3;
+	/* db_mode 3: what the table holds, so that its rows go */
+	if(aor_db_pull(t, &key) < 0)
+		return -1;
 	return aor_ops_remove(t, &key, id ? aor_match_id : NULL, &id,
 				   AOR_ORIG_LOCAL)
 						   > 0

@@ -26,6 +26,7 @@
 #include "ops.h"
 #include "params.h"
 #include "errors.h"
+#include "db.h"
 #include "rpc.h"
 
 #define RPC_SHOW_MAX 256
@@ -216,6 +217,11 @@ static void aor_rpc_rm(rpc_t *rpc, void *c)
 	t = aor_rpc_aor_arg(rpc, c, "aor.rm AOR [table]", buf, &key);
 	if(t == NULL)
 		return;
+	/* db_mode 3: what the table holds, so that its rows go */
+	if(aor_db_pull(t, &key) < 0) {
+		rpc->fault(c, 503, "Database unavailable");
+		return;
+	}
 	n = aor_ops_remove(t, &key, NULL, NULL, AOR_ORIG_RPC);
 	if(n < 0) {
 		rpc->fault(c, 500, "Out of memory");
@@ -286,6 +292,10 @@ static void aor_rpc_rm_contact(rpc_t *rpc, void *c)
 	if(!byid && !valid_uri(&ct)) {
 		rpc->fault(
 				c, 400, "Malformed contact or ruid: %.*s", ECHO(ct.len), ct.s);
+		return;
+	}
+	if(aor_db_pull(t, &key) < 0) {
+		rpc->fault(c, 503, "Database unavailable");
 		return;
 	}
 	removed = aor_ops_remove(t, &key, byid ? aor_match_id : contact_is,

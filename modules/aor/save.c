@@ -48,7 +48,7 @@
 
 #define AOR_MAX_URI 1024  /* as Kamailio's MAX_URI_SIZE */
 #define AOR_MAX_PATH 4096
-#define AOR_MAX_UA 512
+#define AOR_MAX_UA 255 /* as registrar's MAX_UA_SIZE */
 #define ECHO_LEN(n) ((n) > 128 ? 128 : (n)) /* bytes of input a log repeats */
 
 /* per-process scratch for the parsed contacts and the merge plan */
@@ -620,8 +620,10 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 	set_received(msg, req);
 	if(msg->user_agent) {
 		req->user_agent = msg->user_agent->body;
-		if(req->user_agent.len > AOR_MAX_UA)
-			req->user_agent.len = AOR_MAX_UA;
+		/* as stock's save.c: a User-Agent of MAX_UA_SIZE or more is not
+		 * kept at all (usrloc's user_agent column is varchar(255)) */
+		if(req->user_agent.len >= AOR_MAX_UA)
+			req->user_agent.len = 0;
 	}
 	if(msg->rcv.bind_address) {
 		req->sock = msg->rcv.bind_address;

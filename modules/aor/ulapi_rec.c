@@ -43,6 +43,7 @@
 #include "params.h"
 #include "ops.h"
 #include "lookup.h"
+#include "db.h"
 #include "ulapi.h"
 
 #define UL_LOCKS 256  /* API locks, a power of two */
@@ -361,6 +362,8 @@ static int rec_open(udomain_t *d, str *aor, int insert, urecord_t **r)
 	if(t == NULL || aor == NULL || r == NULL)
 		return -1;
 	*r = NULL;
+	if(aor_db_pull(t, aor) < 0) /* db_mode 3: the table's rows */
+		return -1;
 	n = aor_ops_fetch(t, aor, aor_now(), v, AOR_REC_MAX);
 	if(n < 0)
 		return -1;
@@ -440,6 +443,8 @@ int aor_ul_delete_urecord(udomain_t *d, str *aor, urecord_t *r)
 	if(aor == NULL && r != NULL)
 		aor = &r->aor;
 	if(aor == NULL)
+		return -1;
+	if(aor_db_pull(t, aor) < 0)
 		return -1;
 	n = aor_ops_remove(t, aor, NULL, NULL, AOR_ORIG_LOCAL);
 	if(r)

@@ -18,6 +18,7 @@
 #include "../../core/globals.h"
 #include "../../core/ip_addr.h"
 
+#include "db.h"
 #include "ulc.h"
 #include "lookup.h"
 #include "ops.h"
@@ -198,6 +199,8 @@ int aor_ulc_fetch(sip_msg_t *msg, aor_table_t *t, str *uri, str *profile)
 				uri ? (uri->len > 128 ? 128 : uri->len) : 0, uri ? uri->s : "");
 		return -1;
 	}
+	if(aor_db_pull(t, &key) < 0) /* db_mode 3: the table's rows */
+		return -1;
 	n = aor_ops_fetch(t, &key, aor_now(), v, AOR_REC_MAX);
 	if(n < 0) {
 		LM_ERR("reg_fetch_contacts(): cannot copy the bindings of %.*s\n",

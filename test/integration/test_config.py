@@ -184,7 +184,7 @@ BAD_MODPARAMS = [
     ("nat_source", 3),
     ("timer_procs", -1),
     ("db_mode", -1),
-    ("db_mode", 4),
+    ("db_mode", 5),
     ("gruu_enabled", 2),
     ("gruu_secret", "0123456789abcde"),  # 15 bytes
     ("event_callback", "no such function!"),

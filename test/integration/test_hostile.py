@@ -770,8 +770,8 @@ def _(ctx):
 
 @case("oversize-50kb-user-agent", 200, stores=own(lambda c: c.ct()))
 def _(ctx):
-    """A 50 KB User-Agent: bound, the stored User-Agent cut to 512 bytes
-    (a binding holds bounded strings)."""
+    """A 50 KB User-Agent: bound, without a User-Agent (as stock keeps
+    none of 255 bytes or more: usrloc's column is varchar(255))."""
     return build(ctx, contacts=["<%s>" % ctx.ct()], expires=300,
                  extra=[("User-Agent", "x" * 50000)])
 

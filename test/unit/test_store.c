@@ -1187,7 +1187,7 @@ TEST(id_node_keeps_every_id_in_the_node_residue_past_inserted_ones)
 	/* a binding another node made (residue 9, far ahead) moves t's ids
 	 * past it, still in t's residue */
 	x = mk("bob", "sip:b@192.0.2.9", 0);
-	x->id = (t->next_id + 10 * AOR_ID_NODES) | 9;
+	x->id = ((t->next_id + 10 * AOR_ID_NODES) & ~(uint64_t)(AOR_ID_NODES - 1)) | 9;
 	{
 		str k = STR_C("bob");
 		aor_rec_t rec;
