@@ -1283,7 +1283,14 @@ static void write_now(const aor_jchange_t *c)
 	}
 }
 
+static int pull(aor_table_t *t, const str *key, int again);
+
 int aor_db_pull(aor_table_t *t, const str *key)
+{
+	return pull(t, key, 0);
+}
+
+static int pull(aor_table_t *t, const str *key, int again)
 {
 	db_key_t cols[C_COUNT], k[2] = {&col[C_USER], &col[C_DOMAIN]};
 	db_val_t kv[2];
@@ -1297,7 +1304,7 @@ int aor_db_pull(aor_table_t *t, const str *key)
 	char kb[AOR_KEY_BUF];
 	str ruid, rk[PULL_MAX];
 	char *at;
-	int i, n = 0, nk, r;
+	int i, n = 0, nk, r, rekeyed;
 	time_t now = aor_now();
 
 	if(aor_params.db_mode != 3)
@@ -1366,7 +1373,10 @@ int aor_db_pull(aor_table_t *t, const str *key)
 	if(r < 0)
 		for(i = 0; i < n; i++)
 			shm_free(bs[i]);
-	/* the ids the rows of other producers got, written back */
+	/* the ids the rows of other producers got, written back; another
+	 * process may have re-keyed a row at the same instant (then ours
+	 * matched nothing): the AoR is read once more, as the table has it */
+	rekeyed = 0;
 	for(i = 0; i < n; i++) {
 		if(rk[i].len == 0)
 			continue;
@@ -1376,9 +1386,12 @@ int aor_db_pull(aor_table_t *t, const str *key)
 				rekey(con, t, &lr);
 			loadrun_free(&lr);
 			memset(&lr, 0, sizeof(lr));
+			rekeyed++;
 		}
 		pkg_free(rk[i].s);
 	}
+	if(r >= 0 && rekeyed > 0 && !again)
+		return pull(t, key, 1);
 	return r < 0 ? r : 0;
 }
 

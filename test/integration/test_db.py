@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+import kam
 import sip
 from sqldb import COLS, assert_rows_as_stock, scenario, wait_rows
 
@@ -226,7 +227,8 @@ def test_a_locked_database_queues_and_replays(kamailio_factory, user,
         lock.execute("ROLLBACK")
         lock.close()
     # 22 REGISTERs: none waited out the whole timeout once the writer knew
-    assert took < 22 * 0.3, took
+    slow = 4 if kam.VALGRIND_DIR else 1  # make check-memory
+    assert took < 22 * 0.3 * slow, took
     want = sorted("sip:%s-%d@127.0.0.1:%d" % (user, i, c.port)
                   for i in range(1, 21))
     got = wait_rows(lambda: rows(path),
