@@ -294,3 +294,72 @@ def test_database_killed_under_traffic_loses_nothing(kamailio_factory, pg,
     # every row's expiry is its binding's: 600 s from its REGISTER
     for r in pg.rows(pgdb):
         assert 560 <= ts(r["expires"]) - time.time() <= 601, r
+
+
+MODE3_ROUTE = """
+    if(is_method("MESSAGE")) {
+        if(lookup("location")) {
+            append_to_reply("X-Ruri: $ru\\r\\n");
+            sl_send_reply("200", "Found");
+        } else {
+            sl_send_reply("404", "Not Found");
+        }
+        exit;
+    }
+    sl_send_reply("404", "Not here");
+    exit;
+"""
+
+
+def test_db_mode_3_two_nodes_share_one_postgres_table_as_stock(
+        kamailio_factory, pg, user):
+    """db_mode 3 on PostgreSQL: two nodes (server_id 1 and 2) share one
+    table; what either registers the other finds, an Expires 0 and a '*'
+    at one are seen at the other, an expiry ends it for both; two stock
+    nodes on a database of their own, in the same run, answer the same,
+    and the aor nodes' ruids never collide."""
+    got = {}
+    for impl in ("stock", "aor"):
+        pg.start()
+        db = pg.create_db("m3%s%d" % (impl, next(_dbs)))
+
+        def node(sid):
+            return kamailio_factory(
+                impl=impl, modules=["db_postgres.so"], route=MODE3_ROUTE,
+                globals_="server_id=%d\n" % sid,
+                modparams={"db_url": pg.url(db), "db_mode": 3,
+                           "timer_interval": 1, "min_expires": 1})
+        a, b = node(1), node(2)
+        ca, cb = sip.Client(a.port), sip.Client(b.port)
+
+        def found(k, c):
+            data, cid, cs = c.request("MESSAGE", k.ruri(user), k.aor(user))
+            r = c.transact(data, cid, cs)
+            return None if r.status == 404 else \
+                r.get("x-ruri").rsplit(":", 1)[0]
+        aor = a.aor(user)
+        c1 = ("sip:%s-1@127.0.0.1:5901" % user, ";q=0.9")
+        c2 = ("sip:%s-2@127.0.0.1:5902" % user, ";q=0.5")
+        seq = []
+        assert ca.register(aor, [c1], expires=300).status == 200
+        seq.append(("A registers c1; B finds", found(b, cb)))
+        assert cb.register(aor, [c2], expires=300).status == 200
+        seq.append(("B registers c2; A finds", found(a, ca)))
+        rs = pg.rows(db)
+        seq.append(("rows", len(rs), len({r["ruid"] for r in rs})))
+        seq.append(("B unregisters c1",
+                    cb.register(aor, [c1[0]], expires=0).status,
+                    found(a, ca)))
+        seq.append(("B: *", cb.register(aor, ["*"], expires=0,
+                                        call_id=sip.token(9)).status,
+                    found(a, ca), len(pg.rows(db))))
+        assert ca.register(aor, [c1], expires=2).status == 200
+        seq.append(("A: c1 for 2 s; B finds", found(b, cb)))
+        time.sleep(3.2)
+        seq.append(("expired; B finds", found(b, cb)))
+        ca.close()
+        cb.close()
+        got[impl] = seq
+    assert got["aor"] == got["stock"], got
+    assert got["aor"][2] == ("rows", 2, 2), got["aor"]
+    assert got["aor"][0][1] == "sip:%s-1@127.0.0.1" % user, got["aor"]
