@@ -80,8 +80,6 @@ int aor_ka_init(void)
 	ka_domain.len = strlen(ka_domain.s);
 	ka_method.s = aor_params.ka_method;
 	ka_method.len = strlen(ka_method.s);
-	if(aor_params.ka_mode == KA_NONE)
-		return 0;
 	if(ka_method.len == 0) {
 		LM_ERR("modparam ka_method is empty\n");
 		return -1;
