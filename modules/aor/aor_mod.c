@@ -214,6 +214,7 @@ static param_export_t params[] = {
 	{"ka_method", PARAM_STRING, &aor_params.ka_method},
 	{"ka_filter", PARAM_INT, &aor_params.ka_filter},
 	{"ka_timeout", PARAM_INT, &aor_params.ka_timeout},
+	{"ka_down_after", PARAM_INT, &aor_params.ka_down_after},
 	{"ka_loglevel", PARAM_INT, &aor_params.ka_loglevel},
 	{"ka_logmsg", PARAM_STRING, &aor_params.ka_logmsg},
 	{0, 0, 0}

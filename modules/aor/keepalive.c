@@ -117,12 +117,18 @@ static void collect_cb(const aor_binding_t *b, void *arg)
 	kb->n++;
 }
 
+/* the last sign of life: the last answer, or the last REGISTER when later */
+static time_t last_alive(const aor_binding_t *b)
+{
+	return b->ka_last > b->modified ? b->ka_last : b->modified;
+}
+
 /* stock: a contact silent for ka_timeout is not pinged and expires in 10
  * s (removed then by the expiry walk, through the journal). Returns 1
  * when b is past the timeout and was just given its 10 s. */
 static int timed_out(aor_table_t *t, const aor_binding_t *b, time_t now)
 {
-	time_t last = b->ka_last > b->modified ? b->ka_last : b->modified;
+	time_t last = last_alive(b);
 
 	if(aor_params.ka_timeout <= 0 || last + aor_params.ka_timeout >= now)
 		return 0;
@@ -278,6 +284,21 @@ void aor_ka_tick(void)
 		}
 		ka_send_all(t, &kb, now);
 	}
+}
+
+int aor_ka_up_filter(aor_binding_t **v, int n, time_t now)
+{
+	int i, k = 0;
+
+	if(aor_params.ka_mode == KA_NONE || aor_params.ka_down_after <= 0)
+		return n;
+	for(i = 0; i < n; i++) {
+		if(last_alive(v[i]) + aor_params.ka_down_after >= now)
+			v[k++] = v[i];
+	}
+	if(k < n)
+		aor_stat_add(AOR_ST_KA_DOWN_SKIPPED, n - k);
+	return k;
 }
 
 /* the last '-'-separated hex field of tag[0..*len), removed from it */

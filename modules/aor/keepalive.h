@@ -16,6 +16,7 @@
 #define AOR_KEEPALIVE_H
 
 #include "../../core/parser/msg_parser.h"
+#include "binding.h"
 
 /* Prepares the keepalive (ka_logmsg parsed) in mod_init. 0 or -1 (the
  * error logged). */
@@ -26,6 +27,11 @@ int aor_ka_init(void);
  * under each slot's lock into a bounded buffer, the requests built and
  * sent after the unlock. Nothing when ka_mode is 0. */
 void aor_ka_tick(void);
+
+/* ka_down_after: keeps in v[0..n) the bindings that answered a keepalive
+ * (or registered) within ka_down_after seconds of now, in order; returns
+ * how many. All of them when ka_mode or ka_down_after is 0 (stock). */
+int aor_ka_up_filter(aor_binding_t **v, int n, time_t now);
 
 /* The module's response hook: a reply to one of our keepalives updates
  * its binding and returns 0 (the core drops it); any other reply returns

@@ -55,6 +55,7 @@ struct aor_params aor_params = {
 	.ka_method = "OPTIONS",
 	.ka_filter = 0,
 	.ka_timeout = 0,
+	.ka_down_after = 0,
 	.ka_loglevel = 255,
 	.ka_logmsg = " to-uri: [$tu] remote-addr: [$sas]",
 	.timer_procs = 0,
@@ -186,6 +187,7 @@ static const int_param_t int_params[] = {
 	{"ka_mode", &aor_params.ka_mode, 0, 7},
 	{"ka_filter", &aor_params.ka_filter, 0, 1},
 	{"ka_timeout", &aor_params.ka_timeout, 0, AOR_INT_MAX},
+	{"ka_down_after", &aor_params.ka_down_after, 0, AOR_INT_MAX},
 	{"ka_loglevel", &aor_params.ka_loglevel, -5, 255},
 	{"db_mode", &aor_params.db_mode, 0, 4},
 	/* accepted for drop-in use (stock usrloc's), not used */

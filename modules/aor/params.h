@@ -85,6 +85,7 @@ struct aor_params
 	char *ka_method;
 	int ka_filter;
 	int ka_timeout;
+	int ka_down_after; /* lookup() skips a binding silent this long; 0 never */
 	int ka_loglevel; /* 255: no log line per reply */
 	char *ka_logmsg;
 	int rm_expired_delay;

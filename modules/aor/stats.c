@@ -58,6 +58,8 @@ static counter_def_t aor_cnt_defs[] = {
 		"send error"},
 	{&aor_cnt[AOR_ST_KA_TIMEOUT], "keepalive_timeouts", 0, 0, 0,
 		"bindings silent for ka_timeout, set to expire in 10 s"},
+	{&aor_cnt[AOR_ST_KA_DOWN_SKIPPED], "keepalive_down_skipped", 0, 0, 0,
+		"bindings lookup() passed over, silent for ka_down_after"},
 	{0, 0, 0, 0, 0, 0}
 };
 /* clang-format on */

@@ -12,6 +12,7 @@ R-URI's and To's port (each server and UA listens on a port of its own).
 """
 
 import re
+import socket
 import time
 
 import pytest
@@ -114,6 +115,10 @@ def test_answering_contact_is_pinged_as_stock_pings_it(kamailio_factory, uas):
         assert rtt[0] < 1000000
         last = ul_field(k, "Last-Keepalive")
         assert last and last[0] >= t0, (impl, last, t0)
+    # aor.show has them too
+    show = pair["aor"].kamcmd("aor.show", "ka-ans")
+    assert int(re.search(r"ka_roundtrip: (\d+)", show).group(1)) > 0, show
+    assert int(re.search(r"last_keepalive: (\d+)", show).group(1)) >= t0
     st = pair["aor"].kamcmd("stats.get_statistics", "aor:")
     assert int(re.search(r"keepalives_answered\D*(\d+)", st).group(1)) >= 1, st
 
@@ -160,3 +165,40 @@ def test_ka_mode_0_sends_nothing_and_nat_mode_pings_nat_only(
     finally:
         for x in other.values():
             x.close()
+
+
+def test_down_contact_is_skipped_by_lookup_and_back_when_it_answers(
+        kamailio_factory):
+    """ka_down_after (not in stock, issue 18): a binding silent for it is
+    passed over by lookup() (404 here, no other binding), still pinged,
+    and used again from its next answer."""
+    k = kamailio_factory(impl="aor", register=REGISTER, modparams={
+        "timer_interval": 1, "ka_mode": 1, "ka_down_after": 2,
+        "ka_timeout": 60})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    u = sip.Uas(sock=sock)
+    try:
+        with k.client() as c:
+            assert c.register(k.aor("ka-down"), [u.contact("ka-down")],
+                              expires=300).status == 200
+            assert u.wait_for("OPTIONS", timeout=3) is not None
+            assert c.invite(k.aor("ka-down"), method="MESSAGE").status == 200
+            # it stops answering (the socket stays open, nobody reads)
+            u.running = False
+            u.thread.join(2)
+            def silent_for():
+                show = k.kamcmd("aor.show", "ka-down")
+                last = int(re.search(r"last_keepalive: (\d+)", show).group(1))
+                return time.time() - last
+            assert wait(lambda: silent_for() > 3.2, 6)
+            assert c.invite(k.aor("ka-down"), method="MESSAGE").status == 404
+            # it answers again
+            u = sip.Uas(sock=sock)
+            assert wait(lambda: c.invite(k.aor("ka-down"), method="MESSAGE",
+                                         timeout=2).status == 200, 4)
+        st = k.kamcmd("stats.get_statistics", "aor:")
+        assert int(re.search(r"keepalive_down_skipped\D*(\d+)",
+                             st).group(1)) >= 1, st
+    finally:
+        u.close()
