@@ -208,11 +208,10 @@ static int ka_print(const aor_binding_t *b, int proto, struct socket_info *ss,
 			vaddr.s, v6 ? "]" : "", vport.len, vport.s, ka_counter, bcnt,
 			path.len > 0 ? "Route: " : "", path.len, path.s,
 			path.len > 0 ? 2 : 0, "\r\n", ka_from.len, ka_from.s, ruid_len,
-			rbuf, b->hash, (unsigned long)tv.tv_sec,
-			(unsigned long)tv.tv_usec, ka_counter, bcnt, aor.len, aor.s,
-			at ? "" : "@", at ? 0 : ka_domain.len, at ? "" : ka_domain.s,
-			fastrand(), my_pid(), ka_counter, bcnt, ka_method.len,
-			ka_method.s);
+			rbuf, b->hash, (unsigned long)tv.tv_sec, (unsigned long)tv.tv_usec,
+			ka_counter, bcnt, aor.len, aor.s, at ? "" : "@",
+			at ? 0 : ka_domain.len, at ? "" : ka_domain.s, fastrand(), my_pid(),
+			ka_counter, bcnt, ka_method.len, ka_method.s);
 	return (n <= 0 || n >= KA_MSG_MAX - 1) ? -1 : n;
 }
 
