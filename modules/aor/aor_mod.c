@@ -26,6 +26,7 @@
 #include "../../core/parser/parse_uri.h"
 
 #include "expire.h"
+#include "keepalive.h"
 #include "lookup.h"
 #include "ops.h"
 #include "params.h"
@@ -207,6 +208,15 @@ static param_export_t params[] = {
 	{"xavp_contact", PARAM_STRING, &aor_params.xavp_contact},
 	{"expires_type", PARAM_INT, &aor_params.expires_type},
 	{"rm_expired_delay", PARAM_INT, &aor_params.rm_expired_delay},
+	{"ka_mode", PARAM_INT, &aor_params.ka_mode},
+	{"ka_from", PARAM_STRING, &aor_params.ka_from},
+	{"ka_domain", PARAM_STRING, &aor_params.ka_domain},
+	{"ka_method", PARAM_STRING, &aor_params.ka_method},
+	{"ka_filter", PARAM_INT, &aor_params.ka_filter},
+	{"ka_timeout", PARAM_INT, &aor_params.ka_timeout},
+	{"ka_down_after", PARAM_INT, &aor_params.ka_down_after},
+	{"ka_loglevel", PARAM_INT, &aor_params.ka_loglevel},
+	{"ka_logmsg", PARAM_STRING, &aor_params.ka_logmsg},
 	{0, 0, 0}
 };
 
@@ -223,7 +233,7 @@ struct module_exports exports = {
 	params,
 	0,			/* RPC: registered in mod_init */
 	mod_pvs,	/* pseudo-variables */
-	0,			/* response handling */
+	aor_ka_reply, /* response handling: keepalive replies */
 	mod_init,
 	child_init,
 	mod_destroy
@@ -277,6 +287,8 @@ static int mod_init(void)
 		return -1;
 	}
 	if(aor_ulapi_init() < 0)
+		return -1;
+	if(aor_ka_init() < 0)
 		return -1;
 	/* the location tables of the database, before the snapshot */
 	if(aor_db_init() < 0)

@@ -55,6 +55,8 @@ typedef struct aor_binding
 	int32_t reg_id;	  /* RFC 5626 reg-id, 0 when absent */
 	int32_t conn_id;  /* TCP/TLS/WS connection it came on, 0 when none */
 	int16_t q;		  /* 0..1000 or AOR_Q_UNSPEC */
+	uint32_t ka_rtt;  /* last keepalive round trip, microseconds */
+	time_t ka_last;	  /* last keepalive answer, 0 none (keepalive.c) */
 	uint16_t off[AOR_F_COUNT + 1];
 	char data[];
 } aor_binding_t;

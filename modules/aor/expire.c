@@ -16,6 +16,7 @@
 
 #include "expire.h"
 #include "events.h"
+#include "keepalive.h"
 #include "ops.h"
 #include "params.h"
 #include "tcp.h"
@@ -54,5 +55,6 @@ void aor_timer_tick(unsigned int ticks, void *param)
 		expire_slice(t, now);
 	}
 	aor_tcp_tick();
+	aor_ka_tick();
 	aor_events_timer_context(0);
 }

@@ -30,6 +30,7 @@
 #include "gruu.h"
 #include "stats.h"
 #include "tcp.h"
+#include "keepalive.h"
 
 #define AOR_COPY_MAX 256 /* bindings one lookup forks to, at most */
 
@@ -331,6 +332,8 @@ static int route_to(sip_msg_t *msg, aor_table_t *t, const str *key, int mode,
 	/* handle_lost_tcp: not to a connection known gone (stock's
 	 * get_urecord) */
 	n = aor_tcp_alive_filter(v, n);
+	/* ka_down_after: not to a binding that stopped answering */
+	n = aor_ka_up_filter(v, n, aor_now());
 	if(n == 0)
 		return -1;
 	k = filter_methods(msg, v, n);

@@ -644,3 +644,23 @@ int aor_ops_expire_by(aor_table_t *t, uint32_t hash, uint64_t id,
 	aor_journal_after();
 	return ret;
 }
+
+int aor_ops_ka_answered(
+		aor_table_t *t, uint32_t hash, uint64_t id, time_t when, uint32_t rtt)
+{
+	id_find_t f = {hash, id, NULL};
+	uint64_t cursor = hash;
+	aor_binding_t *b;
+
+	aor_table_lock(t, hash);
+	aor_slot_visit(t, &cursor, id_find_cb, &f);
+	if(f.b) {
+		/* not a change of the binding: no journal entry, as stock's
+		 * ul_update_keepalive writes neither the database nor events */
+		b = (aor_binding_t *)f.b;
+		b->ka_last = when;
+		b->ka_rtt = rtt;
+	}
+	aor_table_unlock(t, hash);
+	return f.b != NULL;
+}

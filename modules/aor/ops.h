@@ -207,4 +207,11 @@ int aor_ops_fetch_id(aor_table_t *t, uint32_t hash, uint64_t id, time_t now,
 int aor_ops_expire_by(aor_table_t *t, uint32_t hash, uint64_t id,
 		time_t until, enum aor_origin o);
 
+/* Records an answer to a keepalive of the binding id of AoR hash hash: its
+ * ka_last becomes when and its ka_rtt rtt (microseconds), under the slot
+ * lock, with no journal entry. Returns 1 when the binding was found, 0
+ * otherwise. */
+int aor_ops_ka_answered(
+		aor_table_t *t, uint32_t hash, uint64_t id, time_t when, uint32_t rtt);
+
 #endif /* AOR_OPS_H */

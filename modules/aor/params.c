@@ -49,6 +49,15 @@ struct aor_params aor_params = {
 	.retry_after = 0,
 	.nat_bflag = -1,
 	.nat_source = 0,
+	.ka_mode = 0,
+	.ka_from = "sip:server@kamailio.org",
+	.ka_domain = "kamailio.org",
+	.ka_method = "OPTIONS",
+	.ka_filter = 0,
+	.ka_timeout = 0,
+	.ka_down_after = 0,
+	.ka_loglevel = 255,
+	.ka_logmsg = " to-uri: [$tu] remote-addr: [$sas]",
 	.timer_procs = 0,
 	.gruu_enabled = 1, /* stock registrar.c: 1 */
 	.gruu_secret = NULL,
@@ -175,6 +184,11 @@ static const int_param_t int_params[] = {
 	{"skip_remote_socket", &aor_params.skip_remote_socket, 0, 1},
 	{"expires_type", &aor_params.expires_type, 0, 1},
 	{"rm_expired_delay", &aor_params.rm_expired_delay, 0, AOR_INT_MAX},
+	{"ka_mode", &aor_params.ka_mode, 0, 7},
+	{"ka_filter", &aor_params.ka_filter, 0, 1},
+	{"ka_timeout", &aor_params.ka_timeout, 0, AOR_INT_MAX},
+	{"ka_down_after", &aor_params.ka_down_after, 0, AOR_INT_MAX},
+	{"ka_loglevel", &aor_params.ka_loglevel, -5, 255},
 	{"db_mode", &aor_params.db_mode, 0, 4},
 	/* accepted for drop-in use (stock usrloc's), not used */
 	{"timer_procs", &aor_params.timer_procs, 0, 1024},
@@ -265,6 +279,18 @@ static int is_column(const char *s)
 }
 
 /* an xavp name as the script writes it in $xavp(name=>...) */
+/* a sip: or sips: URI with no space, quote or angle bracket: it goes
+ * into From: <...> as it is */
+static int is_sip_uri(const char *s)
+{
+	if(strncasecmp(s, "sip:", 4) != 0 && strncasecmp(s, "sips:", 5) != 0)
+		return 0;
+	for(; *s; s++)
+		if(*s <= ' ' || *s == '<' || *s == '>' || *s == '"' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 static int is_xavp_name(const char *s)
 {
 	for(; *s; s++)
@@ -296,6 +322,10 @@ static const str_param_t str_params[] = {
 		"a function name"},
 	{"xavp_cfg", &aor_params.xavp_cfg, is_xavp_name, "an xavp name"},
 	{"xavp_rcd", &aor_params.xavp_rcd, is_xavp_name, "an xavp name"},
+	{"ka_from", &aor_params.ka_from, is_sip_uri, "a SIP URI"},
+	{"ka_domain", &aor_params.ka_domain, is_host_prefix, "a host name"},
+	{"ka_method", &aor_params.ka_method, is_token,
+		"a method (RFC 3261 25.1 token)"},
 	{"ruid_column", &aor_db_params.ruid_column, is_column, "an SQL column name"},
 	{"user_column", &aor_db_params.user_column, is_column, "an SQL column name"},
 	{"domain_column", &aor_db_params.domain_column, is_column, "an SQL column name"},

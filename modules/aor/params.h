@@ -78,6 +78,16 @@ struct aor_params
 	int skip_remote_socket;
 	char *xavp_contact;
 	int expires_type;
+	/* stock usrloc's keepalive (keepalive.c) */
+	int ka_mode; /* 0 off; 1 all; bit 2: nat_bflag only; bit 4: UDP only */
+	char *ka_from;
+	char *ka_domain;
+	char *ka_method;
+	int ka_filter;
+	int ka_timeout;
+	int ka_down_after; /* lookup() skips a binding silent this long; 0 never */
+	int ka_loglevel; /* 255: no log line per reply */
+	char *ka_logmsg;
 	int rm_expired_delay;
 };
 

@@ -91,13 +91,15 @@ void aor_rpc_add_binding(
 	ruid.len = aor_ruid_fmt(b->id, rb);
 	if(rpc->array_add(arr, "{", &h) < 0)
 		return;
-	rpc->struct_add(h, "SdfdSdSSSSSSdd", "contact", &uri, "expires",
+	rpc->struct_add(h, "SdfdSdSSSSSSdddd", "contact", &uri, "expires",
 			b->expires ? (int)aor_binding_left(b, now) : 0, "q",
 			b->q == AOR_Q_UNSPEC ? -1.0 : b->q / 1000.0, "cseq", (int)b->cseq,
 			"callid", &cid, "flags", (int)b->cflags, "user_agent", &ua,
 			"received", &rcv, "path", &path, "socket", &sock, "instance", &inst,
 			"ruid", &ruid, "reg_id", (int)b->reg_id, "last_modified",
-			(int)b->modified);
+			(int)b->modified, "last_keepalive",
+			(int)(b->ka_last > b->modified ? b->ka_last : b->modified),
+			"ka_roundtrip", (int)b->ka_rtt);
 }
 
 aor_table_t *aor_rpc_aor_arg(rpc_t *rpc, void *c, const char *usage,

@@ -49,6 +49,17 @@ static counter_def_t aor_cnt_defs[] = {
 		"lookup() calls that found a binding"},
 	{&aor_cnt[AOR_ST_LOOKUP_NOT_FOUND], "lookups_not_found", 0, 0, 0,
 		"lookup() calls that found none"},
+	{&aor_cnt[AOR_ST_KA_SENT], "keepalives_sent", 0, 0, 0,
+		"keepalive requests sent (ka_mode)"},
+	{&aor_cnt[AOR_ST_KA_ANSWERED], "keepalives_answered", 0, 0, 0,
+		"replies to keepalive requests received"},
+	{&aor_cnt[AOR_ST_KA_FAILED], "keepalives_failed", 0, 0, 0,
+		"keepalive requests not sent: no destination, no socket, or a "
+		"send error"},
+	{&aor_cnt[AOR_ST_KA_TIMEOUT], "keepalive_timeouts", 0, 0, 0,
+		"bindings silent for ka_timeout, set to expire in 10 s"},
+	{&aor_cnt[AOR_ST_KA_DOWN_SKIPPED], "keepalive_down_skipped", 0, 0, 0,
+		"bindings lookup() passed over, silent for ka_down_after"},
 	{0, 0, 0, 0, 0, 0}
 };
 /* clang-format on */

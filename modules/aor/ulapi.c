@@ -28,69 +28,10 @@
 static int ul_keepalive_timeout = 0;
 static unsigned int ul_max_partition = 0;
 
-/* The time of the last answer to a SIP ping, by binding id (a binding
- * block has no field for it): made when a module sets a keepalive timeout.
- * A newer entry takes an older one's place; a lost entry counts as no
- * answer since the binding's last REGISTER, which is stock's start value
- * (ucontact.c sets last_keepalive at insert and update). Its lock is held
- * for two loads or stores. */
-#define UL_KA_LOG2 16
-typedef struct ul_ka
-{
-	uint64_t id;
-	time_t last;
-} ul_ka_t;
-static ul_ka_t *ul_ka = NULL;
-static gen_lock_t *ul_ka_lock = NULL;
-
-static int ka_init(void)
-{
-	size_t n = sizeof(ul_ka_t) << UL_KA_LOG2;
-
-	if(ul_ka)
-		return 0;
-	ul_ka = shm_malloc(n);
-	ul_ka_lock = lock_alloc();
-	if(ul_ka == NULL || ul_ka_lock == NULL || lock_init(ul_ka_lock) == NULL) {
-		SHM_MEM_ERROR_FMT("%zu bytes\n", n);
-		if(ul_ka)
-			shm_free(ul_ka);
-		if(ul_ka_lock)
-			lock_dealloc(ul_ka_lock);
-		ul_ka = NULL;
-		ul_ka_lock = NULL;
-		return -1;
-	}
-	memset(ul_ka, 0, n);
-	return 0;
-}
-
-static void ka_put(uint64_t id, time_t t)
-{
-	ul_ka_t *e;
-
-	if(ul_ka == NULL)
-		return;
-	e = &ul_ka[id & ((1u << UL_KA_LOG2) - 1)];
-	lock_get(ul_ka_lock);
-	e->id = id;
-	e->last = t;
-	lock_release(ul_ka_lock);
-}
-
 time_t aor_ul_ka_last(const aor_binding_t *b)
 {
-	time_t last = b->modified;
-	ul_ka_t *e;
-
-	if(ul_ka == NULL)
-		return last;
-	e = &ul_ka[b->id & ((1u << UL_KA_LOG2) - 1)];
-	lock_get(ul_ka_lock);
-	if(e->id == b->id && e->last > last)
-		last = e->last;
-	lock_release(ul_ka_lock);
-	return last;
+	/* stock sets last_keepalive at insert and update, and at each answer */
+	return b->ka_last > b->modified ? b->ka_last : b->modified;
 }
 
 str *aor_ul_domain_name(aor_table_t *t)
@@ -121,6 +62,8 @@ void aor_ul_contact_fill(ucontact_t *c, const aor_binding_t *b, str *aor,
 	c->user_agent = aor_binding_get(b, AOR_F_UA);
 	c->sock = (struct socket_info *)b->sock;
 	c->last_modified = b->modified;
+	c->last_keepalive = aor_ul_ka_last(b);
+	c->ka_roundtrip = b->ka_rtt;
 	c->methods = b->methods;
 	c->instance = aor_binding_get(b, AOR_F_INSTANCE);
 	c->reg_id = (unsigned int)b->reg_id;
@@ -293,8 +236,6 @@ static int aul_set_keepalive_timeout(int to)
 	int prev = ul_keepalive_timeout;
 
 	/* nathelper sets it in its mod_init, before the fork */
-	if(to > 0 && ka_init() < 0)
-		return prev;
 	ul_keepalive_timeout = to;
 	return prev;
 }
@@ -303,21 +244,15 @@ static int aul_set_keepalive_timeout(int to)
  * of the keepalive table. 0 when the binding exists, -1 otherwise. */
 static int aul_refresh_keepalive(unsigned int aorhash, str *ruid)
 {
-	aor_binding_t *v[AOR_REC_MAX];
 	aor_table_t *t;
 	uint64_t id;
-	int n, i;
 
 	if(ruid == NULL || aor_ruid_parse(ruid, &id) < 0)
 		return -1;
-	for(t = aor_tables(); t; t = t->next) {
-		n = aor_ops_fetch_id(t, aorhash, id, aor_now(), v, AOR_REC_MAX);
-		for(i = 0; i < n; i++)
-			if(v[i]->id == id) {
-				ka_put(id, aor_now());
-				return 0;
-			}
-	}
+	/* stock's ul_refresh_keepalive: the answer's time, round trip 0 */
+	for(t = aor_tables(); t; t = t->next)
+		if(aor_ops_ka_answered(t, aorhash, id, aor_now(), 0))
+			return 0;
 	return -1;
 }
 
@@ -385,11 +320,4 @@ int aor_ulapi_init(void)
 void aor_ulapi_destroy(void)
 {
 	aor_ul_rec_destroy();
-	if(ul_ka) {
-		shm_free(ul_ka);
-		lock_destroy(ul_ka_lock);
-		lock_dealloc(ul_ka_lock);
-		ul_ka = NULL;
-		ul_ka_lock = NULL;
-	}
 }

@@ -51,7 +51,7 @@ void aor_ul_contact_fill(ucontact_t *c, const aor_binding_t *b, str *aor,
 		str *domain, char *rbuf, unsigned int flags);
 
 /* The last sign of life of b, stock's last_keepalive: its last REGISTER,
- * or a later answer to a keepalive ping (refresh_keepalive). */
+ * or a later answer to a keepalive (keepalive.c, refresh_keepalive). */
 time_t aor_ul_ka_last(const aor_binding_t *b);
 
 /* The name of table t as a usrloc domain name (stable, NUL-terminated). */

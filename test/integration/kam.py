@@ -58,7 +58,9 @@ STOCK_USRLOC = {"use_domain", "hash_size", "timer_interval", "nat_bflag",
                 "cseq_delay", "skip_remote_socket", "xavp_contact",
                 "expires_type", "rm_expired_delay", "db_url", "db_load",
                 "fetch_rows", "db_insert_null", "version_table",
-                "server_id_filter", "db_timer_clean", "db_clean_tcp"}
+                "server_id_filter", "db_timer_clean", "db_clean_tcp",
+                "ka_mode", "ka_from", "ka_domain", "ka_method", "ka_filter",
+                "ka_timeout", "ka_loglevel", "ka_logmsg"}
 STOCK_REGISTRAR = {"default_expires", "min_expires", "min_expires_mode",
                    "max_expires", "max_contacts", "default_q",
                    "append_branches", "case_sensitive", "use_path",

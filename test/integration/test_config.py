@@ -227,6 +227,10 @@ BAD_MODPARAMS = [
     ("xavp_contact", "no such!"),
     ("expires_type", 2),
     ("rm_expired_delay", -1),
+    ("ka_from", "not a uri"),
+    ("ka_domain", "a b"),
+    ("ka_method", "OPT IONS"),
+    ("ka_logmsg", "$(bad"),
 ] + [("%s_column" % c, "no such!") for c in (
     "ruid", "user", "domain", "contact", "expires", "q", "callid", "cseq",
     "flags", "cflags", "user_agent", "received", "path", "socket", "methods",

@@ -239,7 +239,9 @@ def test_every_modparam_doc_gives_type_default_and_example():
         if not dm:
             bad.append("%s: no 'Default value is ...'" % name)
         else:
-            said = dm.group(1).split()[0].rstrip(".")
+            quoted = re.match(r'"[^"]*"', dm.group(1))
+            said = quoted.group(0) if quoted else \
+                dm.group(1).split()[0].rstrip(".")
             if want is None or want == "":
                 ok = said in ("NULL", '""')
             elif isinstance(want, int):
