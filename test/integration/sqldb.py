@@ -107,3 +107,19 @@ def assert_rows_as_stock(got):
             assert ra["ruid"].startswith("aor-")
     a = [r for r in got["aor"][2] if r["cseq"] == 2][0]
     assert 590 <= ts(a["expires"]) - time.time() <= 601, a
+
+
+# db_mode 3 tests: MESSAGE runs lookup() and answers with the R-URI it chose
+MODE3_ROUTE = """
+    if(is_method("MESSAGE")) {
+        if(lookup("location")) {
+            append_to_reply("X-Ruri: $ru\\r\\n");
+            sl_send_reply("200", "Found");
+        } else {
+            sl_send_reply("404", "Not Found");
+        }
+        exit;
+    }
+    sl_send_reply("404", "Not here");
+    exit;
+"""

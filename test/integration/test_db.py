@@ -18,7 +18,7 @@ import pytest
 
 import kam
 import sip
-from sqldb import COLS, assert_rows_as_stock, scenario, wait_rows
+from sqldb import COLS, MODE3_ROUTE, assert_rows_as_stock, scenario, wait_rows
 
 SCHEMA = "/usr/share/kamailio/db_sqlite"
 
@@ -420,20 +420,6 @@ def test_every_way_a_binding_changes_shows_in_the_table(
     c.close()
     assert len(steps) == 15
 
-
-MODE3_ROUTE = """
-    if(is_method("MESSAGE")) {
-        if(lookup("location")) {
-            append_to_reply("X-Ruri: $ru\\r\\n");
-            sl_send_reply("200", "Found");
-        } else {
-            sl_send_reply("404", "Not Found");
-        }
-        exit;
-    }
-    sl_send_reply("404", "Not here");
-    exit;
-"""
 
 
 def mode3_node(factory, impl, path, sid):

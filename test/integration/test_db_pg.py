@@ -20,7 +20,8 @@ import pytest
 
 import pgserver
 import sip
-from sqldb import assert_rows_as_stock, comparable, scenario, ts, wait_rows
+from sqldb import (MODE3_ROUTE, assert_rows_as_stock, comparable, scenario,
+                   ts, wait_rows)
 
 _dbs = itertools.count()
 
@@ -295,20 +296,6 @@ def test_database_killed_under_traffic_loses_nothing(kamailio_factory, pg,
     for r in pg.rows(pgdb):
         assert 560 <= ts(r["expires"]) - time.time() <= 601, r
 
-
-MODE3_ROUTE = """
-    if(is_method("MESSAGE")) {
-        if(lookup("location")) {
-            append_to_reply("X-Ruri: $ru\\r\\n");
-            sl_send_reply("200", "Found");
-        } else {
-            sl_send_reply("404", "Not Found");
-        }
-        exit;
-    }
-    sl_send_reply("404", "Not here");
-    exit;
-"""
 
 
 def test_db_mode_3_two_nodes_share_one_postgres_table_as_stock(

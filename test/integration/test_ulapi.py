@@ -340,9 +340,12 @@ DBTEXT = "/usr/share/kamailio/dbtext/kamailio"
 NS = "{urn:ietf:params:xml:ns:reginfo}"
 
 
-class PublishSink(Listener):
-    """A presence server stand-in: answers every PUBLISH 200 with an
-    entity tag and records the bodies."""
+class RequestSink(Listener):
+    """A peer stand-in on a UDP socket of its own: answers every request
+    of one method 200 (headers(m) adds the method's own) and records the
+    requests and their bodies."""
+
+    method = None
 
     def __init__(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -352,6 +355,9 @@ class PublishSink(Listener):
         self.bodies = []
         self.msgs = []
         self.n = 0
+
+    def headers(self, m):
+        return []
 
     def _run(self):
         self.sock.settimeout(0.2)
@@ -363,13 +369,13 @@ class PublishSink(Listener):
             except OSError:
                 return
             m = sip.Message(data, addr)
-            if m.is_reply or m.method != "PUBLISH":
+            if m.is_reply or m.method != self.method:
                 continue
             self.n += 1
             hdrs = [("Via", v) for v in m.get_all("via")]
             hdrs += [("From", m.get("from")), ("To", m.get("to") + ";tag=p"),
-                     ("Call-ID", m.get("call-id")), ("CSeq", m.get("cseq")),
-                     ("SIP-ETag", "e%d" % self.n), ("Expires", "3600")]
+                     ("Call-ID", m.get("call-id")), ("CSeq", m.get("cseq"))]
+            hdrs += self.headers(m)
             self.sock.sendto(sip.build("SIP/2.0 200 OK", hdrs), addr)
             self.bodies.append(data.split(b"\r\n\r\n", 1)[1].decode())
             self.msgs.append(m)
@@ -381,6 +387,16 @@ class PublishSink(Listener):
         self.stop = True
         self.thread.join(2)
         self.sock.close()
+
+
+class PublishSink(RequestSink):
+    """A presence server stand-in: answers every PUBLISH 200 with an
+    entity tag."""
+
+    method = "PUBLISH"
+
+    def headers(self, m):
+        return [("SIP-ETag", "e%d" % self.n), ("Expires", "3600")]
 
 
 def reginfo_summary(body, user=None):
@@ -1371,42 +1387,16 @@ def test_get_urecord_lists_contacts_in_stock_order(kamailio_factory, user,
 
 # -- pua_bla: register_ulcb for every contact change, SUBSCRIBE dialog;sla --
 
-class SubscribeSink(Listener):
+class SubscribeSink(RequestSink):
     """An outbound proxy stand-in for pua_bla: answers every SUBSCRIBE 200
-    (with its Expires) and records them."""
+    with its Expires."""
 
-    def __init__(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        super().__init__(s)
-        self.port = s.getsockname()[1]
-        self.msgs = []
+    method = "SUBSCRIBE"
 
-    def _run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                data, addr = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            m = sip.Message(data, addr)
-            if m.is_reply or m.method != "SUBSCRIBE":
-                continue
-            hdrs = [("Via", v) for v in m.get_all("via")]
-            hdrs += [("From", m.get("from")), ("To", m.get("to") + ";tag=b"),
-                     ("Call-ID", m.get("call-id")), ("CSeq", m.get("cseq")),
-                     ("Contact", "<sip:bla@127.0.0.1:%d>" % self.port),
-                     ("Expires", m.get("expires") or "0"),
-                     ("Content-Length", "0")]
-            self.sock.sendto(sip.build("SIP/2.0 200 OK", hdrs), addr)
-            self.msgs.append(m)
-
-    def close(self):
-        self.stop = True
-        self.thread.join(2)
-        self.sock.close()
+    def headers(self, m):
+        return [("Contact", "<sip:bla@127.0.0.1:%d>" % self.port),
+                ("Expires", m.get("expires") or "0"),
+                ("Content-Length", "0")]
 
 
 PUA_BLA_REGISTER = """
@@ -1427,7 +1417,7 @@ def test_pua_bla_subscribes_as_with_stock(kamailio_factory, user, tmp_path):
     runs, steps = {}, {}
     for impl in ("stock", "aor"):
         sink = SubscribeSink()
-        sink.thread.start()
+        sink.start()
         db = os.path.join(str(tmp_path), "dbtext-bla-%s" % impl)
         os.makedirs(db, exist_ok=True)
         for t in ("pua", "version"):
