@@ -18,6 +18,7 @@
 #include "sys.h"
 #include "store.h"
 #include "hash.h"
+#include "ops.h"
 
 /* SipHash-1-3, key all zeros, message 00 01 02 ... of length 0 to 63:
  * the vectors OCaml's runtime tests its hash with (testsuite/tests/hash/
