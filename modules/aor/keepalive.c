@@ -84,7 +84,10 @@ int aor_ka_init(void)
 		LM_ERR("modparam ka_method is empty\n");
 		return -1;
 	}
-	if(aor_params.ka_logmsg && *aor_params.ka_logmsg) {
+	/* as stock: parsed only when keepalives are on (the default format
+	 * names $tu, which needs pv.so: a config without it still starts) */
+	if(aor_params.ka_mode != 0 && aor_params.ka_logmsg
+			&& *aor_params.ka_logmsg) {
 		str s = {aor_params.ka_logmsg, strlen(aor_params.ka_logmsg)};
 		if(pv_parse_format(&s, &ka_logfmt) < 0) {
 			LM_ERR("modparam ka_logmsg=\"%.64s\" is not a format\n", s.s);

@@ -11,6 +11,7 @@ and branch, the From tag (stock's carries its ruid "uloc-...", ours
 R-URI's and To's port (each server and UA listens on a port of its own).
 """
 
+import os
 import re
 import socket
 import time
@@ -202,3 +203,45 @@ def test_down_contact_is_skipped_by_lookup_and_back_when_it_answers(
                              st).group(1)) >= 1, st
     finally:
         u.close()
+
+
+def test_a_config_without_pv_starts_as_with_stock(tmp_path):
+    """ka_logmsg's default names $tu, a pv.so variable: as stock, it is
+    parsed only when keepalives are on, so a minimal config that loads no
+    pv.so starts (with stock and with aor)."""
+    import kam
+    for impl in ("stock", "aor"):
+        mods = ('loadmodule "usrloc.so"\nloadmodule "registrar.so"'
+                if impl == "stock" else 'loadmodule "%s"' % kam.AOR_SO)
+        port = sip.free_udp_port()
+        d = str(tmp_path / impl)
+        cfg = """#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+disable_tcp=yes
+auto_aliases=no
+listen=udp:127.0.0.1:%(port)d
+%(mpath)s
+loadmodule "sl.so"
+loadmodule "ctl.so"
+loadmodule "tm.so"
+loadmodule "textops.so"
+%(mods)s
+modparam("ctl", "binrpc", "unix:%(ctl)s")
+request_route {
+    if(is_method("REGISTER")) { save("location"); exit; }
+    if(is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
+    sl_send_reply("404", "Not here");
+}
+""" % {"port": port, "mods": mods, "ctl": os.path.join(d, "ctl"),
+       "mpath": 'mpath="%s"' % kam.MPATH if kam.MPATH else ""}
+        k = kam.Kamailio(d, impl=impl, port=port, cfg_text=cfg)
+        try:
+            k.start()
+            with sip.Client(k.port) as c:
+                assert c.register("sip:bob@127.0.0.1",
+                                  ["sip:bob@127.0.0.1:5999"],
+                                  expires=60).status == 200, impl
+        finally:
+            k.stop()
