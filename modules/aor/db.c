@@ -181,7 +181,7 @@ static void on_change(const aor_jchange_t *c, void *arg)
 	lock_release(&q->lock);
 }
 
-int aor_db_sync(void)
+int aor_db_sync_(void)
 {
 	long deadline;
 
@@ -1285,7 +1285,7 @@ static void write_now(const aor_jchange_t *c)
 
 static int pull(aor_table_t *t, const str *key, int again);
 
-int aor_db_pull(aor_table_t *t, const str *key)
+int aor_db_pull_(aor_table_t *t, const str *key)
 {
 	return pull(t, key, 0);
 }

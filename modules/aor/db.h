@@ -26,6 +26,7 @@
 #define AOR_DB_H
 
 #include "../../core/str.h"
+#include "params.h"
 #include "store.h"
 
 
@@ -55,13 +56,24 @@ int aor_db_child_init(void);
  * after a save() applied and before its reply. db_mode 3: AOR_E_DB when a
  * write of this process failed since the last call (the reply is then an
  * error: the database is the store), else 0. */
-int aor_db_sync(void);
+int aor_db_sync_(void);
+static inline int aor_db_sync(void)
+{
+	/* the hot path pays one test when no database waits or fails */
+	return aor_params.db_mode == 1 || aor_params.db_mode == 3
+				   ? aor_db_sync_()
+				   : 0;
+}
 
 /* db_mode 3: the bindings the database holds for key, read now, replace
  * what t holds of key (before save(), lookup(), registered()). 0, or
  * AOR_E_DB when the database did not answer (nothing changed), or
  * AOR_E_NOMEM. Other modes: 0 at once. */
-int aor_db_pull(aor_table_t *t, const str *key);
+int aor_db_pull_(aor_table_t *t, const str *key);
+static inline int aor_db_pull(aor_table_t *t, const str *key)
+{
+	return aor_params.db_mode == 3 ? aor_db_pull_(t, key) : 0;
+}
 
 /* mod_destroy: the writer is gone; writes what stayed queued (one try,
  * as stock flushes db_mode 2 at shutdown) and reports what could not be. */

@@ -648,11 +648,19 @@ static int parse_request(sip_msg_t *msg, str *uri, aor_regreq_t *req,
 /* RFC 5627 5.1: with gruu_enabled, a REGISTER that says Supported: gruu
  * gets GRUUs for its bindings with an instance ID; they are in the domain
  * of the To URI, as stock's. Returns that host, or NULL for no GRUUs. */
-static const str *gruu_host(sip_msg_t *msg)
+static const str *gruu_host(sip_msg_t *msg, aor_binding_t **b, int n)
 {
 	static str host;
 	struct sip_uri *u;
 
+	int i;
+
+	/* only a binding with an instance ID has GRUUs: most REGISTERs never
+	 * need their Supported header parsed */
+	for(i = 0; i < n && aor_binding_get(b[i], AOR_F_INSTANCE).len == 0; i++)
+		;
+	if(i == n)
+		return NULL;
 	if(parse_supported(msg) < 0 || !(get_supported(msg) & F_OPTION_TAG_GRUU))
 		return NULL;
 	if((u = parse_to_uri(msg)) == NULL || u->host.len == 0)
@@ -736,7 +744,7 @@ int aor_save(sip_msg_t *msg, aor_table_t *t, int flags, str *uri)
 		goto error;
 	}
 	if(aor_reply_ok_headers(msg, b, n, req.now, &echo_path,
-			   aor_params.gruu_enabled ? gruu_host(msg) : NULL)
+			   aor_params.gruu_enabled ? gruu_host(msg, b, n) : NULL)
 			< 0) {
 		ret = AOR_E_INTERNAL;
 		goto error;
