@@ -230,13 +230,14 @@ BAD_MODPARAMS = [
     ("ka_from", "not a uri"),
     ("ka_domain", "a b"),
     ("ka_method", "OPT IONS"),
-    ("ka_logmsg", "$(bad"),
 ] + [("%s_column" % c, "no such!") for c in (
     "ruid", "user", "domain", "contact", "expires", "q", "callid", "cseq",
     "flags", "cflags", "user_agent", "received", "path", "socket", "methods",
     "instance", "reg_id", "server_id", "connection_id", "keepalive",
     "partition")]
-NOT_CHECKED = {"db_url"}
+# db_url: any string; ka_logmsg: parsed only with ka_mode on, as stock
+# (test_bad_ka_logmsg_refuses_to_start_with_keepalives_on)
+NOT_CHECKED = {"db_url", "ka_logmsg"}
 
 
 def range_rows():
@@ -389,3 +390,22 @@ def test_rpc_socket_is_local_and_owner_only(kam_cfg):
     assert stat.S_ISSOCK(st.st_mode)
     assert oct(st.st_mode & 0o777) == "0o600"
     assert kam_cfg.ctl_uri.startswith("unix:")
+
+
+def test_bad_ka_logmsg_refuses_to_start_with_keepalives_on(tmp_path):
+    """ka_logmsg is a pv format, parsed (as stock's) only when ka_mode
+    turns keepalives on: then a bad one refuses the start, naming it; with
+    ka_mode 0 it is not looked at, as with stock."""
+    if kammod.IMPL == "stock":
+        pytest.fail("checks the aor module's parameter validation")
+    k = kammod.Kamailio(str(tmp_path / "on"),
+                        modparams={"ka_mode": 1, "ka_logmsg": "$(bad"})
+    with pytest.raises(RuntimeError, match="exited"):
+        k.start()
+    k.stop()
+    with open(k.log_path, errors="replace") as f:
+        assert any("ka_logmsg" in line for line in f if "ERROR" in line)
+    k = kammod.Kamailio(str(tmp_path / "off"),
+                        modparams={"ka_mode": 0, "ka_logmsg": "$(bad"})
+    k.start()
+    k.stop()
