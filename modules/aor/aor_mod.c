@@ -15,6 +15,7 @@
 #include <ctype.h>
 
 #include "db.h"
+#include "repl.h"
 #include "../../core/sr_module.h"
 #include "../../core/mod_fix.h"
 #include "../../core/kemi.h"
@@ -215,6 +216,16 @@ static param_export_t params[] = {
 	{"ka_filter", PARAM_INT, &aor_params.ka_filter},
 	{"ka_timeout", PARAM_INT, &aor_params.ka_timeout},
 	{"ka_down_after", PARAM_INT, &aor_params.ka_down_after},
+	{"replicate", PARAM_INT, &aor_params.replicate},
+	{"repl_interval", PARAM_INT, &aor_params.repl_interval},
+	{"repl_batch_bytes", PARAM_INT, &aor_params.repl_batch_bytes},
+	{"repl_sync_bytes", PARAM_INT, &aor_params.repl_sync_bytes},
+	{"repl_queue_max", PARAM_INT, &aor_params.repl_queue_max},
+	{"repl_ae_interval", PARAM_INT, &aor_params.repl_ae_interval},
+	{"repl_tombstone_ttl", PARAM_INT, &aor_params.repl_tombstone_ttl},
+	{"repl_tombstones_max", PARAM_INT, &aor_params.repl_tombstones_max},
+	{"repl_sync", PARAM_INT, &aor_params.repl_sync},
+	{"repl_sync_window", PARAM_INT, &aor_params.repl_sync_window},
 	{"ka_loglevel", PARAM_INT, &aor_params.ka_loglevel},
 	{"ka_logmsg", PARAM_STRING, &aor_params.ka_logmsg},
 	{0, 0, 0}
@@ -243,7 +254,7 @@ struct module_exports exports = {
 /* a table was made: its gauges, and its rows when a database is used */
 static int on_new_table(aor_table_t *t)
 {
-	if(aor_stats_table(t) < 0)
+	if(aor_repl_table(t) < 0 || aor_stats_table(t) < 0)
 		return -1;
 	return aor_db_table(t);
 }
@@ -270,6 +281,9 @@ static int mod_init(void)
 		return -1;
 	if(aor_tcp_init() < 0)
 		return -1;
+	/* before any table: the tables it replicates keep digests */
+	if(aor_repl_init() < 0)
+		return -1;
 	if(aor_ops_init(aor_params.hash_size, on_new_table) < 0)
 		return -1;
 	/* KEMI scripts have no fixups: the usual table exists from the start */
@@ -282,7 +296,8 @@ static int mod_init(void)
 	if(rpc_register_array(aor_rpc_cmds) != 0
 			|| rpc_register_array(aor_reginfo_rpc_cmds) != 0
 			|| rpc_register_array(aor_ul_rpc_cmds) != 0
-			|| rpc_register_array(aor_persist_rpc_cmds) != 0) {
+			|| rpc_register_array(aor_persist_rpc_cmds) != 0
+			|| rpc_register_array(aor_repl_rpc_cmds) != 0) {
 		LM_ERR("cannot register the aor.* RPC commands\n");
 		return -1;
 	}
@@ -297,7 +312,8 @@ static int mod_init(void)
 	if(aor_persist_init(aor_db_loaded()) < 0)
 		return -1;
 	if(register_sync_timers(1) < 0
-			|| register_basic_timers(aor_persist_timers() + aor_db_timers()) < 0) {
+			|| register_basic_timers(aor_persist_timers() + aor_db_timers()
+										 + aor_repl_timers()) < 0) {
 		LM_ERR("cannot register the aor timer processes\n");
 		return -1;
 	}
@@ -320,7 +336,7 @@ static int child_init(int rank)
 		LM_ERR("cannot start the aor maintenance timer\n");
 		return -1;
 	}
-	if(aor_db_child_init() < 0)
+	if(aor_db_child_init() < 0 || aor_repl_child_init() < 0)
 		return -1;
 	return aor_persist_child_init();
 }

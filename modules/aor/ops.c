@@ -664,3 +664,60 @@ int aor_ops_ka_answered(
 	aor_table_unlock(t, hash);
 	return f.b != NULL;
 }
+
+/* ---- replication ---- */
+
+int aor_ops_put(aor_table_t *t, aor_binding_t *b, time_t now)
+{
+	enum aor_origin prev = aor_journal_origin(AOR_ORIG_PEER);
+	str key = aor_binding_get(b, AOR_F_AOR);
+	aor_rec_t rec;
+	int r;
+
+	b->hash = aor_hash(&key);
+	aor_table_lock(t, b->hash);
+	aor_table_find(t, b->hash, &key, &rec);
+	/* a replaced binding and the new one */
+	if(aor_journal_reserve(2, aor_journal_copy_size(b)) < 0)
+		r = AOR_E_NOMEM;
+	else
+		r = aor_rec_put(&rec, b, now);
+	aor_table_unlock(t, b->hash);
+	aor_journal_origin(prev);
+	aor_journal_after();
+	return r;
+}
+
+int aor_ops_drop(aor_table_t *t, const str *aor, uint64_t id,
+		uint64_t version, time_t now)
+{
+	enum aor_origin prev = aor_journal_origin(AOR_ORIG_PEER);
+	uint32_t hash = aor_hash(aor);
+	aor_rec_t rec;
+	int r;
+
+	aor_table_lock(t, hash);
+	aor_table_find(t, hash, aor, &rec);
+	if(aor_journal_reserve(1, 0) < 0)
+		r = AOR_E_NOMEM;
+	else
+		r = aor_rec_drop(&rec, aor, id, version, now);
+	aor_table_unlock(t, hash);
+	aor_journal_origin(prev);
+	aor_journal_after();
+	return r;
+}
+
+int aor_ops_tombs(aor_table_t *t, uint32_t li, time_t now, aor_tomb_cb cb,
+		void *arg)
+{
+	int n;
+
+	li &= t->lock_mask;
+	aor_table_lock(t, li);
+	n = aor_tombs_sweep(t, li, now);
+	if(cb)
+		aor_tombs_visit(t, li, cb, arg);
+	aor_table_unlock(t, li);
+	return n;
+}

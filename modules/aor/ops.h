@@ -214,4 +214,23 @@ int aor_ops_expire_by(aor_table_t *t, uint32_t hash, uint64_t id,
 int aor_ops_ka_answered(
 		aor_table_t *t, uint32_t hash, uint64_t id, time_t when, uint32_t rtt);
 
+/* ---- replication (repl.c) ---- */
+
+/* Applies a peer's binding b (its id and version set; its hash is made
+ * here) with origin peer: aor_rec_put under the lock of its AoR. Returns
+ * 1 (t owns b), 0 when stale or AOR_E_NOMEM (the caller frees b). */
+int aor_ops_put(aor_table_t *t, aor_binding_t *b, time_t now);
+
+/* Applies a peer's removal of binding id of aor at version with origin
+ * peer (aor_rec_drop). Returns 1 removed, 0 not held, -1 stale,
+ * AOR_E_NOMEM. */
+int aor_ops_drop(aor_table_t *t, const str *aor, uint64_t id,
+		uint64_t version, time_t now);
+
+/* Under lock index li of t: forgets the tombstones whose time is up at
+ * now, then calls cb (when set) for each one left. Returns how many were
+ * forgotten. */
+int aor_ops_tombs(aor_table_t *t, uint32_t li, time_t now, aor_tomb_cb cb,
+		void *arg);
+
 #endif /* AOR_OPS_H */

@@ -88,6 +88,16 @@ struct aor_params aor_params = {
 	.xavp_contact = NULL,
 	.expires_type = 0,
 	.rm_expired_delay = 0,
+	.replicate = 0,
+	.repl_interval = 20,
+	.repl_batch_bytes = 16384,
+	.repl_sync_bytes = 60000,
+	.repl_queue_max = 100000,
+	.repl_ae_interval = 10,
+	.repl_tombstone_ttl = 120,
+	.repl_tombstones_max = 1000000,
+	.repl_sync = 1,
+	.repl_sync_window = 8,
 };
 /* clang-format on */
 
@@ -188,6 +198,16 @@ static const int_param_t int_params[] = {
 	{"ka_filter", &aor_params.ka_filter, 0, 1},
 	{"ka_timeout", &aor_params.ka_timeout, 0, AOR_INT_MAX},
 	{"ka_down_after", &aor_params.ka_down_after, 0, AOR_INT_MAX},
+	{"replicate", &aor_params.replicate, 0, 1},
+	{"repl_interval", &aor_params.repl_interval, 1, 1000},
+	{"repl_batch_bytes", &aor_params.repl_batch_bytes, 1024, 60000},
+	{"repl_sync_bytes", &aor_params.repl_sync_bytes, 1024, 60000},
+	{"repl_queue_max", &aor_params.repl_queue_max, 1, 10000000},
+	{"repl_ae_interval", &aor_params.repl_ae_interval, 0, 86400},
+	{"repl_tombstone_ttl", &aor_params.repl_tombstone_ttl, 1, 86400},
+	{"repl_tombstones_max", &aor_params.repl_tombstones_max, 0, 100000000},
+	{"repl_sync", &aor_params.repl_sync, 0, 1},
+	{"repl_sync_window", &aor_params.repl_sync_window, 1, 64},
 	{"ka_loglevel", &aor_params.ka_loglevel, -5, 255},
 	{"db_mode", &aor_params.db_mode, 0, 4},
 	/* accepted for drop-in use (stock usrloc's), not used */

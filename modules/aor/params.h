@@ -89,6 +89,17 @@ struct aor_params
 	int ka_loglevel; /* 255: no log line per reply */
 	char *ka_logmsg;
 	int rm_expired_delay;
+	/* replication over DMQ (repl.h) */
+	int replicate;			/* 1: every table, with the dmq module */
+	int repl_interval;		/* ms between sends of queued changes */
+	int repl_batch_bytes;	/* largest body of a message of changes */
+	int repl_sync_bytes;	/* largest body of a full-sync batch */
+	int repl_queue_max;		/* changes queued to send at most */
+	int repl_ae_interval;	/* s: digests of every range once per interval */
+	int repl_tombstone_ttl; /* s a removal's tombstone is kept */
+	int repl_tombstones_max;
+	int repl_sync;		  /* ask one peer for the full state at start */
+	int repl_sync_window; /* full-sync batches in flight at most */
 };
 
 extern struct aor_params aor_params;

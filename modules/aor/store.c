@@ -126,6 +126,17 @@ void aor_table_free(aor_table_t *t)
 	AOR_FREE(g->slots);
 	AOR_FREE(g->hint);
 	AOR_FREE(g);
+	if(t->repl) {
+		aor_tomb_t *tb, *nt;
+
+		for(i = 0; i <= t->lock_mask; i++)
+			for(tb = t->repl->tombs[i]; tb; tb = nt) {
+				nt = tb->next;
+				AOR_FREE(tb);
+			}
+		AOR_FREE(t->repl->tombs);
+		AOR_FREE(t->repl);
+	}
 	aor_lockset_free(t->locks);
 	AOR_FREE(t);
 }
@@ -254,6 +265,14 @@ static void atomic_raise(uint64_t *p, uint64_t v)
 		;
 }
 
+/* the term of b in or out of its range's digest */
+static inline void digest_flip(aor_table_t *t, const aor_binding_t *b)
+{
+	if(t->repl)
+		__atomic_fetch_xor(&t->repl->digest[aor_range_of(b->id)],
+				aor_digest_term(b->id, b->version), __ATOMIC_RELAXED);
+}
+
 static void rec_link(aor_rec_t *rec, aor_binding_t *b)
 {
 	aor_table_t *t = rec->t;
@@ -265,6 +284,7 @@ static void rec_link(aor_rec_t *rec, aor_binding_t *b)
 		aor_atomic_add(&t->aors, 1);
 	aor_atomic_add(&t->bindings, 1);
 	aor_atomic_add(&t->mem, (long)aor_binding_size(b));
+	digest_flip(t, b);
 	aor_journal_add(t, AOR_CH_INSERTED, b, b->version);
 }
 
@@ -303,7 +323,9 @@ void aor_rec_refresh(aor_rec_t *rec, aor_binding_t *b, const aor_binding_in_t *i
 {
 	aor_binding_refresh(b, in);
 	aor_rec_expiry(rec, b->expires);
+	digest_flip(rec->t, b);
 	b->version = version_next(rec->t, b->version);
+	digest_flip(rec->t, b);
 	aor_journal_add(rec->t, AOR_CH_REFRESHED, b, b->version);
 }
 
@@ -319,15 +341,33 @@ static aor_binding_t *rec_unlink(aor_rec_t *rec, aor_binding_t **link)
 		aor_atomic_add(&t->aors, -1);
 	aor_atomic_add(&t->bindings, -1);
 	aor_atomic_add(&t->mem, -(long)aor_binding_size(b));
+	digest_flip(t, b);
 	return b;
+}
+
+static void tomb_put(aor_table_t *t, uint32_t hash, const str *aor,
+		uint64_t id, uint64_t version);
+
+/* removes the binding at *link as a change of kind at version; a removal
+ * other than a natural expiry leaves a tombstone when t is replicated */
+static void rec_del_at(aor_rec_t *rec, aor_binding_t **link,
+		enum aor_change kind, uint64_t version)
+{
+	aor_binding_t *b = rec_unlink(rec, link);
+	str k;
+
+	b->version = version;
+	if(rec->t->repl
+			&& (kind != AOR_CH_EXPIRED || !aor_binding_expired(b, aor_now()))) {
+		k = aor_binding_get(b, AOR_F_AOR);
+		tomb_put(rec->t, b->hash, &k, b->id, version);
+	}
+	aor_journal_add(rec->t, kind, b, b->version);
 }
 
 void aor_rec_del(aor_rec_t *rec, aor_binding_t **link, enum aor_change kind)
 {
-	aor_binding_t *b = rec_unlink(rec, link);
-
-	b->version = version_next(rec->t, b->version);
-	aor_journal_add(rec->t, kind, b, b->version);
+	rec_del_at(rec, link, kind, version_next(rec->t, (*link)->version));
 }
 
 void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
@@ -337,6 +377,8 @@ void aor_rec_swap(aor_rec_t *rec, aor_binding_t **link, aor_binding_t *nb)
 	nb->next = b->next;
 	nb->id = b->id;
 	nb->version = version_next(rec->t, b->version);
+	digest_flip(rec->t, b);
+	digest_flip(rec->t, nb);
 	*link = nb;
 	aor_rec_expiry(rec, nb->expires);
 	aor_atomic_add(&rec->t->mem,
@@ -680,5 +722,217 @@ unsigned int aor_slot_visit(
 		cb(b, arg);
 	}
 	*cursor = cursor_next(*cursor, g->mask);
+	return n;
+}
+
+/* ---- replication ---- */
+
+int aor_table_repl_enable(aor_table_t *t, long tomb_max, int ttl)
+{
+	aor_repl_tab_t *r;
+	size_t n = (size_t)t->lock_mask + 1;
+
+	r = AOR_ALLOC(sizeof(*r));
+	if(r == NULL)
+		return AOR_E_NOMEM;
+	memset(r, 0, sizeof(*r));
+	r->tombs = AOR_ALLOC(n * sizeof(*r->tombs));
+	if(r->tombs == NULL) {
+		AOR_FREE(r);
+		return AOR_E_NOMEM;
+	}
+	memset(r->tombs, 0, n * sizeof(*r->tombs));
+	r->tomb_max = tomb_max;
+	r->tomb_ttl = ttl;
+	t->repl = r;
+	return 0;
+}
+
+static aor_tomb_t **tomb_find(aor_table_t *t, uint32_t hash, uint64_t id)
+{
+	aor_tomb_t **p = &t->repl->tombs[hash & t->lock_mask];
+
+	for(; *p; p = &(*p)->next)
+		if((*p)->id == id && (*p)->hash == hash)
+			return p;
+	return NULL;
+}
+
+/* a tombstone of id at version (raised when one is held already) */
+static void tomb_put(aor_table_t *t, uint32_t hash, const str *aor,
+		uint64_t id, uint64_t version)
+{
+	aor_repl_tab_t *r = t->repl;
+	aor_tomb_t **p = tomb_find(t, hash, id), *tb;
+
+	if(p) {
+		if((*p)->version < version)
+			(*p)->version = version;
+		(*p)->drop = aor_now() + r->tomb_ttl;
+		return;
+	}
+	if(aor_atomic_get(&r->tomb_count) >= r->tomb_max || aor->len > 65535
+			|| (tb = AOR_ALLOC(sizeof(*tb) + aor->len)) == NULL) {
+		aor_atomic_add(&r->tomb_lost, 1);
+		return;
+	}
+	tb->id = id;
+	tb->version = version;
+	tb->drop = aor_now() + r->tomb_ttl;
+	tb->hash = hash;
+	tb->aor_len = (uint16_t)aor->len;
+	memcpy(tb->aor, aor->s, aor->len);
+	p = &r->tombs[hash & t->lock_mask];
+	tb->next = *p;
+	*p = tb;
+	aor_atomic_add(&r->tomb_count, 1);
+}
+
+static void tomb_unlink(aor_table_t *t, aor_tomb_t **p)
+{
+	aor_tomb_t *tb = *p;
+
+	*p = tb->next;
+	AOR_FREE(tb);
+	aor_atomic_add(&t->repl->tomb_count, -1);
+}
+
+int aor_rec_tombstoned(const aor_rec_t *rec, uint64_t id, uint64_t version)
+{
+	aor_tomb_t **p;
+
+	if(rec->t->repl == NULL)
+		return 0;
+	p = tomb_find(rec->t, rec->hash, id);
+	return p != NULL && (*p)->version >= version;
+}
+
+static aor_binding_t **find_id(const aor_rec_t *rec, uint64_t id)
+{
+	aor_binding_t **link = rec->link;
+	int i;
+
+	for(i = 0; i < rec->n; i++, link = &(*link)->next)
+		if((*link)->id == id)
+			return link;
+	return NULL;
+}
+
+static int str_same(const str *a, const str *b)
+{
+	return a->len == b->len && (a->len == 0 || memcmp(a->s, b->s, a->len) == 0);
+}
+
+/* the same contact (RFC 5626 6: instance and reg-id; else the URI compared
+ * by RFC 3261 19.1.4) as merge.c matches a REGISTER's */
+static int same_contact(const aor_binding_t *a, const aor_binding_t *b)
+{
+	str x = aor_binding_get(a, AOR_F_INSTANCE);
+	str y = aor_binding_get(b, AOR_F_INSTANCE);
+	int r;
+
+	if(x.len > 0 || y.len > 0)
+		return str_same(&x, &y) && a->reg_id == b->reg_id;
+	x = aor_binding_get(a, AOR_F_URI);
+	y = aor_binding_get(b, AOR_F_URI);
+	r = aor_uri_equal(&x, &y);
+	return r < 0 ? str_same(&x, &y) : r;
+}
+
+/* a newer than b: the version, then the id (any order all nodes share) */
+static int newer(const aor_binding_t *a, const aor_binding_t *b)
+{
+	return a->version > b->version
+		   || (a->version == b->version && a->id > b->id);
+}
+
+int aor_rec_put(aor_rec_t *rec, aor_binding_t *nb, time_t now)
+{
+	aor_table_t *t = rec->t;
+	aor_binding_t **link, *b;
+	aor_tomb_t **tp = NULL;
+	int i;
+
+	if(t->repl) {
+		tp = tomb_find(t, rec->hash, nb->id);
+		if(tp && (*tp)->version >= nb->version)
+			return 0;
+	}
+	link = find_id(rec, nb->id);
+	if(link) {
+		b = *link;
+		if(b->version >= nb->version)
+			return 0;
+		nb->next = b->next;
+		digest_flip(t, b);
+		digest_flip(t, nb);
+		*link = nb;
+		atomic_raise(&t->clock, nb->version);
+		aor_rec_expiry(rec, nb->expires);
+		aor_atomic_add(&t->mem,
+				(long)aor_binding_size(nb) - (long)aor_binding_size(b));
+		aor_journal_add(t, AOR_CH_UPDATED, nb, nb->version);
+		aor_journal_defer_free(b);
+		return 1;
+	}
+	if(aor_binding_expired(nb, now))
+		return 0;
+	link = rec->link;
+	for(i = 0; i < rec->n; i++, link = &(*link)->next) {
+		if(!same_contact(*link, nb))
+			continue;
+		if(newer(*link, nb))
+			return 0;
+		/* the same contact registered at two nodes that did not know of
+		 * each other: the newer binding wins on every node */
+		rec_del_at(rec, link, AOR_CH_DELETED, nb->version);
+		break;
+	}
+	if(tp)
+		tomb_unlink(t, tp);
+	aor_rec_insert(rec, nb);
+	return 1;
+}
+
+int aor_rec_drop(aor_rec_t *rec, const str *aor, uint64_t id,
+		uint64_t version, time_t now)
+{
+	aor_binding_t **link = find_id(rec, id);
+	int r = 0;
+
+	(void)now;
+	if(link) {
+		if((*link)->version >= version)
+			return -1;
+		atomic_raise(&rec->t->clock, version);
+		rec_del_at(rec, link, AOR_CH_DELETED, version);
+		return 1;
+	}
+	if(rec->t->repl)
+		tomb_put(rec->t, rec->hash, aor, id, version);
+	return r;
+}
+
+void aor_tombs_visit(aor_table_t *t, uint32_t li, aor_tomb_cb cb, void *arg)
+{
+	const aor_tomb_t *tb;
+
+	for(tb = t->repl->tombs[li & t->lock_mask]; tb; tb = tb->next)
+		cb(tb, arg);
+}
+
+int aor_tombs_sweep(aor_table_t *t, uint32_t li, time_t now)
+{
+	aor_tomb_t **p = &t->repl->tombs[li & t->lock_mask];
+	int n = 0;
+
+	while(*p) {
+		if((*p)->drop <= now) {
+			tomb_unlink(t, p);
+			n++;
+		} else {
+			p = &(*p)->next;
+		}
+	}
 	return n;
 }

@@ -77,6 +77,8 @@ typedef struct aor_table
 	uint32_t id_step;		  /* 1, or AOR_ID_NODES (aor_table_id_node) */
 	uint32_t id_node;		  /* the residue of this node's ids */
 	uint64_t clock;			  /* atomic: the last version given */
+	struct aor_repl_tab *repl; /* replication's digests and tombstones, or
+								* NULL when the table is not replicated */
 	struct aor_table *next;
 } aor_table_t;
 
@@ -258,5 +260,102 @@ int aor_table_resizing(aor_table_t *t);
 /* Number of slots of the current array. Lock held, or the maintenance
  * process. */
 uint32_t aor_table_slots(aor_table_t *t);
+
+/* ---- replication: range digests, tombstones, peers' changes ---- */
+
+/* Bindings are grouped in AOR_RANGES ranges by their id (which every node
+ * shares; the slot hash is keyed per node and is not): the digest of a
+ * range is the XOR of a term per binding (id, version), kept up to date by
+ * every primitive under the slot lock, so two nodes holding the same
+ * bindings in the same versions have equal digests whatever the order of
+ * their changes. */
+#define AOR_RANGES_LOG2 12
+#define AOR_RANGES (1u << AOR_RANGES_LOG2)
+
+/* splitmix64's finalizer */
+static inline uint64_t aor_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static inline uint32_t aor_range_of(uint64_t id)
+{
+	return (uint32_t)(aor_mix64(id) >> (64 - AOR_RANGES_LOG2));
+}
+
+static inline uint64_t aor_digest_term(uint64_t id, uint64_t version)
+{
+	return aor_mix64(id ^ aor_mix64(version ^ 0x9e3779b97f4a7c15ULL));
+}
+
+/* What a removal leaves behind so that a delayed copy of the binding from
+ * a peer cannot bring it back: its id, the version of the removal, its
+ * AoR; forgotten after the tombstone's time to live. Kept per lock, under
+ * the slot lock of its AoR. */
+typedef struct aor_tomb
+{
+	struct aor_tomb *next;
+	uint64_t id;
+	uint64_t version;
+	time_t drop; /* forgotten from this second on */
+	uint32_t hash;
+	uint16_t aor_len;
+	char aor[];
+} aor_tomb_t;
+
+typedef struct aor_repl_tab
+{
+	uint64_t digest[AOR_RANGES]; /* atomic XOR */
+	aor_tomb_t **tombs;			 /* one list per lock */
+	long tomb_count;			 /* atomic */
+	long tomb_max;
+	unsigned long tomb_lost; /* atomic: not kept, tomb_max reached or no
+							  * memory */
+	int tomb_ttl;
+} aor_repl_tab_t;
+
+/* Starts keeping digests and tombstones for t (at most tomb_max, each
+ * ttl seconds). Before any binding. Returns 0 or AOR_E_NOMEM. */
+int aor_table_repl_enable(aor_table_t *t, long tomb_max, int ttl);
+
+/* The digest of range r of t (atomic read). */
+static inline uint64_t aor_table_digest(aor_table_t *t, uint32_t r)
+{
+	return __atomic_load_n(&t->repl->digest[r], __ATOMIC_RELAXED);
+}
+
+/* A peer's binding nb (id and version set, hash of this node) for rec:
+ * applied when it is newer than what rec and the tombstones hold of it: it
+ * replaces the binding of its id, or the binding of the same contact
+ * (instance and reg-id, or URI) when that is older, or it is inserted
+ * (unless expired at now). Recorded as AOR_CH_UPDATED / _INSERTED (and
+ * _DELETED for a replaced binding of another id), keeping nb's version.
+ * Lock held. Returns 1 (rec owns nb) or 0 when stale (nb not taken). */
+int aor_rec_put(aor_rec_t *rec, aor_binding_t *nb, time_t now);
+
+/* A peer's removal of binding id at version: removes it from rec when it
+ * is older (AOR_CH_DELETED, the removal's version kept) and leaves a
+ * tombstone of version (aor is rec's AoR key) either way, unless rec holds
+ * a newer version of it. Lock held. Returns 1 removed, 0 not held, -1
+ * stale (rec holds a newer version). */
+int aor_rec_drop(aor_rec_t *rec, const str *aor, uint64_t id,
+		uint64_t version, time_t now);
+
+/* 1 when a tombstone of id at least as new as version is held for rec. */
+int aor_rec_tombstoned(const aor_rec_t *rec, uint64_t id, uint64_t version);
+
+/* Calls cb for each tombstone of lock index li of t (lock held); the
+ * tombstone is valid only during the call. */
+typedef void (*aor_tomb_cb)(const aor_tomb_t *tb, void *arg);
+void aor_tombs_visit(aor_table_t *t, uint32_t li, aor_tomb_cb cb, void *arg);
+
+/* Forgets the tombstones of lock index li whose time is up at now (lock
+ * held). Returns how many. */
+int aor_tombs_sweep(aor_table_t *t, uint32_t li, time_t now);
 
 #endif /* AOR_STORE_H */
