@@ -47,6 +47,7 @@
 #define DRAIN_MSGS_MAX 64	  /* messages of changes per tick at most */
 #define WALK_RECORDS 2000	  /* records per tick of a push walk */
 #define TOMB_SWEEP_LOCKS 64	  /* tombstone lists swept per tick */
+#define REPL_NOMEM (-100)	  /* apply(), compare(): no process memory */
 
 static str content_type = str_init("application/x-aor-repl");
 static str reason_ok = str_init("OK");
@@ -691,7 +692,7 @@ static int apply(aor_table_t *t, const char **p, const char *end, long *n)
 
 	r = pkg_malloc(sizeof(*r));
 	if(r == NULL)
-		return AOR_E_NOMEM;
+		return REPL_NOMEM;
 	while((k = aor_repl_next(p, end, r)) == 1) {
 		(*n)++;
 		if(r->type == AOR_RR_BINDING) {
@@ -744,7 +745,7 @@ static int compare(aor_table_t *t, const char **p, const char *end,
 
 	r = pkg_malloc(sizeof(*r));
 	if(r == NULL)
-		return AOR_E_NOMEM;
+		return REPL_NOMEM;
 	while((k = aor_repl_next(p, end, r)) == 1) {
 		if(r->type != AOR_RR_DIGESTS
 				|| (uint64_t)r->first + r->count > AOR_RANGES)
@@ -880,7 +881,7 @@ static int on_kdmq(struct sip_msg *msg, peer_reponse_t *resp, dmq_node_t *node)
 		}
 		lock_release(&rs->lock);
 	}
-	if(k == AOR_E_NOMEM) {
+	if(k == REPL_NOMEM) {
 		set_resp(resp, 500, &reason_nomem);
 		return 0;
 	}
