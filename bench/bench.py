@@ -76,6 +76,7 @@ loadmodule "textops.so"
 modparam("ctl", "binrpc", "unix:%(ctl)s")
 %(params)s
 request_route {
+%(pre)s
     if(is_method("ACK")) {
         exit;
     }
@@ -97,6 +98,11 @@ LOOKUP = """        if(lookup("location")) {
             sl_send_reply("404", "Not Found");
         }"""
 
+KDMQ = """    if(is_method("KDMQ")) {
+        dmq_handle_message();
+        exit;
+    }"""
+
 SETUPS = {
     "bare": {
         "loads": "",
@@ -117,7 +123,26 @@ SETUPS = {
         "register": '        save("location");',
         "invite": LOOKUP,
     },
+    # replicate 1 to two peers (run_callgrind starts them, not measured)
+    "aor-repl": {
+        "loads": 'loadmodule "tm.so"\nloadmodule "dmq.so"\n'
+                 'loadmodule "%s"' % AOR_SO,
+        "params": 'modparam("aor", "min_expires", 0)\n'
+                  'modparam("aor", "replicate", 1)',
+        "register": '        save("location");',
+        "invite": LOOKUP,
+        "pre": KDMQ,
+    },
 }
+
+
+def dmq_params(ports, i):
+    """The DMQ part of node i of a cluster on ports (server_id i + 1)."""
+    return ('server_id=%d\n'
+            'modparam("dmq", "server_address", "sip:127.0.0.1:%d")\n'
+            'modparam("dmq", "notification_address", "sip:127.0.0.1:%d")\n'
+            'modparam("dmq", "multi_notify", 0)'
+            % (i + 1, ports[i], ports[1] if i == 0 else ports[0]))
 
 
 def free_port():
@@ -133,11 +158,14 @@ class Kam:
     """One Kamailio of one configuration, optionally under callgrind."""
 
     def __init__(self, work, setup, shm_mb, allocator, children=4,
-                 callgrind=False):
+                 callgrind=False, port=None, extra=""):
         self.dir = tempfile.mkdtemp(prefix=setup + "-", dir=work)
-        self.port = free_port()
+        self.port = port or free_port()
         self.ctl = os.path.join(self.dir, "ctl")
-        cfg = CFG % dict(SETUPS[setup], children=children, port=self.port,
+        st = dict(SETUPS[setup])
+        st.setdefault("pre", "")
+        st["params"] += "\n" + extra
+        cfg = CFG % dict(st, children=children, port=self.port,
                          buf=4 << 20, mpath=MPATH, ctl=self.ctl)
         self.cfg = os.path.join(self.dir, "kamailio.cfg")
         with open(self.cfg, "w") as f:
@@ -151,6 +179,8 @@ class Kam:
             self.cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes",
                         "--collect-atstart=no",
                         "--toggle-collect=receive_msg",
+                        # the replication sender's work (aor-repl)
+                        "--toggle-collect=repl_tick",
                         "--callgrind-out-file=%s/callgrind.out.%%p"
                         % self.dir] + self.cmd
         self.log = open(os.path.join(self.dir, "kamailio.log"), "wb")
@@ -349,20 +379,32 @@ def callgrind_alloc_parts(d):
     return parts
 
 
-def run_callgrind(work, setup, allocator, n, shm_mb):
+def run_callgrind(work, setup, allocator, n, shm_mb, rate=100):
     """Instructions per REGISTER and per INVITE+ACK under callgrind."""
     users = ["cg%06d" % i for i in range(n)]
-    k = Kam(work, setup, shm_mb, allocator, callgrind=True)
+    peers, port, extra = [], None, ""
+    if setup == "aor-repl":
+        ports = [free_port() for _ in range(3)]
+        port, extra = ports[0], dmq_params(ports, 0)
+        for i in (1, 2):
+            peers.append(Kam(work, setup, shm_mb, allocator, port=ports[i],
+                             extra=dmq_params(ports, i)))
+    k = Kam(work, setup, shm_mb, allocator, callgrind=True, port=port,
+            extra=extra)
+    if peers:
+        time.sleep(5)  # the DMQ nodes find each other
     try:
         ok1, _, note1 = sipp(k, work, "register.xml",
-                             inf_file(work, users, "seq"), n, 100,
+                             inf_file(work, users, "seq"), n, rate,
                              (("regseq", 1), ("expires", 3600)))
         k.callgrind_dump()
         ok2, _, note2 = sipp(k, work, "invite.xml",
-                             inf_file(work, users, "seq"), n, 100)
+                             inf_file(work, users, "seq"), n, rate)
         k.callgrind_dump()
     finally:
         k.stop()
+        for p in peers:
+            p.stop()
     parts = callgrind_parts(k.dir)
     reg = parts.get(1, 0) / n
     inv = parts.get(2, 0) / n
@@ -559,6 +601,9 @@ def main():
                     help="SIPp calls per second")
     ap.add_argument("--shm", type=int, default=1024, help="shm MB")
     ap.add_argument("--callgrind-n", type=int, default=2000)
+    ap.add_argument("--callgrind-rate", type=int, default=100,
+                    help="SIPp calls per second of the callgrind runs (the "
+                    "batching of aor-repl depends on it)")
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--no-cpu", action="store_true")
     ap.add_argument("--configs", default=",".join(CONFIGS))
@@ -603,7 +648,8 @@ def main():
             print("|---|---|---|---|---|---|---|---|")
             for alloc in args.allocators.split(","):
                 cg = {s: run_callgrind(work, s, alloc, args.callgrind_n,
-                                       args.shm) for s in configs}
+                                       args.shm, args.callgrind_rate)
+                      for s in configs}
                 for req in ("register", "invite", "register_noalloc",
                             "invite_noalloc"):
                     v = {s: cg[s][req] for s in configs}
@@ -617,6 +663,17 @@ def main():
                         fmt_ratio(v.get("aor"), v.get("stock"), 3),
                         fmt_ratio(v.get("stock"), v.get("bare"), 3)))
                     sys.stdout.flush()
+                if "aor-repl" in cg:
+                    print("\n| alloc | request | aor | aor-repl (2 peers) "
+                          "| aor-repl/aor | aor-repl/bare |")
+                    print("|---|---|---|---|---|---|")
+                    for req in ("register", "invite"):
+                        v = {s: cg[s][req] for s in cg}
+                        print("| %s | %s | %s | %.1fk | %s | %s |" % (
+                            alloc, req, "%.1fk" % (v["aor"] / 1000)
+                            if "aor" in v else "-", v["aor-repl"] / 1000,
+                            fmt_ratio(v["aor-repl"], v.get("aor"), 3),
+                            fmt_ratio(v["aor-repl"], v.get("bare"), 3)))
         if not args.no_cpu:
             for n in [int(x) for x in args.sizes.split(",")]:
                 runs = {s: [run_once(work, s, n, args.rate, args.shm,

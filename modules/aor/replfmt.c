@@ -62,17 +62,6 @@ static int put_u(aor_rbuf_t *b, uint64_t v, char sep)
 	return 0;
 }
 
-static int put_i(aor_rbuf_t *b, int64_t v, char sep)
-{
-	if(v < 0) {
-		if(aor_rbuf_reserve(b, 1) < 0)
-			return AOR_E_NOMEM;
-		b->s[b->len++] = '-';
-		return put_u(b, (uint64_t)(-(v + 1)) + 1, sep);
-	}
-	return put_u(b, (uint64_t)v, sep);
-}
-
 /* a netstring "len:bytes" */
 static int put_ns(aor_rbuf_t *b, const str *s)
 {
@@ -110,30 +99,101 @@ int aor_repl_put_header(aor_rbuf_t *b, const char *type, unsigned int node,
 	return put_c(b, '\n');
 }
 
+/* the decimal digits of v at p; returns the end (at most 20 digits) */
+static char *wr_u(char *p, uint64_t v)
+{
+	static const char d2[201] = "00010203040506070809"
+								"10111213141516171819"
+								"20212223242526272829"
+								"30313233343536373839"
+								"40414243444546474849"
+								"50515253545556575859"
+								"60616263646566676869"
+								"70717273747576777879"
+								"80818283848586878889"
+								"90919293949596979899";
+	char tmp[20];
+	int n = 20;
+	uint32_t w, r;
+
+	/* 64-bit division only for what exceeds 32 bits: 8 digits at a time */
+	while(v > 0xffffffffu) {
+		w = (uint32_t)(v % 100000000u);
+		v /= 100000000u;
+		for(r = 0; r < 4; r++) {
+			n -= 2;
+			memcpy(tmp + n, d2 + 2 * (w % 100), 2);
+			w /= 100;
+		}
+	}
+	w = (uint32_t)v;
+	while(w >= 100) {
+		n -= 2;
+		memcpy(tmp + n, d2 + 2 * (w % 100), 2);
+		w /= 100;
+	}
+	if(w >= 10) {
+		n -= 2;
+		memcpy(tmp + n, d2 + 2 * w, 2);
+	} else {
+		tmp[--n] = (char)('0' + w);
+	}
+	memcpy(p, tmp + n, 20 - n);
+	return p + 20 - n;
+}
+
+static char *wr_i(char *p, int64_t v)
+{
+	if(v < 0) {
+		*p++ = '-';
+		return wr_u(p, (uint64_t)(-(v + 1)) + 1);
+	}
+	return wr_u(p, (uint64_t)v);
+}
+
 int aor_repl_put_binding(aor_rbuf_t *b, const aor_binding_t *bd)
 {
-	int f, len0 = b->len;
+	char *p;
+	int f;
 	str s;
 
-	if(put_c(b, 'P') < 0 || put_c(b, ' ') < 0 || put_u(b, bd->id, ' ') < 0
-			|| put_u(b, bd->version, ' ') < 0
-			|| put_i(b, (int64_t)bd->expires, ' ') < 0
-			|| put_i(b, (int64_t)bd->modified, ' ') < 0
-			|| put_u(b, bd->cseq, ' ') < 0 || put_u(b, bd->cflags, ' ') < 0
-			|| put_u(b, bd->methods, ' ') < 0
-			|| put_i(b, bd->reg_id, ' ') < 0 || put_i(b, bd->q, ' ') < 0)
-		goto nomem;
+	/* one reservation: 9 numbers of at most 21 characters and a space,
+	 * 8 netstrings of at most 5 digits and a colon, the letter, the end */
+	if(aor_rbuf_reserve(b, (int)bd->off[AOR_F_COUNT] + 9 * 22 + 8 * 6 + 4)
+			< 0)
+		return AOR_E_NOMEM;
+	p = b->s + b->len;
+	*p++ = 'P';
+	*p++ = ' ';
+	p = wr_u(p, bd->id);
+	*p++ = ' ';
+	p = wr_u(p, bd->version);
+	*p++ = ' ';
+	p = wr_i(p, (int64_t)bd->expires);
+	*p++ = ' ';
+	p = wr_i(p, (int64_t)bd->modified);
+	*p++ = ' ';
+	p = wr_u(p, bd->cseq);
+	*p++ = ' ';
+	p = wr_u(p, bd->cflags);
+	*p++ = ' ';
+	p = wr_u(p, bd->methods);
+	*p++ = ' ';
+	p = wr_i(p, bd->reg_id);
+	*p++ = ' ';
+	p = wr_i(p, bd->q);
+	*p++ = ' ';
 	for(f = 0; f < AOR_F_COUNT; f++) {
 		s = aor_binding_get(bd, (enum aor_field)f);
-		if(put_ns(b, &s) < 0)
-			goto nomem;
+		p = wr_u(p, (uint64_t)s.len);
+		*p++ = ':';
+		if(s.len)
+			memcpy(p, s.s, s.len);
+		p += s.len;
 	}
-	if(put_c(b, '\n') < 0)
-		goto nomem;
+	*p++ = '\n';
+	b->len = (int)(p - b->s);
 	return 0;
-nomem:
-	b->len = len0;
-	return AOR_E_NOMEM;
 }
 
 int aor_repl_put_del(
