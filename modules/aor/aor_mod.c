@@ -220,7 +220,7 @@ static param_export_t params[] = {
 	{"repl_interval", PARAM_INT, &aor_params.repl_interval},
 	{"repl_batch_bytes", PARAM_INT, &aor_params.repl_batch_bytes},
 	{"repl_sync_bytes", PARAM_INT, &aor_params.repl_sync_bytes},
-	{"repl_queue_max", PARAM_INT, &aor_params.repl_queue_max},
+	{"repl_queue_bytes", PARAM_INT, &aor_params.repl_queue_bytes},
 	{"repl_ae_interval", PARAM_INT, &aor_params.repl_ae_interval},
 	{"repl_tombstone_ttl", PARAM_INT, &aor_params.repl_tombstone_ttl},
 	{"repl_tombstones_max", PARAM_INT, &aor_params.repl_tombstones_max},

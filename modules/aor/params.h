@@ -94,7 +94,7 @@ struct aor_params
 	int repl_interval;		/* ms between sends of queued changes */
 	int repl_batch_bytes;	/* largest body of a message of changes */
 	int repl_sync_bytes;	/* largest body of a full-sync batch */
-	int repl_queue_max;		/* changes queued to send at most */
+	int repl_queue_bytes;	/* shm of the queue of changes to send */
 	int repl_ae_interval;	/* s: digests of every range once per interval */
 	int repl_tombstone_ttl; /* s a removal's tombstone is kept */
 	int repl_tombstones_max;

@@ -69,12 +69,14 @@ enum sync_state
 static const char *sync_names[] = {
 		"none", "asking", "chosen", "receiving", "done", "alone"};
 
-typedef struct rq_ent
+/* a change in the queue: this header, then its record as replfmt
+ * encodes it */
+typedef struct rq_hdr
 {
+	uint32_t len; /* of the record */
+	uint32_t pad;
 	aor_table_t *t;
-	aor_binding_t *b; /* shm copy: the binding, or the removed one */
-	enum aor_change kind;
-} rq_ent_t;
+} rq_hdr_t;
 
 typedef struct peer_st
 {
@@ -91,7 +93,9 @@ typedef struct peer_st
 typedef struct repl_shm
 {
 	gen_lock_t lock;
-	unsigned int cap, head, n;
+	/* the queue: a ring of cap bytes holding n changes */
+	unsigned long cap, head, len;
+	unsigned int n;
 	unsigned long queued, dropped, msgs_sent, bytes_sent, msgs_recv,
 			bytes_recv, changes_sent, changes_recv, applied, stale, refused,
 			bad, send_failed, repairs, ae_rounds, nomem;
@@ -106,7 +110,7 @@ typedef struct repl_shm
 	char donor_uri[URI_MAX];
 	int inflight;
 	long donor_sent, donor_start;
-	rq_ent_t ent[];
+	char ring[];
 } repl_shm_t;
 
 static repl_shm_t *rs;
@@ -132,11 +136,36 @@ static void str_to(char *dst, const str *s)
 
 /* ---- the queue ---- */
 
+static void ring_put(const void *src, unsigned long n)
+{
+	unsigned long at = (rs->head + rs->len) % rs->cap, first;
+
+	first = rs->cap - at < n ? rs->cap - at : n;
+	memcpy(rs->ring + at, src, first);
+	if(first < n)
+		memcpy(rs->ring, (const char *)src + first, n - first);
+	rs->len += n;
+}
+
+static void ring_get(void *dst, unsigned long n)
+{
+	unsigned long first = rs->cap - rs->head < n ? rs->cap - rs->head : n;
+
+	memcpy(dst, rs->ring + rs->head, first);
+	if(first < n)
+		memcpy((char *)dst + first, rs->ring, n - first);
+	rs->head = (rs->head + n) % rs->cap;
+	rs->len -= n;
+}
+
+static aor_rbuf_t enc; /* this process's record being queued */
+
+/* a journal change, encoded here (no lock held), into the ring */
 static void on_change(const aor_jchange_t *c, void *arg)
 {
-	aor_binding_t *copy = NULL;
-	size_t sz;
-	rq_ent_t *e;
+	rq_hdr_t h;
+	str aor;
+	int r;
 
 	if(c->origin == AOR_ORIG_PEER || c->origin == AOR_ORIG_LOAD
 			|| c->b == NULL)
@@ -146,32 +175,31 @@ static void on_change(const aor_jchange_t *c, void *arg)
 	 * a removal like any other */
 	if(c->kind == AOR_CH_EXPIRED && aor_binding_expired(c->b, aor_now()))
 		return;
-	sz = aor_binding_size(c->b);
-	if(shm_available() > aor_limits.shm_reserve + sz)
-		copy = shm_malloc(sz);
-	if(copy == NULL) {
+	enc.len = 0;
+	if(aor_change_removes(c->kind)) {
+		aor = aor_binding_get(c->b, AOR_F_AOR);
+		r = aor_repl_put_del(&enc, c->id, c->version, &aor);
+	} else {
+		r = aor_repl_put_binding(&enc, c->b);
+	}
+	if(r < 0) {
 		aor_atomic_add(&rs->dropped, 1);
-		AOR_WARN_LIMITED("repl: no shm to queue a change; dropped (the "
-						 "anti-entropy repairs it)");
 		return;
 	}
-	memcpy(copy, c->b, sz);
-	copy->next = NULL;
-	copy->version = c->version;
+	h.len = (uint32_t)enc.len;
+	h.pad = 0;
+	h.t = c->t;
 	lock_get(&rs->lock);
-	if(rs->n == rs->cap) {
+	if(rs->cap - rs->len < sizeof(h) + (unsigned long)enc.len) {
 		rs->dropped++;
 		lock_release(&rs->lock);
-		shm_free(copy);
-		AOR_WARN_LIMITED("repl: the queue is full (repl_queue_max %d): a "
+		AOR_WARN_LIMITED("repl: the queue is full (repl_queue_bytes %d): a "
 						 "change was dropped (the anti-entropy repairs it)",
-				P.repl_queue_max);
+				P.repl_queue_bytes);
 		return;
 	}
-	e = &rs->ent[(rs->head + rs->n) % rs->cap];
-	e->t = c->t;
-	e->b = copy;
-	e->kind = c->kind;
+	ring_put(&h, sizeof(h));
+	ring_put(enc.s, (unsigned long)enc.len);
 	rs->n++;
 	rs->queued++;
 	lock_release(&rs->lock);
@@ -277,33 +305,44 @@ static int send_simple(
 	return send_body(&out, uri, k);
 }
 
+#define TAKE_BYTES (256 * 1024) /* taken from the queue at once */
+
+static aor_rbuf_t take;
+
 /* sends the queued changes, in order, in messages of at most
- * repl_batch_bytes (a binding larger than that alone in one) */
+ * repl_batch_bytes (a record larger than that alone in one) */
 static void drain(void)
 {
-	rq_ent_t batch[64];
 	aor_table_t *cur = NULL;
-	int n, i, msgs = 0, recs = 0;
-	size_t need;
-	str aor;
+	unsigned long got;
+	int msgs = 0, recs = 0, n, pos;
+	rq_hdr_t h;
 
 	out.len = 0;
 	while(msgs < DRAIN_MSGS_MAX) {
+		if(aor_rbuf_reserve(&take, TAKE_BYTES + 65536) < 0)
+			return;
+		take.len = 0;
+		n = 0;
 		lock_get(&rs->lock);
-		for(n = 0; n < 64 && rs->n > 0; n++) {
-			batch[n] = rs->ent[rs->head];
-			rs->head = (rs->head + 1) % rs->cap;
+		while(rs->n > 0 && take.len < TAKE_BYTES) {
+			ring_get(take.s + take.len, sizeof(h));
+			memcpy(&h, take.s + take.len, sizeof(h));
+			ring_get(take.s + take.len + sizeof(h), h.len);
+			take.len += (int)sizeof(h) + (int)h.len;
 			rs->n--;
+			n++;
 		}
 		lock_release(&rs->lock);
 		if(n == 0)
 			break;
-		for(i = 0; i < n; i++) {
-			need = aor_binding_size(batch[i].b) + 128;
-			if(cur != batch[i].t
+		for(pos = 0; pos < take.len; pos += (int)sizeof(h) + (int)h.len) {
+			memcpy(&h, take.s + pos, sizeof(h));
+			got = h.len;
+			if(cur != h.t
 					|| (recs > 0
-							&& (size_t)out.len + need
-									   > (size_t)P.repl_batch_bytes)) {
+							&& (unsigned long)out.len + got
+									   > (unsigned long)P.repl_batch_bytes)) {
 				if(recs > 0) {
 					if(send_body(&out, NULL, CB_CHANGES) == 0)
 						aor_atomic_add(&rs->changes_sent, recs);
@@ -311,19 +350,14 @@ static void drain(void)
 				}
 				recs = 0;
 				out.len = 0;
-				cur = batch[i].t;
+				cur = h.t;
 				aor_repl_put_header(&out, "chg", node_id, &cur->name);
 			}
-			if(aor_change_removes(batch[i].kind)) {
-				aor = aor_binding_get(batch[i].b, AOR_F_AOR);
-				if(aor_repl_put_del(&out, batch[i].b->id,
-						   batch[i].b->version, &aor)
-						== 0)
-					recs++;
-			} else if(aor_repl_put_binding(&out, batch[i].b) == 0) {
-				recs++;
-			}
-			shm_free(batch[i].b);
+			if(aor_rbuf_reserve(&out, (int)got) < 0)
+				continue;
+			memcpy(out.s + out.len, take.s + pos + sizeof(h), got);
+			out.len += (int)got;
+			recs++;
 		}
 	}
 	if(recs > 0 && send_body(&out, NULL, CB_CHANGES) == 0)
@@ -922,7 +956,7 @@ static counter_def_t repl_cnt_defs[] = {
 	{0, "repl_refused", CNT_F_NO_RESET, st_get, ST(refused),
 		"KDMQ requests for aor refused: not from a DMQ peer"},
 	{0, "repl_dropped", CNT_F_NO_RESET, st_get, ST(dropped),
-		"changes not queued to send: the queue was full or no shm"},
+		"changes not queued to send: the queue (repl_queue_bytes) was full"},
 	{0, "repl_repairs", CNT_F_NO_RESET, st_get, ST(repairs),
 		"bindings and tombstones pushed by the anti-entropy"},
 	{0, 0, 0, 0, 0, 0}
@@ -980,13 +1014,14 @@ int aor_repl_init(void)
 		LM_ERR("repl: cannot register the DMQ peer aor\n");
 		return -1;
 	}
-	rs = shm_malloc(sizeof(*rs) + (size_t)P.repl_queue_max * sizeof(rq_ent_t));
+	rs = shm_malloc(sizeof(*rs) + (size_t)P.repl_queue_bytes);
 	if(rs == NULL) {
-		LM_ERR("repl: no shm for a queue of %d changes\n", P.repl_queue_max);
+		LM_ERR("repl: no shm for a queue of %d bytes (repl_queue_bytes)\n",
+				P.repl_queue_bytes);
 		return -1;
 	}
 	memset(rs, 0, sizeof(*rs));
-	rs->cap = (unsigned int)P.repl_queue_max;
+	rs->cap = (unsigned long)P.repl_queue_bytes;
 	lock_init(&rs->lock);
 	rs->sync = P.repl_sync ? SYNC_ASKING : SYNC_NONE;
 	rs->sync_start = now_ms();
