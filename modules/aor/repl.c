@@ -26,6 +26,7 @@
 #include "../../core/parser/parse_from.h"
 #include "../../core/pt.h"
 #include "../../core/rand/kam_rand.h"
+#include "../../core/ut.h"
 #include "../dmq/bind_dmq.h"
 
 #include "sys.h"
@@ -45,7 +46,7 @@
 #define ASK_ALONE_MS 2000 /* asking this long, asked by a peer: alone */
 #define SYNC_SILENCE_MS 10000 /* a donor that stops sending: ask again */
 #define DRAIN_MSGS_MAX 64	  /* messages of changes per tick at most */
-#define WALK_RECORDS 2000	  /* records per tick of a push walk */
+#define WALK_RECORDS 10000	  /* slots per tick of a push walk */
 #define TOMB_SWEEP_LOCKS 64	  /* tombstone lists swept per tick */
 #define REPL_NOMEM (-100)	  /* apply(), compare(): no process memory */
 
@@ -467,16 +468,24 @@ static void walk_start(walk_t *w, aor_table_t *t, const char *uri,
 	aor_repl_put_header(&w->buf, type, node_id, &t->name);
 }
 
-/* up to budget records (and messages while room says so); 1 when the walk
- * is over */
+/* up to budget slots (and messages while room says so, waiting for it at
+ * most STEP_WAIT_MS); 1 when the walk is over */
+#define STEP_WAIT_MS 50
 static int walk_step(walk_t *w, unsigned int budget, int (*room)(void))
 {
 	unsigned int seen = 0;
+	long t0 = now_ms();
 
 	w->now = aor_now();
 	while(!w->tombs && seen < budget) {
-		if(room && !room())
-			return 0;
+		if(room && !room()) {
+			/* the peer answers within milliseconds: wait for it here
+			 * rather than a whole repl_interval */
+			if(now_ms() - t0 >= STEP_WAIT_MS)
+				return 0;
+			sleep_us(200);
+			continue;
+		}
 		if(w->started && w->cursor == 0) {
 			w->tombs = 1;
 			break;
