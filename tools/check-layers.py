@@ -31,7 +31,7 @@ MOD = os.path.join(TOP, "modules", "aor")
 
 PURE = ["binding", "store", "journal", "merge", "ops", "hash", "gruu", "uri",
         "uri_split",
-        "reginfo", "snapshot"]
+        "reginfo", "snapshot", "replfmt"]
 LOCKERS = {"ops.c"}
 LOCK_CALLS = re.compile(
     r"\b(aor_table_lock|aor_table_unlock|aor_lockset_get|aor_lockset_release)"

@@ -888,8 +888,10 @@ int aor_rec_put(aor_rec_t *rec, aor_binding_t *nb, time_t now)
 		rec_del_at(rec, link, AOR_CH_DELETED, nb->version);
 		break;
 	}
+	/* found again: the displaced binding's tombstone may have gone in
+	 * ahead of it, at the head of the same list, which tp may point to */
 	if(tp)
-		tomb_unlink(t, tp);
+		tomb_unlink(t, tomb_find(t, rec->hash, nb->id));
 	aor_rec_insert(rec, nb);
 	return 1;
 }

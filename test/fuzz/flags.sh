@@ -40,7 +40,8 @@ FUZZ_CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -DAOR_UNIT_TEST
 FUZZ_SRCS="modules/aor/binding.c modules/aor/uri.c modules/aor/uri_split.c
 	modules/aor/store.c
 	modules/aor/merge.c modules/aor/journal.c modules/aor/ops.c
-	modules/aor/reginfo.c modules/aor/snapshot.c modules/aor/hash.c"
+	modules/aor/reginfo.c modules/aor/snapshot.c modules/aor/hash.c
+	modules/aor/replfmt.c"
 
 # fuzz_extra TARGET: the flags and sources one target adds to FUZZ_CFLAGS
 # and FUZZ_SRCS, in both builds (libFuzzer and the replay). fuzz_contact

@@ -6,11 +6,13 @@
  * the Free Software Foundation; either version 2 of the License, or
  * (at your option) any later version.
  *
- * Writes the rendered seeds of the snapshot and reginfo targets into
- * DIR/snapshot/ and DIR/reginfo/: real documents, as the module writes
- * them, with every field set, bytes that need <aor:raw>, a permanent
- * binding and several tables. Built and run by hand (README.md); the
- * output is committed under test/fuzz/corpus/.
+ * Writes the rendered seeds of the snapshot, reginfo and replfmt targets
+ * into DIR/snapshot/, DIR/reginfo/ and DIR/replfmt/: real documents and
+ * message bodies, as the module writes them, with every field set, bytes
+ * that need <aor:raw>, a permanent binding and several tables; for
+ * replication, each message type repl.c sends and a peer's changes in an
+ * order that exercises versions and tombstones. Built and run by hand
+ * (README.md); the output is committed under test/fuzz/corpus/.
  *
  *   mkseeds DIR
  */
@@ -25,6 +27,7 @@
 #include "ops.h"
 #include "reginfo.h"
 #include "snapshot.h"
+#include "replfmt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -86,6 +89,105 @@ static void put(const char *dir, const char *name, const char *doc, int len)
 	f = fopen(p, "w");
 	CHECK(f != NULL && fwrite(doc, 1, len, f) == (size_t)len);
 	fclose(f);
+}
+
+/* a binding as a peer sends it: b's strings with id and version */
+static aor_binding_t *peer(const aor_binding_t *b, uint64_t id, uint64_t v)
+{
+	aor_binding_t *c = malloc(aor_binding_size(b));
+
+	CHECK(c != NULL);
+	memcpy(c, b, aor_binding_size(b));
+	c->next = NULL;
+	c->id = id;
+	c->version = v;
+	return c;
+}
+
+#define VER(k) ((((uint64_t)aor_test_now) << AOR_VERSION_SHIFT) + (k))
+
+/* message bodies as repl.c sends them */
+static void replfmt_seeds(const char *dir, aor_binding_t **b)
+{
+	static uint64_t d[AOR_REPL_DIGESTS_MAX];
+	str table = STR_STATIC_INIT("location");
+	str alice = STR_STATIC_INIT("alice@example.com");
+	aor_rbuf_t m = {0};
+	aor_binding_t *x[4];
+	int i;
+
+	/* changes: two bindings of one AoR, and a removal */
+	x[0] = peer(b[0], 1001, VER(1));
+	x[1] = peer(b[1], 1002, VER(2));
+	CHECK(aor_repl_put_header(&m, "chg", 1, &table) == 0);
+	CHECK(aor_repl_put_binding(&m, x[0]) == 0);
+	CHECK(aor_repl_put_binding(&m, x[1]) == 0);
+	CHECK(aor_repl_put_del(&m, 1003, VER(3), &alice) == 0);
+	put(dir, "chg-two-bindings-and-a-removal", m.s, m.len);
+	/* raw bytes in every string */
+	m.len = 0;
+	x[2] = peer(b[2], UINT64_MAX, UINT64_MAX);
+	CHECK(aor_repl_put_header(&m, "rep", 255, &table) == 0);
+	CHECK(aor_repl_put_binding(&m, x[2]) == 0);
+	put(dir, "rep-raw-bytes", m.s, m.len);
+	/* versions and tombstones: a removal before its binding (refused
+	 * late insert), a newer put after it, a duplicate, an older copy,
+	 * the same contact with another id (newer, then older), a stale
+	 * removal */
+	m.len = 0;
+	CHECK(aor_repl_put_header(&m, "chg", 2, &table) == 0);
+	CHECK(aor_repl_put_del(&m, 1001, VER(5), &alice) == 0);
+	x[3] = peer(b[0], 1001, VER(4));
+	CHECK(aor_repl_put_binding(&m, x[3]) == 0);
+	x[3]->version = VER(6);
+	CHECK(aor_repl_put_binding(&m, x[3]) == 0);
+	CHECK(aor_repl_put_binding(&m, x[3]) == 0);
+	x[3]->version = VER(5);
+	CHECK(aor_repl_put_binding(&m, x[3]) == 0);
+	x[3]->id = 1010;
+	x[3]->version = VER(7);
+	CHECK(aor_repl_put_binding(&m, x[3]) == 0);
+	x[3]->id = 1011;
+	x[3]->version = VER(6);
+	CHECK(aor_repl_put_binding(&m, x[3]) == 0);
+	CHECK(aor_repl_put_del(&m, 1010, VER(6), &alice) == 0);
+	CHECK(aor_repl_put_del(&m, 1010, VER(8), &alice) == 0);
+	put(dir, "chg-versions-and-tombstones", m.s, m.len);
+	/* a sync batch and its end */
+	m.len = 0;
+	CHECK(aor_repl_put_header(&m, "syn", 3, &table) == 0);
+	for(i = 0; i < 3; i++)
+		CHECK(aor_repl_put_binding(&m, x[i]) == 0);
+	put(dir, "syn-batch", m.s, m.len);
+	m.len = 0;
+	CHECK(aor_repl_put_header(&m, "end", 3, &table) == 0);
+	CHECK(aor_repl_put_num(&m, "bindings", 3) == 0);
+	put(dir, "end-with-count", m.s, m.len);
+	m.len = 0;
+	CHECK(aor_repl_put_header(&m, "ask", 4, &table) == 0);
+	put(dir, "ask", m.s, m.len);
+	/* digests: a short run and a whole chunk */
+	for(i = 0; i < AOR_REPL_DIGESTS_MAX; i++)
+		d[i] = i % 3 ? aor_digest_term((uint64_t)i, VER(i)) : 0;
+	m.len = 0;
+	CHECK(aor_repl_put_header(&m, "dig", 5, &table) == 0);
+	CHECK(aor_repl_put_digests(&m, 0, 4, d) == 0);
+	put(dir, "dig-four-ranges", m.s, m.len);
+	m.len = 0;
+	CHECK(aor_repl_put_header(&m, "dig", 5, &table) == 0);
+	CHECK(aor_repl_put_digests(&m, AOR_RANGES - AOR_REPL_DIGESTS_MAX,
+				  AOR_REPL_DIGESTS_MAX, d)
+			== 0);
+	put(dir, "dig-last-chunk", m.s, m.len);
+	/* records without a header */
+	m.len = 0;
+	CHECK(aor_repl_put_binding(&m, x[1]) == 0);
+	CHECK(aor_repl_put_del(&m, 1002, VER(9), &alice) == 0);
+	CHECK(aor_repl_put_num(&m, "n", 0) == 0);
+	put(dir, "records-only", m.s, m.len);
+	for(i = 0; i < 4; i++)
+		free(x[i]);
+	aor_rbuf_free(&m);
 }
 
 /* RFC 3680 section 6, the two example documents */
@@ -163,6 +265,10 @@ int main(int argc, char **argv)
 	put(d, "rfc3680-full.xml", rfc3680_full, strlen(rfc3680_full));
 	put(d, "rfc3680-partial.xml", rfc3680_partial, strlen(rfc3680_partial));
 	reginfo_seed(d, "render-init.xml", b, 0);
+
+	snprintf(d, sizeof(d), "%s/replfmt", argv[1]);
+	mkdir(d, 0755);
+	replfmt_seeds(d, b);
 
 	snprintf(d, sizeof(d), "%s/snapshot", argv[1]);
 	mkdir(d, 0755);

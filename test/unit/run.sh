@@ -71,7 +71,7 @@ SRCS="modules/aor/binding.c modules/aor/uri.c modules/aor/uri_split.c
 	modules/aor/store.c
 	modules/aor/merge.c modules/aor/journal.c modules/aor/ops.c
 	modules/aor/reginfo.c modules/aor/snapshot.c modules/aor/hash.c
-	modules/aor/gruu.c"
+	modules/aor/gruu.c modules/aor/replfmt.c"
 
 # a sanitizer report must fail the binary, with a status no test uses
 export ASAN_OPTIONS="exitcode=86:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
