@@ -5,7 +5,8 @@
 #                        foreground (LISTEN=addr:port, default 127.0.0.1:5060)
 #   make test            dependencies, build, unit tests, integration tests
 #   make bench           bare, stock and aor side by side (bench/bench.py;
-#                        BENCH_ARGS="--sizes 10000,100000,1000000 ...")
+#                        BENCH_ARGS="--sizes 10000,100000,1000000 ...");
+#                        the tables and their PNG charts in build/bench/
 #   make check-layers    the layering rules of modules/aor/ (part of test)
 #   make check-memory    a reduced integration suite with Kamailio under
 #                        valgrind memcheck; fails on any error in the module
@@ -231,10 +232,13 @@ integration: $(AOR_SO)
 
 # The side-by-side benchmark (bench/README.md says how to read it). Not
 # part of `make test`: it takes from minutes to an hour with N = 1,000,000.
+# What it prints goes to $(BENCH_OUT)/bench.md too, a PNG chart (gnuplot)
+# beside each table.
 BENCH_ARGS ?=
+BENCH_OUT ?= $(BUILD)/bench
 bench: $(AOR_SO)
 	sh tools/install-deps.sh test
-	$(TEST_ENV) $(PYTHON) bench/bench.py $(BENCH_ARGS)
+	$(TEST_ENV) $(PYTHON) bench/bench.py --out '$(BENCH_OUT)' $(BENCH_ARGS)
 
 # Every Kamailio of the reduced suite runs under valgrind memcheck, with
 # q_malloc's guard words on (kam.py, AOR_VALGRIND); valgrind_report.py then

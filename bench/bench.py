@@ -29,7 +29,8 @@ Figures:
   walk       time to page through every AoR: aor.list by cursor for aor,
              ul.dump for stock (which fails on large tables: reported so).
 Every SIPp run must end with 0 failed calls and 0 retransmissions, or its
-figures are marked invalid.
+figures are marked invalid. What is printed is also written to
+<--out>/bench.md, with a PNG chart beside each table (bench/charts.py).
 """
 
 import argparse
@@ -43,6 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import charts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -629,7 +632,11 @@ def main():
                     help="also measure N bindings expiring at once")
     ap.add_argument("--expiry-window", type=int, default=70,
                     help="seconds of traffic measured before and during")
+    ap.add_argument("--out", default=charts.DEFAULT_DIR, metavar="DIR",
+                    help="where the tables (bench.md) and their PNG charts "
+                    "go (default: build/bench)")
     args = ap.parse_args()
+    report = charts.Output(args.out, "bench")
     global PIN
     PIN = args.pin
     configs = args.configs.split(",")
@@ -646,13 +653,18 @@ def main():
             print("| alloc | request | bare | stock | aor | aor/bare | "
                   "aor/stock | stock/bare |")
             print("|---|---|---|---|---|---|---|---|")
+            reqs = ("register", "invite", "register_noalloc",
+                    "invite_noalloc")
+            ratios, cgs = {}, {}
             for alloc in args.allocators.split(","):
-                cg = {s: run_callgrind(work, s, alloc, args.callgrind_n,
-                                       args.shm, args.callgrind_rate)
-                      for s in configs}
-                for req in ("register", "invite", "register_noalloc",
-                            "invite_noalloc"):
+                cg = cgs[alloc] = {s: run_callgrind(work, s, alloc,
+                                                    args.callgrind_n,
+                                                    args.shm,
+                                                    args.callgrind_rate)
+                                   for s in configs}
+                for req in reqs:
                     v = {s: cg[s][req] for s in configs}
+                    ratios["%s %s" % (alloc, req)] = v
                     print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                         alloc, req,
                         *["%.1fk%s" % (v[s] / 1000,
@@ -674,8 +686,30 @@ def main():
                             if "aor" in v else "-", v["aor-repl"] / 1000,
                             fmt_ratio(v["aor-repl"], v.get("aor"), 3),
                             fmt_ratio(v["aor-repl"], v.get("bare"), 3)))
+            for alloc, cg in cgs.items():
+                report.bar("callgrind-" + alloc, "instructions per request "
+                           "(callgrind, %s, N=%d), thousands" % (
+                               alloc, args.callgrind_n), "instructions (k)",
+                           reqs, [(s + ("" if cg[s]["ok"] else " (invalid)"),
+                                   [cg[s][r] / 1000 for r in reqs])
+                                  for s in configs])
+            report.bar("callgrind-ratios", "instructions per request, ratios "
+                       "(callgrind, N=%d)" % args.callgrind_n, "ratio",
+                       list(ratios), [
+                           ("%s/%s" % (a, b), [v[a] / v[b] if v.get(a) and
+                                               v.get(b) else None
+                                               for v in ratios.values()])
+                           for a, b in (("aor", "bare"), ("aor", "stock"),
+                                        ("stock", "bare"))
+                           if a in configs and b in configs])
         if not args.no_cpu:
-            for n in [int(x) for x in args.sizes.split(",")]:
+            sizes = [int(x) for x in args.sizes.split(",")]
+            shown = [ph for ph in ("register", "refresh", "invite_seq",
+                                   "invite_rand", "unregister")
+                     if ph == "register" or ph in PHASES]
+            # {(config, phase or "shm"): [(median, min, max) per size]}
+            over = {}
+            for n in sizes:
                 runs = {s: [run_once(work, s, n, args.rate, args.shm,
                                      args.cpu_allocator)
                             for _ in range(args.reps if n < 1000000 else 1)]
@@ -685,10 +719,7 @@ def main():
                                    args.cpu_allocator))
                 print("| phase | bare | stock | aor | aor/bare | aor/stock |")
                 print("|---|---|---|---|---|---|")
-                for ph in ("register", "refresh", "invite_seq",
-                           "invite_rand", "unregister"):
-                    if ph != "register" and ph not in PHASES:
-                        continue
+                for ph in shown:
                     med = {}
                     cells = []
                     for s in CONFIGS:
@@ -697,11 +728,16 @@ def main():
                             continue
                         xs = [r[ph] for r in runs[s]]
                         med[s] = statistics.median(xs)
+                        over.setdefault((s, ph), []).append(
+                            (med[s], min(xs), max(xs)))
                         cells.append("%.1f [%.1f-%.1f]" % (med[s], min(xs),
                                                             max(xs)))
                     print("| %s | %s | %s | %s | %s | %s |" % (
                         ph, *cells, fmt_ratio(med.get("aor"), med.get("bare")),
                         fmt_ratio(med.get("aor"), med.get("stock"))))
+                for s in configs:
+                    over.setdefault((s, "shm"), []).append(statistics.median(
+                        r["shm_per_binding"] for r in runs[s]))
                 print("| shm per binding (B) | %s |" % " | ".join(
                     "%.0f" % statistics.median(
                         r["shm_per_binding"] for r in runs[s])
@@ -720,15 +756,31 @@ def main():
                           "%s %.2f" % (s, statistics.median(
                               r[ph + ":other"] for r in runs[s]))
                           for s in configs))
-                          for ph in ("register", "refresh", "invite_seq",
-                                     "invite_rand", "unregister")
-                          if ph == "register" or ph in PHASES))
+                          for ph in shown))
                 for s in configs:
                     for r in runs[s]:
                         if not r["ok"]:
                             print("invalid run %s N=%d: %s" % (
                                 s, n, "; ".join(r["notes"])))
+                report.bar("cpu-%d" % n, "CPU us per request, N = %d (median "
+                           "and range of %d), %s" % (n, len(runs[configs[0]]),
+                                                     args.cpu_allocator), "us",
+                           shown, [(s + ("" if all(r["ok"] for r in runs[s])
+                                         else " (invalid run)"),
+                                    [over[(s, ph)][-1] for ph in shown])
+                                   for s in configs])
                 sys.stdout.flush()
+            if len(sizes) > 1:
+                report.line("cpu-over-size", "CPU us per request over N "
+                            "(median and range), %s" % args.cpu_allocator, "N",
+                            "us", sizes, [("%s %s" % (s, ph), over[(s, ph)])
+                                          for s in configs
+                                          for ph in ("register", "invite_rand")
+                                          if (s, ph) in over])
+                report.line("shm-over-size", "shm per binding over N (core."
+                            "shmmem), %s" % args.cpu_allocator, "N", "bytes",
+                            sizes, [(s, over[(s, "shm")]) for s in configs
+                                    if s != "bare"])
         if args.at_sizes:
             sizes = [int(x) for x in args.at_sizes.split(",")]
             # interleaved, so that the machine's drift hits every size alike
@@ -772,6 +824,14 @@ def main():
                     if not r["ok"]:
                         print("invalid run N=%d: %s" % (n, "; ".join(
                             r["notes"])))
+            report.line("at-size", "aor: CPU us per request with N AoRs "
+                        "stored (median and range of %d), %s" % (
+                            args.reps, args.cpu_allocator), "N (AoRs stored)",
+                        "us", sizes, [(ph, [(statistics.median(xs), min(xs),
+                                             max(xs))
+                                            for xs in ([r[ph] for r in runs[n]]
+                                                       for n in sizes)])
+                                      for ph in ("register", "invite_rand")])
             sys.stdout.flush()
         if args.expiry:
             r = run_expiry(work, args.expiry, 20000, args.rate, args.shm,
@@ -784,6 +844,11 @@ def main():
                 r["before"], r["during"], r["during"] / r["before"],
                 r["max_hold_us"], r["max_hold_cpu_us"], r["expired"],
                 "" if r["ok"] else " (invalid: %s)" % r["note"]))
+            report.bar("expiry", "CPU us per REGISTER while %d bindings "
+                       "expire at once (aor, qm)" % args.expiry, "us",
+                       ["before", "during expiry"],
+                       [("aor" + ("" if r["ok"] else " (invalid)"),
+                         [r["before"], r["during"]])])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

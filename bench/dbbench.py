@@ -14,7 +14,8 @@ each). callgrind is not used: it collects inside receive_msg only, which
 would leave the writers out. Every SIPp run must end with no failed call
 and no retransmission, else the figure is marked invalid; db_mode 1 of
 stock writes with one commit (fsync) per request on the SIP worker, so
-keep --rate where stock can follow.
+keep --rate where stock can follow. The table is also written to
+<--out>/dbbench.md, with a chart per db_mode beside it.
 """
 
 import argparse
@@ -29,6 +30,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "integration"))
 
 import bench  # noqa: E402
+import charts  # noqa: E402
 from test_db import make_db, rows  # noqa: E402
 
 PHASES = (("register", 1, 3600), ("refresh", 2, 3600), ("unregister", 3, 0))
@@ -89,7 +91,11 @@ def main():
     ap.add_argument("--rate", type=int, default=500)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--modes", default="0,1,2")
+    ap.add_argument("--out", default=charts.DEFAULT_DIR, metavar="DIR",
+                    help="where the table and its charts go")
     args = ap.parse_args()
+    report = charts.Output(args.out, "dbbench")
+    meds = {}  # {mode: {impl: [median per phase, None if invalid]}}
     work = tempfile.mkdtemp(prefix="aor-dbbench-")
     print("## CPU us per request, location table in SQLite (N=%d, %d/s, "
           "median of %d)" % (args.n, args.rate, args.reps))
@@ -106,6 +112,8 @@ def main():
                     med[impl] = statistics.median(r[phase] for r in rs)
                     if not all(r["ok"] for r in rs):
                         med[impl] = None
+                    meds.setdefault(mode, {}).setdefault(impl, []).append(
+                        med[impl])
                 print("| %d | %s | %s | %s | %s |" % (
                     mode, phase,
                     *["%.1f" % med[i] if med[i] is not None else "invalid"
@@ -124,6 +132,11 @@ def main():
                               "(%d 'database is locked')" % (
                                   impl, mode, "; ".join(r.get("notes", [])),
                                   r["db_errors"], r["locked"]))
+        for mode, m in meds.items():
+            report.bar("mode%d" % mode, "CPU us per request, location table "
+                       "in SQLite, db_mode %d (N=%d, %d/s; no bar: invalid)"
+                       % (mode, args.n, args.rate), "us",
+                       [p for p, _, _ in PHASES], list(m.items()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -21,7 +21,8 @@ usrloc, both in db_mode 1, on the same table.
    kamcmd answers and until every row is in memory (aor.count, or stock's
    usrloc:location_contacts, polled by kamcmd); for aor also the load time
    it logs ("loaded N bindings from N rows in X ms"), and the shm used.
-3. Prints a table; median over the repetitions, min-max beside it.
+3. Prints a table; median over the repetitions, min-max beside it. The
+   table is also written to <--out>/dbload.md, with charts beside it.
 Stock loads in its first SIP worker's child_init, after the fork, so its
 kamcmd may answer before its rows are in; aor loads in mod_init, before.
 With --stock-ruids the stock run goes first (aor re-keys the rows). Not a
@@ -41,6 +42,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "test", "integration"))
 
+import charts  # noqa: E402
 import kam as kammod  # noqa: E402
 import pgserver  # noqa: E402
 
@@ -123,6 +125,14 @@ def fmt(vals, scale=1.0, unit="s", digits=1):
     return s
 
 
+def figure(vals, scale=1.0):
+    """A chart's value: None, the one value, or (median, min, max)."""
+    vals = [v * scale for v in vals if v is not None]
+    if len(vals) < 2:
+        return vals[0] if vals else None
+    return statistics.median(vals), min(vals), max(vals)
+
+
 def main():
     # SIGTERM runs the finally blocks: no server or Kamailio left behind
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
@@ -142,7 +152,10 @@ def main():
                     "aor's table grows by itself)")
     ap.add_argument("--deadline", type=float, default=900,
                     help="seconds a start may take")
+    ap.add_argument("--out", default=charts.DEFAULT_DIR, metavar="DIR",
+                    help="where the table and its charts go")
     a = ap.parse_args()
+    report = charts.Output(a.out, "dbload")
     work = tempfile.mkdtemp(prefix="aor-bench-dbload-")
     pg = pgserver.PgServer(settings={"shared_buffers": "512MB"}).start()
     try:
@@ -176,6 +189,18 @@ def main():
                 if r["full"] is None:
                     print("  %s: only %d of %d rows in memory by the deadline"
                           % (impl, r["got"], a.n))
+        what = "N = %d rows, PostgreSQL, db_mode 1, %s" % (
+            a.n, a.allocator or "qm")
+        report.bar("time", "start-up load, " + what, "seconds",
+                   ["load (its log)", "kamcmd answers", "all rows in memory"],
+                   [(impl, [figure([r["logged"] for r in rs], 1e-3),
+                            figure([r["ready"] for r in rs]),
+                            figure([r["full"] for r in rs])])
+                    for impl, rs in runs.items()])
+        report.bar("shm", "shm used after the load, " + what, "MB",
+                   ["shm used"], [(impl, [figure([r["shm"] for r in rs],
+                                                 1 / 2 ** 20)])
+                                  for impl, rs in runs.items()])
     finally:
         pg.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -12,7 +12,8 @@
 # snapshot), loopback ports nobody listens on. Prints, per config, the CPU
 # of all Kamailio processes per second over one interval, the CPU of the
 # process that pings (stock: the core timer; aor: "aor maintenance"), and
-# for aor how many keepalives it sent in that window.
+# for aor how many keepalives it sent in that window. The table is also
+# written to <--out>/kaping.md, with its chart beside it.
 #
 #   python3 bench/kaping.py [--n 100000] [--interval 10]
 #
@@ -29,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "test", "integration"))
 sys.path.insert(0, HERE)
 
+import charts  # noqa: E402
 import kam  # noqa: E402
 import natping  # noqa: E402
 import test_snapshot  # noqa: E402
@@ -44,7 +46,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100000)
     ap.add_argument("--interval", type=int, default=10)
+    ap.add_argument("--out", default=charts.DEFAULT_DIR, metavar="DIR",
+                    help="where the table and its chart go")
     a = ap.parse_args()
+    report = charts.Output(a.out, "kaping")
     work = tempfile.mkdtemp(prefix="kaping-")
     results = {}
     for impl in ("stock", "aor"):
@@ -101,6 +106,11 @@ def main():
     for impl, (n, p, total, s) in results.items():
         print("| %s | %d | %.0f | %.0f | %s |" % (impl, n, p, total,
                                                   s if impl == "aor" else "-"))
+    report.bar("cpu", "ka_mode 1, timer_interval %d, N = %d"
+               % (a.interval, a.n), "CPU ms per second",
+               ["pinging process", "all processes"],
+               [(impl, [p, total])
+                for impl, (n, p, total, s) in results.items()])
 
 
 if __name__ == "__main__":

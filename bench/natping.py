@@ -12,7 +12,8 @@
 # location table (db_mode 1), aor's from a snapshot file; the contacts are
 # loopback ports nobody listens on. Prints, per config, the CPU time of the
 # "TIMER NH" process (nathelper's walk and sends) and of all Kamailio
-# processes over a window of rounds, per round.
+# processes over a window of rounds, per round; the table is also written
+# to <--out>/natping.md, with its chart beside it.
 #
 #   python3 bench/natping.py [--n 100000] [--seconds 10]
 #
@@ -28,6 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "test", "integration"))
 
+import charts  # noqa: E402
 import kam  # noqa: E402
 import test_snapshot  # noqa: E402
 
@@ -97,7 +99,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100000)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--out", default=charts.DEFAULT_DIR, metavar="DIR",
+                    help="where the table and its chart go")
     a = ap.parse_args()
+    report = charts.Output(a.out, "natping")
     work = tempfile.mkdtemp(prefix="natping-")
     results = {}
     for impl in ("stock", "aor"):
@@ -141,6 +146,10 @@ def main():
     print("|---|---|---|---|")
     for impl, (n, nh, total) in results.items():
         print("| %s | %d | %.0f | %.0f |" % (impl, n, nh, total))
+    report.bar("cpu", "nathelper pinging every contact every second, N = %d"
+               % a.n, "CPU ms per second", ["TIMER NH", "all processes"],
+               [(impl, [nh, total])
+                for impl, (n, nh, total) in results.items()])
 
 
 if __name__ == "__main__":

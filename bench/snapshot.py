@@ -2,7 +2,7 @@
 """Snapshot benchmark: load and write times of N bindings, and the file
 size per binding, through a real Kamailio with the aor module.
 
-    make bench-snapshot N=1000000      (or: python3 bench/snapshot.py N)
+    python3 bench/snapshot.py [N [R]] [--out DIR]     (N = 1,000,000, R = 3)
 
 1. Writes a snapshot file of N one-binding AoRs (the format of
    modules/aor/snapshot.h, as test/integration/test_snapshot.py makes it).
@@ -13,10 +13,13 @@ size per binding, through a real Kamailio with the aor module.
    it stores) and reports its times (median, min, max), the file size per
    binding, and the shared memory the store holds (aor:location_shm_bytes).
 4. Stops Kamailio (the shutdown snapshot) and times that too.
+What is printed is also written to <--out>/snapshot.md, with a chart of
+the times beside it.
 Stock usrloc has no equivalent without a database, so there is no ratio.
 Not a test: not run by `make test`.
 """
 
+import argparse
 import os
 import re
 import shutil
@@ -28,6 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "test", "integration"))
 
+import charts  # noqa: E402
 import kam as kammod  # noqa: E402
 from test_snapshot import make_snapshot  # noqa: E402
 
@@ -39,8 +43,16 @@ def stat(k, name):
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
-    reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("n", type=int, nargs="?", default=1000000,
+                    help="bindings")
+    ap.add_argument("reps", type=int, nargs="?", default=3,
+                    help="aor.snapshot runs")
+    ap.add_argument("--out", default=charts.DEFAULT_DIR, metavar="DIR",
+                    help="where the figures and their chart go")
+    a = ap.parse_args()
+    n, reps = a.n, a.reps
+    report = charts.Output(a.out, "snapshot")
     work = tempfile.mkdtemp(prefix="aor-bench-snap-")
     path = os.path.join(work, "snap.xml")
     try:
@@ -83,6 +95,13 @@ def main():
         print("store shm         %d bytes, %.0f bytes per binding"
               % (shm or 0, (shm or 0) / max(n, 1)))
         print("stop (shutdown snapshot included) %.1f s" % stop)
+        write = [w / 1e3 for w in writes]
+        report.bar("times", "snapshot of %d bindings (aor)" % n, "seconds",
+                   ["load (mod_init)", "write (aor.snapshot)",
+                    "stop (shutdown snapshot)"],
+                   [("aor", [load_ms / 1e3 if load_ms >= 0 else None,
+                             (statistics.median(write), min(write),
+                              max(write)), stop])])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -21,6 +21,9 @@ test_pkgs="$test_pkgs kamailio-sqlite-modules sqlite3 kamailio-postgres-modules 
 # usrloc API consumers (test_ulapi_more.py): cplc; snmpstats, read through a
 # private snmpd (AgentX master) with snmpwalk/snmpget
 test_pkgs="$test_pkgs kamailio-cpl-modules kamailio-snmpstats-modules snmpd snmp"
+# the charts beside the bench tables (bench/charts.py, test_charts.py):
+# gnuplot without X, with the pngcairo terminal
+test_pkgs="$test_pkgs gnuplot-nox"
 # as Kamailio's doc/docbook: xsltproc, the DocBook DTD and stylesheets (with
 # their XML catalog entries, so nothing is fetched), lynx for plain text
 doc_pkgs="xsltproc docbook-xml docbook-xsl lynx"
