@@ -3,6 +3,11 @@
 #   make                 build build/aor.so
 #   make run             build, check etc/kamailio.cfg, run Kamailio in the
 #                        foreground (LISTEN=addr:port, default 127.0.0.1:5060)
+#   make cluster         build, then run three nodes of etc/kamailio-cluster.cfg
+#                        replicating over dmq, in the foreground (Ctrl-C
+#                        stops them): CLUSTER_ADDR (127.0.0.1), CLUSTER_PORTS
+#                        ("5060 5062 5064"), CLUSTER_ARGS (more kamailio
+#                        options for every node, e.g. "-A WITH_DEBUG")
 #   make test            dependencies, build, unit tests, integration tests
 #   make bench           bare, stock and aor side by side (bench/bench.py;
 #                        BENCH_ARGS="--sizes 10000,100000,1000000 ...");
@@ -94,7 +99,7 @@ TEST_ENV = AOR_SO='$(AOR_SO)' KAMAILIO_SRC='$(KSRC)' \
 	AOR_SRC='$(CURDIR)/$(MODULE_SRC)' AOR_BUILD='$(BUILD)'
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit check-layers integration bench check-memory fuzz tree doc doc-render deb clean distclean FORCE
+.PHONY: all deps run cluster test unit check-layers integration bench check-memory fuzz tree doc doc-render deb clean distclean FORCE
 
 all: $(AOR_SO)
 
@@ -111,7 +116,7 @@ test:
 
 clean:
 	rm -f $(AOR_SO) $(AOR_SO).tmp $(BUILD)/cfgcheck.log
-	rm -rf $(BUILD)/run $(BUILD)/deb $(BUILD)/$(DEB_PKG)_*.deb \
+	rm -rf $(BUILD)/run $(BUILD)/cluster $(BUILD)/deb $(BUILD)/$(DEB_PKG)_*.deb \
 		$(BUILD)/$(DEB_PKG)-dbgsym_*.deb
 	$(if $(KSRC),rm -rf $(KMODULE))
 
@@ -122,7 +127,7 @@ ifeq ($(KSRC),)
 
 # Package kamailio not installed yet (fresh machine): install the
 # dependencies, then start over so that its version is known.
-all run unit check-layers integration bench check-memory fuzz tree doc doc-render deb:
+all run cluster unit check-layers integration bench check-memory fuzz tree doc doc-render deb:
 	@if [ -n "$(AOR_DEPS_RETRY)" ]; then \
 		echo "kamailio-aor: package kamailio is still not installed" >&2; \
 		exit 1; \
@@ -191,6 +196,17 @@ run: $(AOR_SO)
 	@echo
 	exec $(KAMAILIO) -DD -E -f etc/kamailio.cfg $(RUN_DEFINES) \
 		-Y $(BUILD)/run
+
+# Three nodes on one host (tools/cluster.sh): each its own port (UDP and
+# TCP), ctl socket, snapshot and log under build/cluster/N/.
+CLUSTER_ADDR ?= 127.0.0.1
+CLUSTER_PORTS ?= 5060 5062 5064
+CLUSTER_ARGS ?=
+cluster: $(AOR_SO)
+	@KAMAILIO='$(KAMAILIO)' KAMCMD='$(KAMCMD)' AOR_SO='$(AOR_SO)' \
+		BUILD='$(BUILD)' DBURL='text://$(CURDIR)/etc/db' \
+		CLUSTER_ADDR='$(CLUSTER_ADDR)' CLUSTER_PORTS='$(CLUSTER_PORTS)' \
+		CLUSTER_ARGS='$(CLUSTER_ARGS)' exec bash tools/cluster.sh
 
 deb: $(DEB_FILE)
 

@@ -34,6 +34,8 @@ import sip  # noqa: E402
 
 _running = []
 _softphones = []
+# (title, text) a test module adds to be printed at the end of the run
+SUMMARIES = []
 _seq = itertools.count()
 
 
@@ -63,6 +65,12 @@ def _stop_all():
 
 def pytest_sessionfinish(session, exitstatus):
     _stop_all()
+
+
+def pytest_terminal_summary(terminalreporter):
+    for title, text in SUMMARIES:
+        terminalreporter.write_sep("-", title)
+        terminalreporter.write_line(text)
 
 
 @pytest.fixture

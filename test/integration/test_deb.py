@@ -121,6 +121,7 @@ def test_package_holds_module_docs_and_examples(deb):
     files = {line.split()[-1].lstrip(".") for line in r.stdout.splitlines()}
     doc = DOC_DIR + "/"
     wanted = [MODULE, doc + "copyright", doc + "examples/kamailio.cfg",
+              doc + "examples/kamailio-cluster.cfg",
               doc + "examples/users.txt", doc + "examples/db/subscriber",
               doc + "examples/db/version"]
     for f in wanted:
