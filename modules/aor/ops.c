@@ -691,6 +691,12 @@ int aor_ops_put(aor_table_t *t, aor_binding_t *b, time_t now)
 int aor_ops_drop(aor_table_t *t, const str *aor, uint64_t id,
 		uint64_t version, time_t now)
 {
+	return aor_ops_drop_c(t, aor, id, version, NULL, now);
+}
+
+int aor_ops_drop_c(aor_table_t *t, const str *aor, uint64_t id,
+		uint64_t version, const aor_rmc_t *c, time_t now)
+{
 	enum aor_origin prev = aor_journal_origin(AOR_ORIG_PEER);
 	uint32_t hash = aor_hash(aor);
 	aor_rec_t rec;
@@ -698,10 +704,11 @@ int aor_ops_drop(aor_table_t *t, const str *aor, uint64_t id,
 
 	aor_table_lock(t, hash);
 	aor_table_find(t, hash, aor, &rec);
-	if(aor_journal_reserve(1, 0) < 0)
+	/* the binding of id and the contact's others */
+	if(aor_journal_reserve(rec.n + 1, 0) < 0)
 		r = AOR_E_NOMEM;
 	else
-		r = aor_rec_drop(&rec, aor, id, version, now);
+		r = aor_rec_drop_c(&rec, aor, id, version, c, now);
 	aor_table_unlock(t, hash);
 	aor_journal_origin(prev);
 	aor_journal_after();

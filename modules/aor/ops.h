@@ -227,6 +227,10 @@ int aor_ops_put(aor_table_t *t, aor_binding_t *b, time_t now);
 int aor_ops_drop(aor_table_t *t, const str *aor, uint64_t id,
 		uint64_t version, time_t now);
 
+/* aor_ops_drop of a removal that names its contact (aor_rec_drop_c). */
+int aor_ops_drop_c(aor_table_t *t, const str *aor, uint64_t id,
+		uint64_t version, const aor_rmc_t *c, time_t now);
+
 /* Under lock index li of t: forgets the tombstones whose time is up at
  * now, then calls cb (when set) for each one left. Returns how many were
  * forgotten. */

@@ -165,7 +165,7 @@ static aor_rbuf_t enc; /* this process's record being queued */
 static void on_change(const aor_jchange_t *c, void *arg)
 {
 	rq_hdr_t h;
-	str aor;
+	str aor, uri, inst;
 	int r;
 
 	if(c->origin == AOR_ORIG_PEER || c->origin == AOR_ORIG_LOAD
@@ -179,7 +179,10 @@ static void on_change(const aor_jchange_t *c, void *arg)
 	enc.len = 0;
 	if(aor_change_removes(c->kind)) {
 		aor = aor_binding_get(c->b, AOR_F_AOR);
-		r = aor_repl_put_del(&enc, c->id, c->version, &aor);
+		uri = aor_binding_get(c->b, AOR_F_URI);
+		inst = aor_binding_get(c->b, AOR_F_INSTANCE);
+		r = aor_repl_put_rm(
+				&enc, c->id, c->version, &aor, &uri, &inst, c->b->reg_id);
 	} else {
 		r = aor_repl_put_binding(&enc, c->b);
 	}
@@ -437,10 +440,17 @@ static void walk_tomb(const aor_tomb_t *tb, void *arg)
 {
 	walk_t *w = arg;
 	str aor = {(char *)tb->aor, tb->aor_len};
+	str uri = aor_tomb_uri(tb), inst = aor_tomb_instance(tb);
+	int r;
 
 	if(!in_ranges(w, tb->id))
 		return;
-	if(aor_repl_put_del(&w->buf, tb->id, tb->version, &aor) == 0) {
+	if(uri.len || inst.len)
+		r = aor_repl_put_rm(&w->buf, tb->id, tb->version, &aor, &uri, &inst,
+				tb->reg_id);
+	else
+		r = aor_repl_put_del(&w->buf, tb->id, tb->version, &aor);
+	if(r == 0) {
 		w->sent++;
 		w->recs++;
 	}
@@ -732,6 +742,7 @@ static int apply(aor_table_t *t, const char **p, const char *end, long *n)
 	time_t now = aor_now();
 	int k, applied = 0, stale = 0;
 	struct socket_info *si;
+	aor_rmc_t rmc;
 
 	r = pkg_malloc(sizeof(*r));
 	if(r == NULL)
@@ -762,8 +773,12 @@ static int apply(aor_table_t *t, const char **p, const char *end, long *n)
 				shm_free(nb);
 				stale++;
 			}
-		} else if(r->type == AOR_RR_DEL) {
-			if(aor_ops_drop(t, &r->in.f[AOR_F_AOR], r->id, r->version, now)
+		} else if(r->type == AOR_RR_DEL || r->type == AOR_RR_RM) {
+			rmc.uri = r->in.f[AOR_F_URI];
+			rmc.instance = r->in.f[AOR_F_INSTANCE];
+			rmc.reg_id = r->in.reg_id;
+			if(aor_ops_drop_c(t, &r->in.f[AOR_F_AOR], r->id, r->version,
+					   r->type == AOR_RR_RM ? &rmc : NULL, now)
 					== 1)
 				applied++;
 			else

@@ -210,6 +210,45 @@ int aor_repl_put_del(
 	return 0;
 }
 
+int aor_repl_put_rm(aor_rbuf_t *b, uint64_t id, uint64_t version,
+		const str *aor, const str *uri, const str *instance, int32_t reg_id)
+{
+	int len0 = b->len;
+	char *p;
+
+	if(aor_rbuf_reserve(b, 2 + 3 * 22 + 3 * 6 + aor->len + uri->len
+								   + instance->len + 1)
+			< 0)
+		return AOR_E_NOMEM;
+	p = b->s + b->len;
+	*p++ = 'X';
+	*p++ = ' ';
+	p = wr_u(p, id);
+	*p++ = ' ';
+	p = wr_u(p, version);
+	*p++ = ' ';
+	p = wr_i(p, reg_id);
+	*p++ = ' ';
+	p = wr_u(p, (uint64_t)aor->len);
+	*p++ = ':';
+	memcpy(p, aor->s, aor->len);
+	p += aor->len;
+	p = wr_u(p, (uint64_t)uri->len);
+	*p++ = ':';
+	if(uri->len)
+		memcpy(p, uri->s, uri->len);
+	p += uri->len;
+	p = wr_u(p, (uint64_t)instance->len);
+	*p++ = ':';
+	if(instance->len)
+		memcpy(p, instance->s, instance->len);
+	p += instance->len;
+	*p++ = '\n';
+	b->len = (int)(p - b->s);
+	(void)len0;
+	return 0;
+}
+
 int aor_repl_put_digests(
 		aor_rbuf_t *b, uint32_t first, uint32_t count, const uint64_t *d)
 {
@@ -390,6 +429,20 @@ int aor_repl_next(const char **p, const char *end, aor_repl_rec_t *r)
 					|| r->id == 0 || r->version == 0
 					|| r->in.f[AOR_F_AOR].len == 0)
 				return -1;
+			break;
+		case AOR_RR_RM:
+			memset(&r->in, 0, sizeof(r->in));
+			if(get_u(&s, end, &r->id, ' ') < 0
+					|| get_u(&s, end, &r->version, ' ') < 0
+					|| get_i(&s, end, &i[0], ' ') < 0 || i[0] < INT32_MIN
+					|| i[0] > INT32_MAX
+					|| get_ns(&s, end, &r->in.f[AOR_F_AOR]) < 0
+					|| get_ns(&s, end, &r->in.f[AOR_F_URI]) < 0
+					|| get_ns(&s, end, &r->in.f[AOR_F_INSTANCE]) < 0
+					|| r->id == 0 || r->version == 0
+					|| r->in.f[AOR_F_AOR].len == 0)
+				return -1;
+			r->in.reg_id = (int32_t)i[0];
 			break;
 		case AOR_RR_DIGESTS:
 			if(get_u(&s, end, &u[0], ' ') < 0 || get_u(&s, end, &u[1], ' ') < 0

@@ -16,6 +16,8 @@
  *                                     its AOR_F_COUNT strings as netstrings
  *                                     ("len:bytes"), in enum aor_field order
  *   D id version S\n                  a removal of binding id of AoR S
+ *   X id version reg_id S U I\n       a removal of binding id of AoR S, of
+ *                                     the contact of URI U and instance I
  *   G first count HEX...\n            digests of ranges first..first+count-1,
  *                                     16 hex digits each
  *   N key value\n                     a number (sync totals)
@@ -50,6 +52,10 @@ int aor_repl_put_binding(aor_rbuf_t *b, const aor_binding_t *bd);
 /* a removal of binding id at version of AoR aor */
 int aor_repl_put_del(
 		aor_rbuf_t *b, uint64_t id, uint64_t version, const str *aor);
+/* a removal of binding id at version of AoR aor, contact uri / instance
+ * / reg_id */
+int aor_repl_put_rm(aor_rbuf_t *b, uint64_t id, uint64_t version,
+		const str *aor, const str *uri, const str *instance, int32_t reg_id);
 /* digests d[0..count) of ranges first.. */
 int aor_repl_put_digests(
 		aor_rbuf_t *b, uint32_t first, uint32_t count, const uint64_t *d);
@@ -59,6 +65,8 @@ enum aor_repl_rec_type
 {
 	AOR_RR_BINDING = 'P',
 	AOR_RR_DEL = 'D',
+	AOR_RR_RM = 'X', /* a removal naming its contact: in.f[AOR_F_AOR],
+					  * in.f[AOR_F_URI], in.f[AOR_F_INSTANCE], in.reg_id */
 	AOR_RR_DIGESTS = 'G',
 	AOR_RR_NUM = 'N'
 };

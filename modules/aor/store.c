@@ -249,6 +249,15 @@ static uint64_t version_next(aor_table_t *t, uint64_t prev)
 			v = floor;
 		if(v <= prev)
 			v = prev + 1;
+		/* several nodes (ids in residues): versions too, so that two
+		 * nodes' changes of one binding never tie */
+		if(t->id_step != 1) {
+			uint64_t c = v;
+
+			v = (v & ~(uint64_t)(AOR_ID_NODES - 1)) | t->id_node;
+			if(v < c)
+				v += AOR_ID_NODES;
+		}
 	} while(!__atomic_compare_exchange_n(
 			&t->clock, &cur, v, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return v;
@@ -346,7 +355,7 @@ static aor_binding_t *rec_unlink(aor_rec_t *rec, aor_binding_t **link)
 }
 
 static void tomb_put(aor_table_t *t, uint32_t hash, const str *aor,
-		uint64_t id, uint64_t version);
+		uint64_t id, uint64_t version, const aor_rmc_t *c);
 
 /* removes the binding at *link as a change of kind at version; a removal
  * other than a natural expiry leaves a tombstone when t is replicated */
@@ -354,13 +363,17 @@ static void rec_del_at(aor_rec_t *rec, aor_binding_t **link,
 		enum aor_change kind, uint64_t version)
 {
 	aor_binding_t *b = rec_unlink(rec, link);
+	aor_rmc_t c;
 	str k;
 
 	b->version = version;
 	if(rec->t->repl
 			&& (kind != AOR_CH_EXPIRED || !aor_binding_expired(b, aor_now()))) {
 		k = aor_binding_get(b, AOR_F_AOR);
-		tomb_put(rec->t, b->hash, &k, b->id, version);
+		c.uri = aor_binding_get(b, AOR_F_URI);
+		c.instance = aor_binding_get(b, AOR_F_INSTANCE);
+		c.reg_id = b->reg_id;
+		tomb_put(rec->t, b->hash, &k, b->id, version, &c);
 	}
 	aor_journal_add(rec->t, kind, b, b->version);
 }
@@ -758,21 +771,33 @@ static aor_tomb_t **tomb_find(aor_table_t *t, uint32_t hash, uint64_t id)
 	return NULL;
 }
 
-/* a tombstone of id at version (raised when one is held already) */
+/* a tombstone of id at version (raised when one is held already), of
+ * contact c when known */
 static void tomb_put(aor_table_t *t, uint32_t hash, const str *aor,
-		uint64_t id, uint64_t version)
+		uint64_t id, uint64_t version, const aor_rmc_t *c)
 {
 	aor_repl_tab_t *r = t->repl;
 	aor_tomb_t **p = tomb_find(t, hash, id), *tb;
+	int ul = c ? c->uri.len : 0, il = c ? c->instance.len : 0;
 
-	if(p) {
+	if(p && ((*p)->uri_len > 0 || ul == 0)) {
 		if((*p)->version < version)
 			(*p)->version = version;
 		(*p)->drop = aor_now() + r->tomb_ttl;
 		return;
 	}
+	if(p) {
+		/* one that names the contact replaces one that did not */
+		if((*p)->version > version)
+			version = (*p)->version;
+		tb = *p;
+		*p = tb->next;
+		AOR_FREE(tb);
+		aor_atomic_add(&r->tomb_count, -1);
+	}
 	if(aor_atomic_get(&r->tomb_count) >= r->tomb_max || aor->len > 65535
-			|| (tb = AOR_ALLOC(sizeof(*tb) + aor->len)) == NULL) {
+			|| ul > 65535 || il > 65535
+			|| (tb = AOR_ALLOC(sizeof(*tb) + aor->len + ul + il)) == NULL) {
 		aor_atomic_add(&r->tomb_lost, 1);
 		return;
 	}
@@ -780,8 +805,15 @@ static void tomb_put(aor_table_t *t, uint32_t hash, const str *aor,
 	tb->version = version;
 	tb->drop = aor_now() + r->tomb_ttl;
 	tb->hash = hash;
+	tb->reg_id = c ? c->reg_id : 0;
 	tb->aor_len = (uint16_t)aor->len;
+	tb->uri_len = (uint16_t)ul;
+	tb->inst_len = (uint16_t)il;
 	memcpy(tb->aor, aor->s, aor->len);
+	if(ul)
+		memcpy(tb->aor + aor->len, c->uri.s, ul);
+	if(il)
+		memcpy(tb->aor + aor->len + ul, c->instance.s, il);
 	p = &r->tombs[hash & t->lock_mask];
 	tb->next = *p;
 	*p = tb;
@@ -839,6 +871,43 @@ static int same_contact(const aor_binding_t *a, const aor_binding_t *b)
 	return r < 0 ? str_same(&x, &y) : r;
 }
 
+/* b is of the contact a removal (or tombstone) names */
+static int of_contact(const aor_binding_t *b, const str *uri,
+		const str *inst, int32_t reg_id)
+{
+	str x = aor_binding_get(b, AOR_F_INSTANCE);
+	int r;
+
+	if(x.len > 0 || inst->len > 0)
+		return str_same(&x, inst) && b->reg_id == reg_id;
+	if(uri->len == 0)
+		return 0;
+	x = aor_binding_get(b, AOR_F_URI);
+	r = aor_uri_equal(&x, uri);
+	return r < 0 ? str_same(&x, uri) : r;
+}
+
+/* a tombstone of rec's AoR that removed the contact of b at version or
+ * later */
+static int contact_tombstoned(const aor_rec_t *rec, const aor_binding_t *b)
+{
+	const aor_tomb_t *tb;
+	str a = aor_binding_get(b, AOR_F_AOR), u, in;
+
+	for(tb = rec->t->repl->tombs[rec->hash & rec->t->lock_mask]; tb;
+			tb = tb->next) {
+		if(tb->hash != rec->hash || tb->uri_len == 0
+				|| tb->version < b->version || tb->aor_len != a.len
+				|| memcmp(tb->aor, a.s, a.len) != 0)
+			continue;
+		u = aor_tomb_uri(tb);
+		in = aor_tomb_instance(tb);
+		if(of_contact(b, &u, &in, tb->reg_id))
+			return 1;
+	}
+	return 0;
+}
+
 /* a newer than b: the version, then the id (any order all nodes share) */
 static int newer(const aor_binding_t *a, const aor_binding_t *b)
 {
@@ -877,6 +946,10 @@ int aor_rec_put(aor_rec_t *rec, aor_binding_t *nb, time_t now)
 	}
 	if(aor_binding_expired(nb, now))
 		return 0;
+	/* its contact was removed later (by a removal of another binding of
+	 * it): the contact's newest state is that removal */
+	if(t->repl && contact_tombstoned(rec, nb))
+		return 0;
 	link = rec->link;
 	for(i = 0; i < rec->n; i++, link = &(*link)->next) {
 		if(!same_contact(*link, nb))
@@ -899,8 +972,14 @@ int aor_rec_put(aor_rec_t *rec, aor_binding_t *nb, time_t now)
 int aor_rec_drop(aor_rec_t *rec, const str *aor, uint64_t id,
 		uint64_t version, time_t now)
 {
+	return aor_rec_drop_c(rec, aor, id, version, NULL, now);
+}
+
+int aor_rec_drop_c(aor_rec_t *rec, const str *aor, uint64_t id,
+		uint64_t version, const aor_rmc_t *c, time_t now)
+{
 	aor_binding_t **link = find_id(rec, id);
-	int r = 0;
+	int i, r = 0;
 
 	(void)now;
 	if(link) {
@@ -908,10 +987,25 @@ int aor_rec_drop(aor_rec_t *rec, const str *aor, uint64_t id,
 			return -1;
 		atomic_raise(&rec->t->clock, version);
 		rec_del_at(rec, link, AOR_CH_DELETED, version);
-		return 1;
+		r = 1;
+	} else if(rec->t->repl) {
+		tomb_put(rec->t, rec->hash, aor, id, version, c);
 	}
-	if(rec->t->repl)
-		tomb_put(rec->t, rec->hash, aor, id, version);
+	/* the contact's older bindings of other ids go too */
+	if(c && (c->uri.len > 0 || c->instance.len > 0)) {
+		link = rec->link;
+		for(i = 0; i < rec->n;) {
+			if((*link)->version < version
+					&& of_contact(*link, &c->uri, &c->instance, c->reg_id)) {
+				atomic_raise(&rec->t->clock, version);
+				rec_del_at(rec, link, AOR_CH_DELETED, version);
+				r = 1;
+			} else {
+				link = &(*link)->next;
+				i++;
+			}
+		}
+	}
 	return r;
 }
 

@@ -304,9 +304,34 @@ typedef struct aor_tomb
 	uint64_t version;
 	time_t drop; /* forgotten from this second on */
 	uint32_t hash;
+	int32_t reg_id;
 	uint16_t aor_len;
-	char aor[];
+	uint16_t uri_len, inst_len; /* the contact removed; 0 when unknown */
+	char aor[]; /* the AoR, then the contact URI, then the instance */
 } aor_tomb_t;
+
+/* the contact a removal names: a tombstone of it is also the newest state
+ * of that contact (any other binding of it that is older is gone too), so
+ * that the contact's state converges whichever node's binding of it and
+ * whichever removal arrive first */
+typedef struct aor_rmc
+{
+	str uri;
+	str instance;
+	int32_t reg_id;
+} aor_rmc_t;
+
+static inline str aor_tomb_uri(const aor_tomb_t *tb)
+{
+	str s = {(char *)tb->aor + tb->aor_len, tb->uri_len};
+	return s;
+}
+
+static inline str aor_tomb_instance(const aor_tomb_t *tb)
+{
+	str s = {(char *)tb->aor + tb->aor_len + tb->uri_len, tb->inst_len};
+	return s;
+}
 
 typedef struct aor_repl_tab
 {
@@ -345,6 +370,12 @@ int aor_rec_put(aor_rec_t *rec, aor_binding_t *nb, time_t now);
  * stale (rec holds a newer version). */
 int aor_rec_drop(aor_rec_t *rec, const str *aor, uint64_t id,
 		uint64_t version, time_t now);
+
+/* aor_rec_drop of a removal that names its contact c: also removes the
+ * bindings of rec of that contact older than version, and its tombstone
+ * refuses their later copies. c NULL: aor_rec_drop. */
+int aor_rec_drop_c(aor_rec_t *rec, const str *aor, uint64_t id,
+		uint64_t version, const aor_rmc_t *c, time_t now);
 
 /* 1 when a tombstone of id at least as new as version is held for rec. */
 int aor_rec_tombstoned(const aor_rec_t *rec, uint64_t id, uint64_t version);
