@@ -167,22 +167,14 @@ static int key_urandom(unsigned char *k, size_t n)
 	return got == n ? 0 : -1;
 }
 
-/* splitmix64's finalizer: spreads a weak seed over all 64 bits */
-static uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static void key_clock(unsigned char *k)
 {
 	struct timespec ts;
 	uint64_t a, b;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	a = mix64((uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40));
-	b = mix64(a ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&ts);
+	a = aor_mix64((uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40));
+	b = aor_mix64(a ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&ts);
 	store64le(k, a);
 	store64le(k + 8, b);
 }

@@ -45,6 +45,14 @@ void aor_hash_random_key(unsigned char k[AOR_HASH_KEY_LEN], const char *what);
 uint64_t aor_siphash13(
 		const unsigned char k[AOR_HASH_KEY_LEN], const void *s, size_t len);
 
+/* splitmix64's finalizer: spreads the bits of x over all 64 */
+static inline uint64_t aor_mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
 /* Hash of an AoR key under the process key: the low 32 bits of its
  * SipHash-1-3. The store compares it before the bytes. */
 uint32_t aor_hash(const str *aor);

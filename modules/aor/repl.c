@@ -830,6 +830,16 @@ static int compare(aor_table_t *t, const char **p, const char *end,
 	return k;
 }
 
+/* a body (or a record of it) that does not parse: 400, counted, logged */
+static int refuse_bad(peer_reponse_t *resp, dmq_node_t *node, const char *what)
+{
+	aor_atomic_add(&rs->bad, 1);
+	AOR_WARN_LIMITED("repl: %s from %.*s: refused", what, node->orig_uri.len,
+			node->orig_uri.s);
+	set_resp(resp, 400, &reason_bad);
+	return 0;
+}
+
 static int str_is(const str *s, const char *w)
 {
 	return s->len == (int)strlen(w) && memcmp(s->s, w, s->len) == 0;
@@ -863,14 +873,9 @@ static int on_kdmq(struct sip_msg *msg, peer_reponse_t *resp, dmq_node_t *node)
 	p = body.s;
 	end = body.s + body.len;
 	if(body.s == NULL || aor_repl_header(&p, end, &h) < 0
-			|| (t = table_named(&h.table)) == NULL) {
-		aor_atomic_add(&rs->bad, 1);
-		AOR_WARN_LIMITED("repl: a malformed message (or an unknown table) "
-						 "from %.*s: refused",
-				node->orig_uri.len, node->orig_uri.s);
-		set_resp(resp, 400, &reason_bad);
-		return 0;
-	}
+			|| (t = table_named(&h.table)) == NULL)
+		return refuse_bad(resp, node, "a malformed message (or an unknown "
+									  "table)");
 	lock_get(&rs->lock);
 	rs->msgs_recv++;
 	rs->bytes_recv += (unsigned long)body.len;
@@ -943,14 +948,9 @@ static int on_kdmq(struct sip_msg *msg, peer_reponse_t *resp, dmq_node_t *node)
 		set_resp(resp, 500, &reason_nomem);
 		return 0;
 	}
-	if(k < 0) {
-		aor_atomic_add(&rs->bad, 1);
-		AOR_WARN_LIMITED("repl: a malformed record from %.*s (the records "
-						 "before it were applied)",
-				node->orig_uri.len, node->orig_uri.s);
-		set_resp(resp, 400, &reason_bad);
-		return 0;
-	}
+	if(k < 0)
+		return refuse_bad(resp, node, "a malformed record (the records "
+									  "before it were applied)");
 	set_resp(resp, code, reason);
 	return 0;
 }

@@ -272,17 +272,6 @@ uint32_t aor_table_slots(aor_table_t *t);
 #define AOR_RANGES_LOG2 12
 #define AOR_RANGES (1u << AOR_RANGES_LOG2)
 
-/* splitmix64's finalizer */
-static inline uint64_t aor_mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 static inline uint32_t aor_range_of(uint64_t id)
 {
 	return (uint32_t)(aor_mix64(id) >> (64 - AOR_RANGES_LOG2));

@@ -95,21 +95,7 @@ CLUSTER_REQUEST_ROUTE = """
         }
         exit;
     }
-    $var(r) = lookup("location");
-    switch($var(r)) {
-        case -1:
-        case -3:
-            sl_send_reply("404", "Not Found");
-            exit;
-        case -2:
-            sl_send_reply("405", "Method Not Allowed");
-            exit;
-    }
-    if(!t_relay()) {
-        sl_reply_error();
-    }
-    exit;
-"""
+""" + kam.DEFAULT_ROUTE
 
 # both: what the scenarios need of the registrar (Path kept, a short
 # Expires allowed, lost TCP connections handled, a timer each second so

@@ -65,6 +65,11 @@ def bindings(k, user):
     return k.show(user) or []
 
 
+def stable(bs):
+    """bindings without the fields that move with the clock (seconds left)"""
+    return [{f: v for f, v in b.items() if f != "expires"} for b in bs]
+
+
 def kdmq(client, node, body, from_port, method="KDMQ"):
     """A KDMQ request for peer aor to node, claiming to come from the DMQ
     node at 127.0.0.1:from_port; returns the final reply."""
@@ -197,7 +202,7 @@ def test_malformed_bodies_get_400_and_change_nothing(pair):
     a, b = pair
     with a.client() as c:
         c.register(a.aor("carol"), ["<sip:carol@127.0.0.1:5999>"], expires=300)
-    before = bindings(a, "carol")
+    before = stable(bindings(a, "carol"))
     bad0 = repl(a)["bad"]
     with a.client() as c:
         for i, bb in enumerate(BAD_BODIES):
@@ -207,7 +212,7 @@ def test_malformed_bodies_get_400_and_change_nothing(pair):
         r = kdmq(c, a, body=body("P " + "9" * 60000), from_port=b.port)
         assert r.status == 400
     assert repl(a)["bad"] == bad0 + len(BAD_BODIES) + 1
-    assert bindings(a, "carol") == before
+    assert stable(bindings(a, "carol")) == before
     assert a.kamcmd("core.uptime")  # alive
     # a valid body from the same forged-but-peer address is applied
     with a.client() as c:
